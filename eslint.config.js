@@ -1,0 +1,42 @@
+// Lint is part of `npm test`. Type-aware rules catch the async mistakes that matter in a
+// proxy (floating promises lose errors; misused promises in callbacks lose backpressure).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'data/**', 'web/dist/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': ['error', { allow: [] }],
+    },
+  },
+  {
+    // The CLI and scripts talk to a terminal; library code logs through pino.
+    files: ['src/cli/**/*.ts', 'scripts/**', 'bench/**', 'bin/**'],
+    rules: { 'no-console': 'off' },
+  },
+  {
+    // The layering of DESIGN.md: core and the pipeline never import a protocol adapter,
+    // and no protocol adapter imports another.
+    files: ['src/core/**/*.ts', 'src/policy/**/*.ts', 'src/identity/**/*.ts', 'src/vault/**/*.ts',
+      'src/store/**/*.ts', 'src/audit/**/*.ts', 'src/masking/**/*.ts', 'src/reviews/**/*.ts', 'src/recorder/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/protocols/**', '**/api/**', '**/cli/**'], message: 'the pipeline must not depend on adapters, the API or the CLI' }] }],
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../core/*'], message: 'core holds domain types only and imports nothing from the rest of src' }] }],
+    },
+  },
+);

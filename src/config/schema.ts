@@ -1,0 +1,289 @@
+// The configuration file's schema: one source for start-up validation, the published JSON
+// Schema (schema/portcullis.schema.json) and the TypeScript types every module reads.
+import { z } from 'zod';
+import { SQL_EFFECTS } from '../core/action.ts';
+
+/** `15m`, `120s`, `1h30m`, `500ms` or a number of seconds; parsed to seconds. */
+export const duration = z
+  .union([z.number().nonnegative(), z.string().regex(/^(\d+(\.\d+)?(ms|s|m|h|d))+$/, 'expected a duration such as 30s, 15m, 1h')])
+  .transform((v) => (typeof v === 'number' ? v : parseDuration(v)));
+
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+export function parseDuration(text: string): number {
+  let total = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) total += Number(m[1]) * (UNIT_SECONDS[m[2] as string] ?? 0);
+  return total;
+}
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port such as 127.0.0.1:8700');
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'expected a name of letters, digits, dot, dash or underscore');
+const glob = z.string().min(1);
+const tlsMode = z.enum(['disable', 'prefer', 'require', 'verify-full']);
+
+const listen = z.strictObject({
+  api: hostPort.default('127.0.0.1:8700'),
+  postgres: hostPort.optional(),
+  mysql: hostPort.optional(),
+  ssh: hostPort.optional(),
+  http: hostPort.optional(),
+});
+
+// Algorithms a JWT may be signed with. `none` and the HMAC family are absent on purpose:
+// an HS* token verified with a public key is the classic key-confusion forgery.
+export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+const oidcIssuer = z.strictObject({
+  issuer: z.url(),
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  subject_claim: z.string().default('sub'),
+  groups_claim: z.string().default('groups'),
+  roles_claim: z.string().default('roles'),
+  algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
+  clock_tolerance: duration.default(30),
+  /** Skip discovery and use this JWKS URL. */
+  jwks_uri: z.url().optional(),
+  /** Minimum time between two JWKS refetches caused by an unknown `kid`. */
+  jwks_cooldown: duration.default(30),
+  /** Identities from this issuer are agents (they can never approve) unless a group says otherwise. */
+  agent: z.boolean().default(true),
+});
+
+const samlIdp = z.strictObject({
+  name,
+  /** The IdP's entity id, checked against the assertion's Issuer. */
+  idp_issuer: z.string().min(1),
+  /** PEM certificate (or `${file:...}`) that signs the IdP's responses or assertions. */
+  idp_cert: z.string().min(1),
+  /** Our entity id: the assertion's Audience must name it. */
+  audience: z.string().min(1).default('portcullis'),
+  subject_attribute: z.string().optional(),
+  groups_attribute: z.string().default('groups'),
+  token_ttl: duration.default(900),
+  clock_tolerance: duration.default(30),
+});
+
+const identity = z.strictObject({
+  local_issuer: z
+    .strictObject({
+      issuer: z.string().default('portcullis'),
+      audience: z.string().default('portcullis'),
+      default_ttl: duration.default(900),
+      max_ttl: duration.default(86400),
+    })
+    .optional(),
+  oidc: z.array(oidcIssuer).default([]),
+  saml: z.array(samlIdp).default([]),
+  /** Members of these groups get the `admin` role (admin API). */
+  admin_groups: z.array(z.string()).default(['admins']),
+});
+
+const secret = z.string().min(1);
+
+const postgresConnection = z.strictObject({
+  name,
+  type: z.literal('postgres'),
+  description: z.string().optional(),
+  upstream: z.strictObject({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(5432),
+    database: z.string().min(1),
+    user: z.string().min(1),
+    password: secret.optional(),
+    tls: tlsMode.default('prefer'),
+    ca: z.string().optional(),
+  }),
+});
+
+const mysqlConnection = z.strictObject({
+  name,
+  type: z.literal('mysql'),
+  description: z.string().optional(),
+  upstream: z.strictObject({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(3306),
+    database: z.string().optional(),
+    user: z.string().min(1),
+    password: secret.optional(),
+    tls: tlsMode.default('prefer'),
+    ca: z.string().optional(),
+  }),
+});
+
+const sshConnection = z.strictObject({
+  name,
+  type: z.literal('ssh'),
+  description: z.string().optional(),
+  upstream: z.strictObject({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(22),
+    user: z.string().min(1),
+    password: secret.optional(),
+    private_key: secret.optional(),
+    host_key: z.string().optional(),
+  }),
+});
+
+const httpConnection = z.strictObject({
+  name,
+  type: z.literal('http'),
+  description: z.string().optional(),
+  upstream: z.strictObject({
+    url: z.url(),
+    ca: z.string().optional(),
+    auth: z
+      .discriminatedUnion('type', [
+        z.strictObject({ type: z.literal('bearer'), token: secret.optional() }),
+        z.strictObject({ type: z.literal('basic'), username: z.string(), password: secret.optional() }),
+        z.strictObject({ type: z.literal('header'), header: z.string(), value: secret.optional() }),
+        z.strictObject({ type: z.literal('query'), param: z.string(), value: secret.optional() }),
+        z.strictObject({
+          type: z.literal('oauth2'),
+          token_url: z.url(),
+          client_id: z.string(),
+          client_secret: secret.optional(),
+          scope: z.string().optional(),
+        }),
+      ])
+      .optional(),
+  }),
+});
+
+export const connectionSchema = z.discriminatedUnion('type', [postgresConnection, mysqlConnection, sshConnection, httpConnection]);
+
+const stringList = z.union([z.string().min(1), z.array(z.string().min(1))]).transform((v) => (typeof v === 'string' ? [v] : v));
+
+const sqlMatch = z.strictObject({
+  /** The statement's effect is one of these. */
+  effect: z.array(z.enum(SQL_EFFECTS)).min(1).optional(),
+  /** The statement's command class is one of these (select, insert, create, grant...). */
+  command: stringList.optional(),
+  /** Every relation the statement touches matches one of these globs (vacuous for none). */
+  tables: stringList.optional(),
+  /** At least one relation the statement touches matches one of these globs. */
+  touches: stringList.optional(),
+  /** At least one function the statement calls matches one of these globs. */
+  functions: stringList.optional(),
+});
+
+const httpMatch = z.strictObject({
+  method: stringList.optional(),
+  /** Path patterns: `/customers/:id`, `/admin/**`. */
+  path: stringList.optional(),
+});
+
+const sshMatch = z.strictObject({
+  op: z.array(z.enum(['exec', 'shell', 'sftp', 'forward'])).min(1).optional(),
+  /** Glob over the program of every simple command in an exec line. */
+  program: stringList.optional(),
+});
+
+const mcpMatch = z.strictObject({ tool: stringList.optional() });
+
+const match = z.strictObject({
+  sql: sqlMatch.optional(),
+  http: httpMatch.optional(),
+  ssh: sshMatch.optional(),
+  mcp: mcpMatch.optional(),
+});
+
+const mask = z
+  .strictObject({
+    column: glob.optional(),
+    detector: z.string().optional(),
+    with: z.enum(['redact', 'partial', 'hash', 'null']),
+    deny_in_predicates: z.boolean().default(false),
+  })
+  .refine((m) => (m.column === undefined) !== (m.detector === undefined), 'a mask names exactly one of column or detector');
+
+const review = z.strictObject({
+  mode: z.enum(['hold', 'defer']).default('hold'),
+  timeout: duration.default(120),
+  approvers: z
+    .strictObject({
+      groups: z.array(z.string().min(1)).min(1),
+      min: z.number().int().min(1).default(1),
+      all_groups: z.boolean().default(false),
+    })
+    .default({ groups: ['admins'], min: 1, all_groups: false }),
+});
+
+const rule = z
+  .strictObject({
+    name: z.string().optional(),
+    match: match.optional(),
+    then: z.enum(['allow', 'deny', 'review']),
+    reason: z.string().optional(),
+    review: review.optional(),
+  })
+  .refine((r) => r.review === undefined || r.then === 'review', { message: 'review settings only go with then: review', path: ['review'] });
+
+const policy = z.strictObject({
+  name,
+  description: z.string().optional(),
+  /** enforce: decisions apply. shadow: decisions are recorded but never block (rollout). */
+  mode: z.enum(['enforce', 'shadow']).default('enforce'),
+  subjects: z
+    .strictObject({ users: z.array(z.string().min(1)).default([]), groups: z.array(z.string().min(1)).default([]) })
+    .refine((s) => s.users.length + s.groups.length > 0, 'name at least one user or group (globs such as "*" allowed)'),
+  connections: z.array(glob).min(1),
+  rules: z.array(rule).min(1),
+  masks: z.array(mask).default([]),
+});
+
+export const configSchema = z
+  .strictObject({
+    listen: listen.default({ api: '127.0.0.1:8700' }),
+    /** `sqlite:PATH` (relative to the config file's folder) or `sqlite::memory:`. */
+    store: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'expected sqlite:PATH or postgres://...').default('sqlite:./data/portcullis.db'),
+    /** Where generated keys and certificates live, relative to the config file's folder. */
+    data_dir: z.string().default('./data'),
+    vault: z
+      .strictObject({
+        /** File with the base64 32-byte master key. PORTCULLIS_MASTER_KEY takes precedence. */
+        master_key_file: z.string().optional(),
+        /** Generate the key file on first start if missing (demo convenience). */
+        generate_if_missing: z.boolean().default(false),
+      })
+      .default({ generate_if_missing: false }),
+    identity: identity.default({ oidc: [], saml: [], admin_groups: ['admins'] }),
+    connections: z.array(connectionSchema).default([]),
+    policies: z.array(policy).default([]),
+    audit: z
+      .strictObject({
+        /** A signed checkpoint after this many records (and at shutdown). */
+        checkpoint_every: z.number().int().min(1).default(100),
+        /** Ed25519 private key (PEM) that signs checkpoints; generated under data_dir if absent. */
+        signing_key_file: z.string().optional(),
+      })
+      .default({ checkpoint_every: 100 }),
+    log: z
+      .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .default({ level: 'info' }),
+    shutdown: z.strictObject({ grace: duration.default(10) }).default({ grace: 10 }),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>();
+    cfg.connections.forEach((c, i) => {
+      if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: ['connections', i, 'name'], message: `duplicate connection name ${c.name} (also connections[${seen.get(c.name)}])` });
+      seen.set(c.name, i);
+    });
+    const policyNames = new Set<string>();
+    cfg.policies.forEach((p, i) => {
+      if (policyNames.has(p.name)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'name'], message: `duplicate policy name ${p.name}` });
+      policyNames.add(p.name);
+      p.connections.forEach((c, j) => {
+        if (!/[*?[]/.test(c) && !seen.has(c)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'connections', j], message: `no connection named ${c}` });
+      });
+    });
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ConnectionConfig = Config['connections'][number];
+export type PolicyConfig = Config['policies'][number];
+export type RuleConfig = PolicyConfig['rules'][number];
+export type MatchConfig = NonNullable<RuleConfig['match']>;
+export type IdentityConfig = Config['identity'];
+export type OidcIssuerConfig = IdentityConfig['oidc'][number];
+export type SamlIdpConfig = IdentityConfig['saml'][number];
+export type LocalIssuerConfig = NonNullable<IdentityConfig['local_issuer']>;

@@ -1,0 +1,63 @@
+// The protocol-neutral description of what an agent asks for. Adapters build Actions from
+// wire messages; policy.decide reads them. Nothing here knows about sockets or wire formats.
+
+/** What a SQL statement does, coarsely: the vocabulary of `match.sql.effect` in policies. */
+export const SQL_EFFECTS = ['read', 'write', 'ddl', 'dcl', 'transaction', 'session', 'admin', 'unknown'] as const;
+export type SqlEffect = (typeof SQL_EFFECTS)[number];
+
+export interface SqlRelation {
+  /** Schema-qualified where the analyser could resolve it (`public.customers`). */
+  readonly name: string;
+  readonly access: 'read' | 'write';
+}
+
+export interface SqlStatement {
+  /** Command class: select, insert, update, delete, merge, create, alter, drop, grant, copy, set, begin... */
+  readonly command: string;
+  readonly effect: SqlEffect;
+  readonly relations: readonly SqlRelation[];
+  /** Functions called anywhere in the statement, lower-case, schema-qualified when written so. */
+  readonly functions: readonly string[];
+  /** The statement's own text. */
+  readonly text: string;
+  /** Set when the analyser could not understand the statement; policy then fails closed. */
+  readonly error?: string;
+}
+
+export interface SqlAction {
+  readonly kind: 'sql';
+  readonly dialect: 'postgres' | 'mysql';
+  readonly text: string;
+  readonly statements: readonly SqlStatement[];
+}
+
+export interface HttpAction {
+  readonly kind: 'http';
+  readonly method: string;
+  /** Path below the connection prefix, always starting with `/`. */
+  readonly path: string;
+  readonly query: Readonly<Record<string, string | readonly string[]>>;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Parsed JSON body when there is one. */
+  readonly body?: unknown;
+}
+
+export interface SshAction {
+  readonly kind: 'ssh';
+  readonly op: 'exec' | 'shell' | 'sftp' | 'forward';
+  /** For exec: the command line as sent. */
+  readonly command?: string;
+  /** For sftp: the operation and path. */
+  readonly sftp?: { readonly op: string; readonly path: string };
+  /** For forward: the destination. */
+  readonly forward?: { readonly host: string; readonly port: number; readonly direction: 'local' | 'remote' };
+}
+
+export interface McpAction {
+  readonly kind: 'mcp';
+  readonly tool: string;
+  readonly arguments: Readonly<Record<string, unknown>>;
+}
+
+export type Action = SqlAction | HttpAction | SshAction | McpAction;
+export type ActionKind = Action['kind'];

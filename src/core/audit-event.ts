@@ -1,0 +1,30 @@
+// What the audit log takes. Producers (identity, vault, policy, API) depend on this interface,
+// not on the hash-chain implementation in src/audit.
+
+export type AuditEventType =
+  | 'gateway.started'
+  | 'gateway.stopped'
+  | 'config.changed'
+  | 'auth.login'
+  | 'auth.failed'
+  | 'token.issued'
+  | 'token.revoked'
+  | 'credential.set'
+  | 'credential.deleted'
+  | 'policy.decision'
+  | 'review.created'
+  | 'review.decided'
+  | 'session.started'
+  | 'session.ended';
+
+export interface AuditEvent {
+  readonly type: AuditEventType;
+  /** Who did it: a subject, `system`, or `cli:<os user>`. */
+  readonly actor: string;
+  /** Event details. Never a secret: producers pass names, ids and fingerprints only. */
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+export interface AuditSink {
+  append(event: AuditEvent): Promise<void>;
+}

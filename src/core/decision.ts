@@ -1,0 +1,49 @@
+// What policy.decide returns. Only the policy engine constructs a Decision (see Allowed below),
+// so no adapter can forward an undecided request by mistake.
+
+export type Verdict = 'allow' | 'deny' | 'review';
+
+export interface RuleRef {
+  readonly policy: string;
+  /** Index of the rule in the policy's `rules` list. */
+  readonly index: number;
+  /** The rule's `name` when it has one. */
+  readonly name?: string;
+}
+
+export interface MaskSpec {
+  /** A column glob (`public.customers.email`, `*.*.ssn`) or a detector name. */
+  readonly column?: string;
+  readonly detector?: string;
+  readonly with: 'redact' | 'partial' | 'hash' | 'null';
+  readonly denyInPredicates?: boolean;
+}
+
+export interface ReviewSpec {
+  readonly mode: 'hold' | 'defer';
+  readonly timeoutSeconds: number;
+  readonly approvers: { readonly groups: readonly string[]; readonly min: number; readonly allGroups: boolean };
+}
+
+export interface ShadowVerdict {
+  readonly policy: string;
+  readonly verdict: Verdict;
+  readonly rule?: RuleRef;
+  readonly reason: string;
+}
+
+declare const decided: unique symbol;
+
+export interface Decision {
+  readonly verdict: Verdict;
+  /** The rule that made the decision; absent when nothing matched (deny by default). */
+  readonly rule?: RuleRef;
+  readonly masks: readonly MaskSpec[];
+  readonly review?: ReviewSpec;
+  /** Human-readable: why this verdict. */
+  readonly reason: string;
+  /** What policies in shadow mode would have decided. They never change `verdict` to deny. */
+  readonly shadow: readonly ShadowVerdict[];
+  /** Brand: only src/policy can produce a Decision. */
+  readonly [decided]: true;
+}

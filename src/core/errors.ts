@@ -1,0 +1,72 @@
+// One registry of stable error codes (PCS_<AREA>_<NAME>). docs/errors.md has a row per code
+// and test/core/errors.test.ts fails when the two disagree.
+//
+// A GatewayError is safe to show to the client: its message is written for the agent and
+// never carries a secret. Anything else thrown inside the gateway is logged with context and
+// reported to the client only as PCS_INTERNAL.
+
+export const ERROR_CODES = {
+  PCS_INTERNAL: { status: 500, message: 'internal error; the gateway logged the details (request id {requestId})' },
+
+  PCS_CONFIG_INVALID: { status: 500, message: 'configuration is invalid:\n{problems}' },
+  PCS_CONFIG_UNREADABLE: { status: 500, message: 'cannot read configuration file {file}: {cause}' },
+  PCS_CONFIG_SECRET_REF: { status: 500, message: 'cannot resolve secret reference {ref} at {path}: {cause}' },
+
+  PCS_AUTH_TOKEN_MISSING: { status: 401, message: 'no identity token was presented; send an OIDC JWT or a gateway token as a bearer token' },
+  PCS_AUTH_TOKEN_MALFORMED: { status: 401, message: 'the identity token is not a well-formed JWT' },
+  PCS_AUTH_TOKEN_INVALID: { status: 401, message: 'the identity token was rejected: {reason}' },
+  PCS_AUTH_TOKEN_EXPIRED: { status: 401, message: 'the identity token has expired; get a new one' },
+  PCS_AUTH_TOKEN_NOT_YET_VALID: { status: 401, message: 'the identity token is not valid yet (nbf/iat in the future)' },
+  PCS_AUTH_TOKEN_REVOKED: { status: 401, message: 'the gateway token {jti} has been revoked' },
+  PCS_AUTH_ISSUER_UNKNOWN: { status: 401, message: 'the token issuer {issuer} is not trusted by this gateway' },
+  PCS_AUTH_IDP_UNREACHABLE: { status: 503, message: 'the identity provider {issuer} cannot be reached to check the token; try again shortly' },
+  PCS_AUTH_SAML_INVALID: { status: 401, message: 'the SAML assertion was rejected: {reason}' },
+  PCS_AUTH_FORBIDDEN: { status: 403, message: 'this action needs the {role} role' },
+
+  PCS_VAULT_KEY_MISSING: { status: 500, message: 'no vault master key: set PORTCULLIS_MASTER_KEY or vault.master_key_file ({detail})' },
+  PCS_VAULT_KEY_INVALID: { status: 500, message: 'the vault master key is invalid: {detail}' },
+  PCS_VAULT_DECRYPT_FAILED: { status: 500, message: 'a stored secret could not be decrypted (wrong master key or tampered data) for {what}' },
+
+  PCS_STORE_UNSUPPORTED: { status: 500, message: 'unsupported store URL {url}: use sqlite:PATH' },
+  PCS_STORE_MIGRATION_FAILED: { status: 500, message: 'store migration {migration} failed: {cause}' },
+
+  PCS_CONNECTION_UNKNOWN: { status: 404, message: 'no connection named {connection}' },
+  PCS_CONNECTION_NO_CREDENTIAL: { status: 409, message: 'connection {connection} has no credential; set one with `portcullis credential set {connection}`' },
+
+  PCS_POLICY_DENIED: { status: 403, message: 'denied by policy {policy} rule {rule}: {reason}' },
+  PCS_POLICY_NO_MATCH: { status: 403, message: 'denied: no policy rule allows this for {subject} on {connection}' },
+  PCS_POLICY_INPUT_INVALID: { status: 400, message: 'cannot read the action to test: {reason}' },
+
+  PCS_AUDIT_CHAIN_BROKEN: { status: 500, message: 'audit chain broken at record {seq}: {reason}' },
+
+  PCS_API_NOT_FOUND: { status: 404, message: 'no such resource: {what}' },
+  PCS_API_BAD_REQUEST: { status: 400, message: 'bad request: {reason}' },
+  PCS_API_SHUTTING_DOWN: { status: 503, message: 'the gateway is shutting down' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export type ErrorParams = Readonly<Record<string, string | number>>;
+
+function render(template: string, params: ErrorParams): string {
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
+}
+
+/** An error whose message is safe to show to the client that caused it. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly params: ErrorParams;
+
+  constructor(code: ErrorCode, params: ErrorParams = {}, options?: { cause?: unknown }) {
+    super(render(ERROR_CODES[code].message, params), options);
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.params = params;
+  }
+}
+
+export function isGatewayError(err: unknown): err is GatewayError {
+  return err instanceof GatewayError;
+}

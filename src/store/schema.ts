@@ -1,0 +1,108 @@
+// Row types of the store, shared by the SQLite backend and (later) PostgreSQL. Timestamps are
+// milliseconds since the epoch (integers), JSON is stored as text, binary as base64 text: the
+// same representation on both databases, so callers never branch on the backend.
+import type { Generated } from 'kysely';
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface ConnectionTable {
+  name: string;
+  type: string;
+  /** The connection's configuration as JSON, secrets removed. */
+  config: string;
+  /** sha256 of `config`: a change is audited. */
+  config_hash: string;
+  updated_at: number;
+}
+
+export interface CredentialTable {
+  connection: string;
+  /** password | private_key | token | ... */
+  kind: string;
+  /** Vault envelope (JSON: key id, iv, tag, ciphertext; base64). */
+  sealed: string;
+  updated_at: number;
+  updated_by: string;
+}
+
+export interface TokenTable {
+  jti: string;
+  subject: string;
+  groups: string;
+  roles: string;
+  issued_at: number;
+  expires_at: number;
+  issued_by: string;
+  description: string | null;
+  revoked_at: number | null;
+  revoked_by: string | null;
+}
+
+export interface SessionTable {
+  id: string;
+  connection: string;
+  protocol: string;
+  subject: string;
+  client_addr: string | null;
+  started_at: number;
+  ended_at: number | null;
+  status: string;
+}
+
+export interface SessionEventTable {
+  id: Generated<number>;
+  session_id: string;
+  seq: number;
+  at: number;
+  kind: string;
+  data: string;
+}
+
+export interface ReviewTable {
+  id: string;
+  status: string;
+  subject: string;
+  connection: string;
+  action: string;
+  fingerprint: string;
+  rule: string;
+  reason: string | null;
+  created_at: number;
+  expires_at: number;
+  decided_at: number | null;
+  decided_by: string | null;
+  comment: string | null;
+}
+
+export interface AuditTable {
+  seq: number;
+  at: number;
+  type: string;
+  actor: string;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditCheckpointTable {
+  seq: number;
+  at: number;
+  hash: string;
+  key_id: string;
+  signature: string;
+}
+
+export interface Database {
+  meta: MetaTable;
+  connections: ConnectionTable;
+  credentials: CredentialTable;
+  tokens: TokenTable;
+  sessions: SessionTable;
+  session_events: SessionEventTable;
+  reviews: ReviewTable;
+  audit: AuditTable;
+  audit_checkpoints: AuditCheckpointTable;
+}
