@@ -65,7 +65,7 @@ export function parseConfig(text: string, file = '<inline>', env: NodeJS.Process
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => ({ path: '', message: `YAML: ${e.message.split('\n')[0]}`, line: e.linePos?.[0]?.line })),
+      doc.errors.map((e) => ({ path: '', message: `YAML: ${e.message.split('\n')[0]}`, line: lineCounter.linePos(e.pos[0]).line })),
     );
   }
   const raw: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
@@ -80,14 +80,48 @@ export function parseConfig(text: string, file = '<inline>', env: NodeJS.Process
   };
 
   const resolved = resolveRefs(raw, [], env, secretPaths, (path, message) => problems.push({ path: formatPath(path), message, line: lineOf(path) }));
+  const refProblems = new Set(problems.map((p) => p.path));
   const result = configSchema.safeParse(resolved);
   if (!result.success) {
     for (const issue of result.error.issues) {
-      problems.push({ path: formatPath(issue.path), message: describeIssue(issue), line: lineOf(issue.path) });
+      const path = formatPath(issue.path);
+      // An unresolved reference was already reported at this path.
+      if (refProblems.has(path)) continue;
+      problems.push({ path, message: describeIssue(issue), line: lineOf(issue.path) });
     }
   }
-  if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
+  // Cross-references run on the raw document too, so they are listed with the shape problems.
+  for (const p of crossReferenceProblems(resolved)) problems.push({ ...p, line: lineOf(p.rawPath) });
+  if (problems.length > 0 || !result.success) {
+    throw new ConfigError(file, problems.map((p, i) => ({ p, i })).sort((a, b) => (a.p.line ?? 0) - (b.p.line ?? 0) || a.i - b.i).map((x) => x.p));
+  }
   return { config: absolutise(result.data), file, secretPaths };
+}
+
+/** Names that must be unique, and policy connections that must exist. */
+function crossReferenceProblems(raw: unknown): Array<Omit<ConfigProblem, 'line'> & { rawPath: PropertyKey[] }> {
+  const out: Array<Omit<ConfigProblem, 'line'> & { rawPath: PropertyKey[] }> = [];
+  const add = (rawPath: PropertyKey[], message: string): void => void out.push({ path: formatPath(rawPath), message, rawPath });
+  const doc = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const list = (v: unknown): Array<Record<string, unknown>> => (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => !!x && typeof x === 'object') : []);
+  const connections = new Map<string, number>();
+  list(doc.connections).forEach((c, i) => {
+    if (typeof c.name !== 'string') return;
+    const first = connections.get(c.name);
+    if (first !== undefined) add(['connections', i, 'name'], `duplicate connection name ${c.name} (first at connections[${first}])`);
+    else connections.set(c.name, i);
+  });
+  const policies = new Set<string>();
+  list(doc.policies).forEach((p, i) => {
+    if (typeof p.name === 'string') {
+      if (policies.has(p.name)) add(['policies', i, 'name'], `duplicate policy name ${p.name}`);
+      policies.add(p.name);
+    }
+    (Array.isArray(p.connections) ? p.connections : []).forEach((c: unknown, j: number) => {
+      if (typeof c === 'string' && !/[*?[]/.test(c) && !connections.has(c)) add(['policies', i, 'connections', j], `no connection named ${c}`);
+    });
+  });
+  return out;
 }
 
 const REF = /\$\{(env|file):([^}]+)\}/g;

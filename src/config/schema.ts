@@ -261,21 +261,6 @@ export const configSchema = z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .default({ level: 'info' }),
     shutdown: z.strictObject({ grace: duration.default(10) }).default({ grace: 10 }),
-  })
-  .superRefine((cfg, ctx) => {
-    const seen = new Map<string, number>();
-    cfg.connections.forEach((c, i) => {
-      if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: ['connections', i, 'name'], message: `duplicate connection name ${c.name} (also connections[${seen.get(c.name)}])` });
-      seen.set(c.name, i);
-    });
-    const policyNames = new Set<string>();
-    cfg.policies.forEach((p, i) => {
-      if (policyNames.has(p.name)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'name'], message: `duplicate policy name ${p.name}` });
-      policyNames.add(p.name);
-      p.connections.forEach((c, j) => {
-        if (!/[*?[]/.test(c) && !seen.has(c)) ctx.addIssue({ code: 'custom', path: ['policies', i, 'connections', j], message: `no connection named ${c}` });
-      });
-    });
   });
 
 export type Config = z.output<typeof configSchema>;

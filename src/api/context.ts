@@ -1,0 +1,11 @@
+import type { Logger } from '../runtime/logger.ts';
+import type { Metrics } from '../runtime/metrics.ts';
+import type { Services } from '../runtime/services.ts';
+
+/** What the admin API's routes need from the running gateway. */
+export interface ApiContext {
+  readonly services: Services;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  isShuttingDown(): boolean;
+}

@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { compilePolicies } from '../../policy/compile.ts';
+import { testPolicy } from '../../runtime/policy-test.ts';
+import { configOption, loadOrExit } from '../context.ts';
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+export function policyCommand(program: Command): void {
+  const policy = program.command('policy').description('inspect policy decisions');
+
+  policy
+    .command('test')
+    .description('print the decision and the rule that made it, without touching any backend')
+    .requiredOption('--as <subject>', 'the subject to decide for')
+    .option('-g, --group <group>', 'a group of the subject (repeatable)', collect, [])
+    .requiredOption('--connection <name>', 'connection name')
+    .argument('<input>', 'SQL for database connections, "METHOD /path" for HTTP, a command line for SSH')
+    .option('--json', 'print the analysed action and the decision as JSON')
+    .option(...configOption)
+    .action(async (input: string, opts: { as: string; group: string[]; connection: string; json?: boolean; config?: string }) => {
+      const { config } = loadOrExit(opts.config);
+      const { action, decision } = await testPolicy(config, compilePolicies(config.policies), { subject: opts.as, groups: opts.group, connection: opts.connection, input }, config.identity.admin_groups);
+      if (opts.json) return void process.stdout.write(JSON.stringify({ action, decision }, null, 2) + '\n');
+      const rule = decision.rule ? `${decision.rule.policy} rule ${decision.rule.index}${decision.rule.name ? ` (${decision.rule.name})` : ''}` : 'none (default deny)';
+      const out = [`decision: ${decision.verdict}`, `rule:     ${rule}`, `reason:   ${decision.reason}`];
+      if (action.kind === 'sql') {
+        action.statements.forEach((s, i) => {
+          out.push(`statement ${i}: ${s.command} (${s.effect})${s.relations.length ? ` relations: ${s.relations.map((r) => `${r.name}:${r.access}`).join(', ')}` : ''}${s.functions.length ? ` functions: ${s.functions.join(', ')}` : ''}${s.error ? ` error: ${s.error}` : ''}`);
+        });
+      }
+      if (decision.masks.length) out.push(`masks:    ${decision.masks.map((m) => `${m.column ?? `detector:${m.detector}`} -> ${m.with}`).join(', ')}`);
+      if (decision.review) out.push(`review:   ${decision.review.mode}, ${decision.review.timeoutSeconds}s, approvers ${decision.review.approvers.groups.join('|')} x${decision.review.approvers.min}`);
+      for (const s of decision.shadow) out.push(`shadow:   ${s.policy} would ${s.verdict}: ${s.reason}`);
+      process.stdout.write(out.join('\n') + '\n');
+    });
+}

@@ -1,0 +1,42 @@
+// The `portcullis` command. Each subcommand lives in commands/; errors become one clear line
+// on stderr and an exit code (see context.ts), never a stack trace.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { auditCommand } from './commands/audit.ts';
+import { configCommand } from './commands/config.ts';
+import { credentialCommand } from './commands/credential.ts';
+import { policyCommand } from './commands/policy.ts';
+import { startCommand } from './commands/start.ts';
+import { tokenCommand } from './commands/token.ts';
+import { reportError } from './context.ts';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('portcullis')
+    .description('Privileged-access gateway for AI coding agents')
+    .version(pkg.version)
+    .showHelpAfterError()
+    .exitOverride();
+  startCommand(program);
+  configCommand(program);
+  tokenCommand(program);
+  credentialCommand(program);
+  policyCommand(program);
+  auditCommand(program);
+  for (const cmd of program.commands) {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) sub.exitOverride();
+  }
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    return reportError(err);
+  }
+}

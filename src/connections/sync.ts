@@ -1,0 +1,41 @@
+// Keeps the store's copy of the configured connections (secrets removed) in step with the
+// configuration file, and audits every difference as a config change.
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../util/canonical-json.ts';
+import type { AuditSink } from '../core/audit-event.ts';
+import type { ConnectionConfig } from '../config/schema.ts';
+import type { Store } from '../store/store.ts';
+import { publicView } from './public-view.ts';
+
+export interface SyncResult {
+  readonly added: string[];
+  readonly changed: string[];
+  readonly removed: string[];
+}
+
+export async function syncConnections(store: Store, connections: readonly ConnectionConfig[], audit: AuditSink, actor: string): Promise<SyncResult> {
+  const existing = new Map((await store.db.selectFrom('connections').select(['name', 'config_hash']).execute()).map((r) => [r.name, r.config_hash]));
+  const result: SyncResult = { added: [], changed: [], removed: [] };
+  const now = Date.now();
+  for (const conn of connections) {
+    const config = canonicalJson(publicView(conn));
+    const hash = createHash('sha256').update(config).digest('hex');
+    const previous = existing.get(conn.name);
+    existing.delete(conn.name);
+    if (previous === hash) continue;
+    await store.db
+      .insertInto('connections')
+      .values({ name: conn.name, type: conn.type, config, config_hash: hash, updated_at: now })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ type: conn.type, config, config_hash: hash, updated_at: now }))
+      .execute();
+    (previous === undefined ? result.added : result.changed).push(conn.name);
+  }
+  for (const name of existing.keys()) {
+    await store.db.deleteFrom('connections').where('name', '=', name).execute();
+    result.removed.push(name);
+  }
+  if (result.added.length + result.changed.length + result.removed.length > 0) {
+    await audit.append({ type: 'config.changed', actor, data: { connections: { ...result } } });
+  }
+  return result;
+}

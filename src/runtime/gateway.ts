@@ -1,0 +1,112 @@
+// Assembles and runs the gateway: services, the admin API and the protocol listeners; and
+// takes it down gracefully (stop accepting, let sessions finish up to the grace period, flush
+// the audit log with a final signed checkpoint).
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { LoadedConfig } from '../config/load.ts';
+import { stripSecrets } from '../connections/public-view.ts';
+import { syncConnections } from '../connections/sync.ts';
+import { buildApi } from '../api/server.ts';
+import { getMeta } from '../store/meta.ts';
+import { canonicalJson } from '../util/canonical-json.ts';
+import type { Logger } from './logger.ts';
+import { Metrics } from './metrics.ts';
+import { openServices, type Services } from './services.ts';
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RunningGateway {
+  readonly services: Services;
+  readonly metrics: Metrics;
+  readonly api: Endpoint & { readonly url: string };
+  /** Protocols named under `listen` that this build has no adapter for yet. */
+  readonly unavailable: readonly string[];
+  stop(reason: string): Promise<void>;
+}
+
+/** Adapters that exist in this build. The PostgreSQL, MySQL, SSH and HTTP adapters plug in here. */
+const ADAPTERS: ReadonlySet<string> = new Set();
+
+export function parseHostPort(text: string): Endpoint {
+  const i = text.lastIndexOf(':');
+  return { host: text.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(text.slice(i + 1)) };
+}
+
+const CONFIG_HASH_KEY = 'config.hash';
+
+export async function startGateway(loaded: LoadedConfig, logger: Logger): Promise<RunningGateway> {
+  const { config } = loaded;
+  const services = await openServices(config, logger);
+  const metrics = new Metrics();
+  let shuttingDown = false;
+  let api: FastifyInstance | undefined;
+  try {
+    await auditConfigChange(services, loaded.file);
+    await syncConnections(services.store, config.connections, services.audit, 'system');
+
+    api = buildApi({ services, metrics, logger, isShuttingDown: () => shuttingDown });
+    const apiEndpoint = parseHostPort(config.listen.api);
+    await api.listen({ host: apiEndpoint.host, port: apiEndpoint.port });
+    const address = api.server.address();
+    const port = typeof address === 'object' && address ? address.port : apiEndpoint.port;
+
+    const unavailable = (['postgres', 'mysql', 'ssh', 'http'] as const).filter((p) => config.listen[p] !== undefined && !ADAPTERS.has(p));
+    for (const p of unavailable) logger.warn({ protocol: p, listen: config.listen[p] }, `listen.${p} is set, but this build has no ${p} adapter yet; not listening`);
+
+    await services.audit.append({ type: 'gateway.started', actor: 'system', data: { config: loaded.file, api: `${apiEndpoint.host}:${port}`, pid: process.pid } });
+    const runningApi = api;
+    let stopping: Promise<void> | undefined;
+    return {
+      services,
+      metrics,
+      api: { host: apiEndpoint.host, port, url: `http://${apiEndpoint.host.includes(':') ? `[${apiEndpoint.host}]` : apiEndpoint.host}:${port}` },
+      unavailable,
+      stop(reason: string) {
+        stopping ??= (async () => {
+          shuttingDown = true;
+          logger.info({ reason, grace_s: config.shutdown.grace }, 'shutting down');
+          await withDeadline(runningApi.close(), config.shutdown.grace * 1000, () => runningApi.server.closeAllConnections());
+          await services.audit.append({ type: 'gateway.stopped', actor: 'system', data: { reason } });
+          await services.close();
+          logger.info('stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await api?.close();
+    await services.close();
+    throw err;
+  }
+}
+
+/** A config change between two starts is an audit event (the hash covers no secret). */
+async function auditConfigChange(services: Services, file: string): Promise<void> {
+  const hash = createHash('sha256').update(canonicalJson(stripSecrets(services.config))).digest('hex');
+  const previous = await getMeta(services.store, CONFIG_HASH_KEY);
+  if (previous === hash) return;
+  await services.store.db
+    .insertInto('meta')
+    .values({ key: CONFIG_HASH_KEY, value: hash })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value: hash }))
+    .execute();
+  await services.audit.append({ type: 'config.changed', actor: 'system', data: { file, hash, previous: previous ?? null } });
+}
+
+async function withDeadline(work: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      resolve();
+    }, ms);
+  });
+  try {
+    await Promise.race([work.then(() => undefined), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

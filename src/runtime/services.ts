@@ -1,0 +1,74 @@
+// Opens the pipeline's shared services from a validated configuration. The gateway (`start`)
+// and the local CLI commands (`token issue`, `credential set`, `audit verify`...) both use it,
+// so they see the same store, keys and audit chain.
+import { join } from 'node:path';
+import type { Config } from '../config/schema.ts';
+import { AuditLog } from '../audit/audit-log.ts';
+import { LocalIssuer } from '../identity/local-issuer.ts';
+import { createAuthenticator, type Authenticator } from '../identity/authenticator.ts';
+import { SamlExchange } from '../identity/saml.ts';
+import { compilePolicies, type CompiledPolicies } from '../policy/compile.ts';
+import { openStore, type Store } from '../store/store.ts';
+import { loadMasterKey, type MasterKey } from '../vault/master-key.ts';
+import { Vault } from '../vault/vault.ts';
+import { CredentialStore } from '../vault/credentials.ts';
+import type { Logger } from './logger.ts';
+
+export interface Services {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly store: Store;
+  readonly masterKey: Pick<MasterKey, 'id' | 'source' | 'generated'>;
+  readonly vault: Vault;
+  readonly audit: AuditLog;
+  readonly localIssuer: LocalIssuer;
+  readonly authenticator: Authenticator;
+  readonly saml: SamlExchange;
+  readonly credentials: CredentialStore;
+  readonly policies: CompiledPolicies;
+  close(): Promise<void>;
+}
+
+export function masterKeyFile(config: Config): string {
+  return config.vault.master_key_file ?? join(config.data_dir, 'master.key');
+}
+
+export function auditKeyFile(config: Config): string {
+  return config.audit.signing_key_file ?? join(config.data_dir, 'keys', 'audit-ed25519.pem');
+}
+
+const DEFAULT_LOCAL_ISSUER = { issuer: 'portcullis', audience: 'portcullis', default_ttl: 900, max_ttl: 86400 };
+
+export async function openServices(config: Config, logger: Logger): Promise<Services> {
+  const master = loadMasterKey({ file: masterKeyFile(config), generateIfMissing: config.vault.generate_if_missing });
+  const vault = new Vault(master);
+  const store = await openStore(config.store);
+  try {
+    const audit = await AuditLog.open({ store, signingKeyFile: auditKeyFile(config), checkpointEvery: config.audit.checkpoint_every, logger });
+    const localIssuer = await LocalIssuer.open({ store, vault, config: config.identity.local_issuer ?? DEFAULT_LOCAL_ISSUER, audit });
+    const authenticator = createAuthenticator({ config: config.identity, localIssuer, logger, audit });
+    const saml = new SamlExchange({ idps: config.identity.saml, localIssuer, audit, logger });
+    const credentials = new CredentialStore(store, vault, audit);
+    const policies = compilePolicies(config.policies);
+    return {
+      config,
+      logger,
+      store,
+      masterKey: { id: master.id, source: master.source, generated: master.generated },
+      vault,
+      audit,
+      localIssuer,
+      authenticator,
+      saml,
+      credentials,
+      policies,
+      async close() {
+        await audit.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
