@@ -2,7 +2,7 @@
 // accepts. Health, readiness and metrics are open; everything under /api/v1 needs a token.
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { isGatewayError } from '../core/errors.ts';
+import { GatewayError, isGatewayError } from '../core/errors.ts';
 import type { ApiContext } from './context.ts';
 import { sendProblem } from './problem.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -30,6 +30,11 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    // Draining: requests still arriving on kept-alive connections get a clear 503.
+    if (ctx.isShuttingDown() && !req.url.startsWith('/healthz') && !req.url.startsWith('/readyz')) {
+      reply.header('connection', 'close');
+      return sendProblem(reply, req, new GatewayError('PCS_API_SHUTTING_DOWN'));
+    }
   });
 
   app.addHook('onResponse', async (req, reply) => {

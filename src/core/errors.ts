@@ -10,7 +10,6 @@ export const ERROR_CODES = {
 
   PCS_CONFIG_INVALID: { status: 500, message: 'configuration is invalid:\n{problems}' },
   PCS_CONFIG_UNREADABLE: { status: 500, message: 'cannot read configuration file {file}: {cause}' },
-  PCS_CONFIG_SECRET_REF: { status: 500, message: 'cannot resolve secret reference {ref} at {path}: {cause}' },
 
   PCS_AUTH_TOKEN_MISSING: { status: 401, message: 'no identity token was presented; send an OIDC JWT or a gateway token as a bearer token' },
   PCS_AUTH_TOKEN_MALFORMED: { status: 401, message: 'the identity token is not a well-formed JWT' },
@@ -38,6 +37,10 @@ export const ERROR_CODES = {
   PCS_POLICY_INPUT_INVALID: { status: 400, message: 'cannot read the action to test: {reason}' },
 
   PCS_AUDIT_CHAIN_BROKEN: { status: 500, message: 'audit chain broken at record {seq}: {reason}' },
+  PCS_AUDIT_SECRET_FIELD: { status: 500, message: 'audit event {type} has a data field named {path}; audit events must never carry secrets' },
+  PCS_AUDIT_EVENT_INVALID: { status: 500, message: 'audit event {type} cannot be recorded: {reason}' },
+  PCS_AUDIT_WRITE_FAILED: { status: 500, message: 'the audit log could not be written: {cause}' },
+  PCS_AUDIT_KEY_INVALID: { status: 500, message: 'audit signing key {file} is unusable: {detail}' },
 
   PCS_API_NOT_FOUND: { status: 404, message: 'no such resource: {what}' },
   PCS_API_BAD_REQUEST: { status: 400, message: 'bad request: {reason}' },

@@ -7,6 +7,7 @@ import type { LoadedConfig } from '../config/load.ts';
 import { stripSecrets } from '../connections/public-view.ts';
 import { syncConnections } from '../connections/sync.ts';
 import { buildApi } from '../api/server.ts';
+import { Gate } from '../pipeline/gate.ts';
 import { getMeta } from '../store/meta.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import type { Logger } from './logger.ts';
@@ -21,6 +22,8 @@ export interface Endpoint {
 export interface RunningGateway {
   readonly services: Services;
   readonly metrics: Metrics;
+  /** What protocol adapters call: login and decide, audited. */
+  readonly gate: Gate;
   readonly api: Endpoint & { readonly url: string };
   /** Protocols named under `listen` that this build has no adapter for yet. */
   readonly unavailable: readonly string[];
@@ -41,6 +44,7 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
   const { config } = loaded;
   const services = await openServices(config, logger);
   const metrics = new Metrics();
+  const gate = new Gate({ policies: () => services.policies, authenticator: services.authenticator, audit: services.audit, metrics, logger });
   let shuttingDown = false;
   let api: FastifyInstance | undefined;
   try {
@@ -62,6 +66,7 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
     return {
       services,
       metrics,
+      gate,
       api: { host: apiEndpoint.host, port, url: `http://${apiEndpoint.host.includes(':') ? `[${apiEndpoint.host}]` : apiEndpoint.host}:${port}` },
       unavailable,
       stop(reason: string) {

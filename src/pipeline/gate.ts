@@ -1,0 +1,96 @@
+// The one door every adapter goes through: authenticate once per session, then decide every
+// action. It wraps policy.decide (pure) with what must always happen around a decision: the
+// audit record, the metrics. Adapters hold no policy logic; they call the gate.
+import type { Action } from '../core/action.ts';
+import type { AuditSink } from '../core/audit-event.ts';
+import type { Decision } from '../core/decision.ts';
+import { isGatewayError } from '../core/errors.ts';
+import type { Identity } from '../core/identity.ts';
+import type { Authenticator } from '../identity/authenticator.ts';
+import type { CompiledPolicies } from '../policy/compile.ts';
+import { decide, type ConnectionRef } from '../policy/decide.ts';
+import type { Logger } from '../runtime/logger.ts';
+import type { Metrics } from '../runtime/metrics.ts';
+
+export interface SessionRef {
+  readonly id: string;
+  readonly connection: ConnectionRef;
+  readonly protocol: string;
+  readonly clientAddr?: string;
+}
+
+export class Gate {
+  readonly #policies: () => CompiledPolicies;
+  readonly #authenticator: Authenticator;
+  readonly #audit: AuditSink;
+  readonly #metrics: Metrics;
+  readonly #logger: Logger;
+
+  constructor(opts: { policies: () => CompiledPolicies; authenticator: Authenticator; audit: AuditSink; metrics: Metrics; logger: Logger }) {
+    this.#policies = opts.policies;
+    this.#authenticator = opts.authenticator;
+    this.#audit = opts.audit;
+    this.#metrics = opts.metrics;
+    this.#logger = opts.logger;
+  }
+
+  /** Verify the token an agent presented when opening a session; audits success and failure. */
+  async login(token: string, session: Omit<SessionRef, 'id'> & { id?: string }): Promise<Identity> {
+    try {
+      const identity = await this.#authenticator.authenticate(token);
+      this.#metrics.authentications.inc({ result: 'ok', method: identity.method });
+      this.#record({ type: 'auth.login', actor: identity.subject, data: { connection: session.connection.name, protocol: session.protocol, session: session.id ?? null, client: session.clientAddr ?? null, method: identity.method, token_id: identity.tokenId ?? null } });
+      return identity;
+    } catch (err) {
+      const code = isGatewayError(err) ? err.code : 'PCS_INTERNAL';
+      this.#metrics.authentications.inc({ result: code, method: 'unknown' });
+      this.#record({ type: 'auth.failed', actor: 'unknown', data: { connection: session.connection.name, protocol: session.protocol, client: session.clientAddr ?? null, code } });
+      throw err;
+    }
+  }
+
+  /**
+   * Decide one action. Synchronous on purpose (no promise on the hot path); the audit record
+   * is appended in the background and a failure to append is logged, never lost silently.
+   */
+  decide(identity: Identity, session: SessionRef, action: Action): Decision {
+    const decision = decide(this.#policies(), identity, session.connection, action);
+    this.#metrics.decisions.inc({ verdict: decision.verdict, connection: session.connection.name });
+    this.#record({
+      type: 'policy.decision',
+      actor: identity.subject,
+      data: {
+        session: session.id,
+        connection: session.connection.name,
+        protocol: session.protocol,
+        action: summarise(action),
+        verdict: decision.verdict,
+        rule: decision.rule ?? null,
+        reason: decision.reason,
+        ...(decision.shadow.length ? { shadow: decision.shadow.map((s) => ({ policy: s.policy, verdict: s.verdict, rule: s.rule ?? null })) } : {}),
+      },
+    });
+    return decision;
+  }
+
+  #record(event: Parameters<AuditSink['append']>[0]): void {
+    this.#audit.append(event).then(
+      () => this.#metrics.auditRecords.inc(),
+      (err: unknown) => this.#logger.error({ err, type: event.type }, 'audit append failed'),
+    );
+  }
+}
+
+/** What of an action goes into the audit record: what was asked, not the data it returned. */
+function summarise(action: Action): Record<string, unknown> {
+  switch (action.kind) {
+    case 'sql':
+      return { kind: 'sql', text: action.text, commands: action.statements.map((s) => s.command) };
+    case 'http':
+      return { kind: 'http', method: action.method, path: action.path };
+    case 'ssh':
+      return { kind: 'ssh', op: action.op, ...(action.command !== undefined ? { command: action.command } : {}), ...(action.sftp ? { sftp: action.sftp } : {}), ...(action.forward ? { forward: action.forward } : {}) };
+    case 'mcp':
+      return { kind: 'mcp', tool: action.tool };
+  }
+}

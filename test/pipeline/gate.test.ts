@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { SqlAction } from '../../src/core/action.ts';
+import { analyzePostgres, loadSqlAnalyzer } from '../../src/policy/sql/analyze-postgres.ts';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+
+const EXTRA = `
+connections:
+  - { name: app-db, type: postgres, upstream: { host: 127.0.0.1, database: test, user: postgres } }
+policies:
+  - name: agents-read-only
+    subjects: { groups: [agents] }
+    connections: [app-db]
+    rules:
+      - { match: { sql: { effect: [read] } }, then: allow }
+      - { then: deny }
+`;
+
+describe('gate: login and decide, audited', () => {
+  let t: TestGateway;
+  before(async () => {
+    await loadSqlAnalyzer();
+    t = await startTestGateway(EXTRA);
+  });
+  after(async () => {
+    await t.stop();
+  });
+
+  it('records logins, failed logins and every decision in the audit chain', async () => {
+    const token = await t.token('ci-agent', ['agents']);
+    const conn = { name: 'app-db', type: 'postgres' };
+    const identity = await t.gw.gate.login(token, { connection: conn, protocol: 'postgres', clientAddr: '127.0.0.1' });
+    await assert.rejects(t.gw.gate.login('garbage', { connection: conn, protocol: 'postgres' }), { code: 'PCS_AUTH_TOKEN_MALFORMED' });
+    const session = { id: 's-1', connection: conn, protocol: 'postgres' };
+    const read: SqlAction = analyzePostgres('SELECT * FROM orders');
+    const write: SqlAction = analyzePostgres('DELETE FROM orders');
+    assert.equal(t.gw.gate.decide(identity, session, read).verdict, 'allow');
+    assert.equal(t.gw.gate.decide(identity, session, write).verdict, 'deny');
+    await new Promise((r) => setTimeout(r, 50));
+    const records = await t.gw.services.audit.list({ limit: 1000 });
+    const mine = records.filter((r) => ['auth.login', 'auth.failed', 'policy.decision'].includes(r.type));
+    assert.deepEqual(mine.map((r) => [r.type, r.actor, r.data.verdict ?? r.data.code ?? r.data.method]), [
+      ['auth.login', 'ci-agent', 'local'],
+      ['auth.failed', 'unknown', 'PCS_AUTH_TOKEN_MALFORMED'],
+      ['policy.decision', 'ci-agent', 'allow'],
+      ['policy.decision', 'ci-agent', 'deny'],
+    ]);
+    assert.deepEqual((mine[3]?.data.action as { text: string }).text, 'DELETE FROM orders');
+    const metrics = await t.gw.metrics.registry.getSingleMetricAsString('portcullis_policy_decisions_total');
+    assert.match(metrics, /verdict="deny",connection="app-db"} 1/);
+  });
+});
