@@ -50,5 +50,5 @@ if (leaks.length > 0) {
   process.exit(1);
 }
 rmSync(testTmp, { recursive: true, force: true });
-process.stdout.write(`\nsecret scan: no test secret in the test output or in ${files.length} test files' written data\n`);
+process.stdout.write(`\nsecret scan: no test secret in the output of ${files.length} test files or in anything they wrote\n`);
 process.exit(code);

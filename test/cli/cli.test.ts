@@ -69,7 +69,7 @@ describe('portcullis CLI', () => {
     const bare = await runCli(['token', 'issue', '--subject', 'x', '--config', config]);
     assert.match(bare.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/);
     const list = await runCli(['token', 'list', '--subject', 'ci-agent', '--config', config]);
-    assert.match(list.stdout, new RegExp(`^${jti}  ci-agent  \\[agents\\]  expires`, 'm'));
+    assert.match(list.stdout, new RegExp(`^${jti} {2}ci-agent {2}\\[agents\\] {2}expires`, 'm'));
     assert.ok(!list.stdout.includes(token));
     const revoked = await runCli(['token', 'revoke', jti, '--config', config]);
     assert.equal(revoked.code, 0, revoked.stderr);
@@ -86,7 +86,7 @@ describe('portcullis CLI', () => {
     assert.equal(set.code, 0, set.stderr);
     assert.match(set.stdout, /stored password for app-db/);
     const list = await runCli(['credential', 'list', '--config', config]);
-    assert.match(list.stdout, /^app-db  password  set by cli:/m);
+    assert.match(list.stdout, /^app-db {2}password {2}set by cli:/m);
     const unknown = await runCli(['credential', 'set', 'nope', '--config', config], { input: DB_PASSWORD });
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /PCS_CONNECTION_UNKNOWN/);

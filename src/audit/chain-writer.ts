@@ -1,0 +1,59 @@
+// The database side of appending: one transaction reads the chain head and inserts the next
+// record (and, every N records, its signed checkpoint). The primary key on seq is what keeps two
+// writers (two gateway processes on one store) from forking the chain: the loser of a race gets
+// a conflict, and the caller re-reads the head and tries again.
+import type { KeyObject } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.ts';
+import { signCheckpoint } from './checkpoint.ts';
+import type { PreparedEvent } from './event-guard.ts';
+import { GENESIS_HASH, recordHash } from './record-hash.ts';
+
+export interface ChainHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+export interface Signer {
+  readonly privateKey: KeyObject;
+  readonly keyId: string;
+}
+
+export async function readHead(db: Kysely<Database>): Promise<ChainHead> {
+  const last = await db.selectFrom('audit').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return last ? { seq: Number(last.seq), hash: last.hash } : { seq: 0, hash: GENESIS_HASH };
+}
+
+export async function lastCheckpoint(db: Kysely<Database>): Promise<{ seq: number; keyId: string } | undefined> {
+  const row = await db.selectFrom('audit_checkpoints').select(['seq', 'key_id']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return row ? { seq: Number(row.seq), keyId: row.key_id } : undefined;
+}
+
+/** Sign `head`; a checkpoint another writer already stored for that seq is left as it is. */
+export async function insertCheckpoint(db: Kysely<Database>, head: ChainHead, signer: Signer): Promise<void> {
+  await db
+    .insertInto('audit_checkpoints')
+    .values({ seq: head.seq, at: Date.now(), hash: head.hash, key_id: signer.keyId, signature: signCheckpoint(head.seq, head.hash, signer.privateKey) })
+    .onConflict((oc) => oc.column('seq').doNothing())
+    .execute();
+}
+
+export async function insertNext(db: Kysely<Database>, event: PreparedEvent, signer: Signer, checkpointEvery: number): Promise<ChainHead> {
+  return db.transaction().execute(async (trx) => {
+    const prev = await readHead(trx);
+    const seq = prev.seq + 1;
+    const at = Date.now();
+    const hash = recordHash({ seq, at, type: event.type, actor: event.actor, data: event.data, prevHash: prev.hash });
+    await trx.insertInto('audit').values({ seq, at, type: event.type, actor: event.actor, data: event.dataText, prev_hash: prev.hash, hash }).execute();
+    // Same transaction: a checkpoint never names a record that was rolled back.
+    if (seq % checkpointEvery === 0) await insertCheckpoint(trx, { seq, hash }, signer);
+    return { seq, hash };
+  });
+}
+
+/** A lost race with another writer (SQLite busy/snapshot, duplicate seq on either backend). */
+export function isWriteConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  return code.startsWith('SQLITE_BUSY') || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505' || code === '40001';
+}

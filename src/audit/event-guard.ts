@@ -1,0 +1,74 @@
+// Checks an event before it is hashed into the log, which can never be edited afterwards. The
+// secret-name check is a cheap tripwire for producer mistakes (a credential passed in `data`
+// fails loudly in tests), not a scanner: producers must pass only names, ids and fingerprints.
+import type { AuditEvent } from '../core/audit-event.ts';
+import { GatewayError } from '../core/errors.ts';
+import { canonicalJson } from './record-hash.ts';
+
+/** Key names (lower case, `-` and `_` removed) that only ever hold secrets. */
+const SECRET_KEYS = new Set(['password', 'passphrase', 'secret', 'clientsecret', 'token', 'accesstoken', 'refreshtoken', 'apikey', 'privatekey', 'authorization']);
+
+/** Deep enough for any sane event; also what stops a cyclic object. */
+const MAX_DEPTH = 32;
+/** Audit data is names and ids; a producer dumping a payload here is a bug. */
+const MAX_DATA_BYTES = 64 * 1024;
+
+export interface PreparedEvent {
+  readonly type: string;
+  readonly actor: string;
+  /** Canonical JSON text, as stored in the `data` column. */
+  readonly dataText: string;
+  /** `dataText` parsed back: exactly what a verifier will hash. */
+  readonly data: Record<string, unknown>;
+}
+
+function isSecretKey(key: string): boolean {
+  return SECRET_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''));
+}
+
+/** Path of the first secret-named key in `value` (e.g. `upstream.headers.Authorization`). */
+function findSecretKey(value: unknown, path: string, depth: number, type: string): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (depth > MAX_DEPTH) throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: `data is nested deeper than ${MAX_DEPTH} levels (or cyclic)` });
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findSecretKey(value[i], `${path}[${i}]`, depth + 1, type);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  // A Map, Set or class instance would serialise as {} and lose what the producer meant to record.
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null && typeof (value as { toJSON?: unknown }).toJSON !== 'function') {
+    throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: `data${path ? `.${path}` : ''} is not a plain object` });
+  }
+  for (const [key, child] of Object.entries(value)) {
+    const childPath = path ? `${path}.${key}` : key;
+    if (isSecretKey(key)) return childPath;
+    const found = findSecretKey(child, childPath, depth + 1, type);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Validate and canonicalise an event; throws a GatewayError naming the problem (never a value). */
+export function prepareEvent(event: AuditEvent): PreparedEvent {
+  // Checked at run time too: producers outside TypeScript (plugins, JSON input) exist.
+  const type: unknown = event.type;
+  if (typeof type !== 'string' || type === '') throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type: '(none)', reason: 'type must be a non-empty string' });
+  if (typeof event.actor !== 'string' || event.actor === '') throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: 'actor must be a non-empty string' });
+  const raw: unknown = event.data;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: 'data must be a JSON object' });
+
+  const secretPath = findSecretKey(raw, '', 0, type);
+  if (secretPath) throw new GatewayError('PCS_AUDIT_SECRET_FIELD', { type, path: secretPath });
+
+  let dataText: string;
+  try {
+    dataText = canonicalJson(raw);
+  } catch (err) {
+    throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: `data is not representable as JSON (${err instanceof Error ? err.message : String(err)})` }, { cause: err });
+  }
+  if (Buffer.byteLength(dataText, 'utf8') > MAX_DATA_BYTES) throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: `data is larger than ${MAX_DATA_BYTES} bytes` });
+  return { type, actor: event.actor, dataText, data: JSON.parse(dataText) as Record<string, unknown> };
+}

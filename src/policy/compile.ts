@@ -1,0 +1,179 @@
+// Compiles validated policy configuration into matchers once (at start-up and on reload), so
+// that decide() only runs predicates: no RegExp is built and no config is re-read per request.
+import type { ActionKind, SqlEffect } from '../core/action.ts';
+import type { MaskSpec, ReviewSpec, RuleRef, Verdict } from '../core/decision.ts';
+import type { MatchConfig, PolicyConfig, RuleConfig } from '../config/schema.ts';
+import { compileDottedGlob, compileGlob, type Matcher } from './glob.ts';
+import { compilePathPattern } from './http-path.ts';
+
+export interface SqlMatcher {
+  /** False for `sql: {}`: such a rule matches every SQL statement, even one not understood. */
+  readonly constrained: boolean;
+  /** `effect` lists `unknown`: the only way a constrained rule matches a statement not understood. */
+  readonly allowsUnknown: boolean;
+  readonly effects: ReadonlySet<SqlEffect> | undefined;
+  readonly commands: ReadonlySet<string> | undefined;
+  readonly tables: readonly Matcher[] | undefined;
+  readonly touches: readonly Matcher[] | undefined;
+  readonly functions: readonly Matcher[] | undefined;
+}
+
+export interface HttpMatcher {
+  /** Upper-case. */
+  readonly methods: ReadonlySet<string> | undefined;
+  readonly paths: readonly Matcher[] | undefined;
+}
+
+export interface SshMatcher {
+  readonly ops: ReadonlySet<string> | undefined;
+  readonly programs: readonly Matcher[] | undefined;
+}
+
+export interface McpMatcher {
+  readonly tools: readonly Matcher[] | undefined;
+}
+
+/**
+ * `any`: the rule has no `match` (or an empty one) and matches every action.
+ * `none`: `match` names two protocols; its keys are ANDed and an action has one kind, so the
+ * rule can never match (kept rather than rejected so rule indexes stay those of the file).
+ */
+export type MatchKind = ActionKind | 'any' | 'none';
+
+export interface CompiledRule {
+  readonly ref: RuleRef;
+  readonly verdict: Verdict;
+  /** The configured `reason`, used verbatim. */
+  readonly reason: string | undefined;
+  /** Start of a generated reason: `rule 0 of agents-read-only allows`. */
+  readonly lead: string;
+  readonly review: ReviewSpec | undefined;
+  readonly kind: MatchKind;
+  readonly sql: SqlMatcher | undefined;
+  readonly http: HttpMatcher | undefined;
+  readonly ssh: SshMatcher | undefined;
+  readonly mcp: McpMatcher | undefined;
+  readonly policy: CompiledPolicy;
+}
+
+export interface CompiledPolicy {
+  readonly name: string;
+  readonly shadow: boolean;
+  readonly users: readonly Matcher[];
+  readonly groups: readonly Matcher[];
+  readonly connections: readonly Matcher[];
+  readonly rules: readonly CompiledRule[];
+  /** Frozen and shared by every Decision this policy makes. */
+  readonly masks: readonly MaskSpec[];
+}
+
+/** Opaque to callers: build it with compilePolicies, hand it to decide. */
+export interface CompiledPolicies {
+  /** In file order. */
+  readonly policies: readonly CompiledPolicy[];
+  /** True when at least one policy is in shadow mode (saves a loop per decision when not). */
+  readonly hasShadow: boolean;
+}
+
+export const DEFAULT_REVIEW: ReviewSpec = Object.freeze({
+  mode: 'hold',
+  timeoutSeconds: 120,
+  approvers: Object.freeze({ groups: Object.freeze(['admins']), min: 1, allGroups: false }),
+});
+
+const VERB: Record<Verdict, string> = { allow: 'allows', deny: 'denies', review: 'sends for review' };
+
+function list<T, R>(values: readonly T[] | undefined, fn: (value: T) => R): readonly R[] | undefined {
+  return values === undefined ? undefined : Object.freeze(values.map(fn));
+}
+
+function set<T extends string>(values: readonly T[] | undefined, fn: (value: T) => T = (v) => v): ReadonlySet<T> | undefined {
+  return values === undefined ? undefined : new Set(values.map(fn));
+}
+
+/** Function globs compare lower-case; a glob without a dot also matches the unqualified name. */
+function compileFunctionGlob(glob: string): Matcher {
+  const lower = glob.toLowerCase();
+  const full = compileDottedGlob(lower);
+  if (lower.includes('.')) return full;
+  return (name) => full(name) || full(name.slice(name.lastIndexOf('.') + 1));
+}
+
+function compileSql(m: NonNullable<MatchConfig['sql']>): SqlMatcher {
+  const effects = set(m.effect);
+  return Object.freeze({
+    constrained: m.effect !== undefined || m.command !== undefined || m.tables !== undefined || m.touches !== undefined || m.functions !== undefined,
+    allowsUnknown: effects?.has('unknown') ?? false,
+    effects,
+    commands: set(m.command, (c) => c.toLowerCase()),
+    tables: list(m.tables, compileDottedGlob),
+    touches: list(m.touches, compileDottedGlob),
+    functions: list(m.functions, compileFunctionGlob),
+  });
+}
+
+function matchKind(match: MatchConfig | undefined): MatchKind {
+  const kinds = (['sql', 'http', 'ssh', 'mcp'] as const).filter((k) => match?.[k] !== undefined);
+  if (kinds.length === 0) return 'any';
+  return kinds.length === 1 ? (kinds[0] as ActionKind) : 'none';
+}
+
+function compileReview(rule: RuleConfig): ReviewSpec | undefined {
+  if (rule.then !== 'review') return undefined;
+  if (rule.review === undefined) return DEFAULT_REVIEW;
+  const { mode, timeout, approvers } = rule.review;
+  return Object.freeze({
+    mode,
+    timeoutSeconds: timeout,
+    approvers: Object.freeze({ groups: Object.freeze([...approvers.groups]), min: approvers.min, allGroups: approvers.all_groups }),
+  });
+}
+
+function compileMask(mask: PolicyConfig['masks'][number]): MaskSpec {
+  return Object.freeze({
+    ...(mask.column !== undefined ? { column: mask.column } : {}),
+    ...(mask.detector !== undefined ? { detector: mask.detector } : {}),
+    with: mask.with,
+    denyInPredicates: mask.deny_in_predicates,
+  });
+}
+
+function compileRule(rule: RuleConfig, index: number, policy: CompiledPolicy): CompiledRule {
+  const m = rule.match;
+  const label = rule.name === undefined ? `rule ${index}` : `rule ${index} (${rule.name})`;
+  return Object.freeze({
+    ref: Object.freeze(rule.name === undefined ? { policy: policy.name, index } : { policy: policy.name, index, name: rule.name }),
+    verdict: rule.then,
+    reason: rule.reason,
+    lead: `${label} of ${policy.name} ${VERB[rule.then]}`,
+    review: compileReview(rule),
+    kind: matchKind(m),
+    sql: m?.sql === undefined ? undefined : compileSql(m.sql),
+    http: m?.http === undefined ? undefined : Object.freeze({ methods: set(m.http.method, (x) => x.toUpperCase()), paths: list(m.http.path, compilePathPattern) }),
+    ssh: m?.ssh === undefined ? undefined : Object.freeze({ ops: set(m.ssh.op), programs: list(m.ssh.program, compileGlob) }),
+    mcp: m?.mcp === undefined ? undefined : Object.freeze({ tools: list(m.mcp.tool, compileGlob) }),
+    policy,
+  });
+}
+
+function compilePolicy(config: PolicyConfig): CompiledPolicy {
+  const rules: CompiledRule[] = [];
+  // Rules point back at their policy (for masks and names), so the policy exists first.
+  const policy: CompiledPolicy = {
+    name: config.name,
+    shadow: config.mode === 'shadow',
+    users: Object.freeze(config.subjects.users.map(compileGlob)),
+    groups: Object.freeze(config.subjects.groups.map(compileGlob)),
+    connections: Object.freeze(config.connections.map(compileGlob)),
+    rules,
+    masks: Object.freeze(config.masks.map(compileMask)),
+  };
+  config.rules.forEach((rule, index) => rules.push(compileRule(rule, index, policy)));
+  Object.freeze(rules);
+  return Object.freeze(policy);
+}
+
+export function compilePolicies(policies: readonly PolicyConfig[]): CompiledPolicies {
+  const compiled = Object.freeze(policies.map(compilePolicy));
+  return Object.freeze({ policies: compiled, hasShadow: compiled.some((p) => p.shadow) });
+}

@@ -1,0 +1,67 @@
+// Does one compiled rule match one action? Pure predicates over precompiled matchers.
+// For SQL, a rule is matched against one statement at a time (decide() splits the action).
+import type { Action, HttpAction, McpAction, SqlStatement, SshAction } from '../core/action.ts';
+import type { CompiledRule, HttpMatcher, McpMatcher, SqlMatcher, SshMatcher } from './compile.ts';
+import { anyMatch, type Matcher } from './glob.ts';
+import { programOf } from './ssh-program.ts';
+
+function sqlMatches(m: SqlMatcher, statement: SqlStatement | undefined): boolean {
+  if (!m.constrained) return true;
+  // An empty query string has no statement to judge: only an unconstrained rule takes it.
+  if (statement === undefined) return false;
+  // Fail closed: what the analyser did not understand (parse error, EXECUTE, an unclassified
+  // command) could be anything, so a rule that says anything about SQL does not cover it,
+  // unless it names `unknown` explicitly. `tables` would otherwise be vacuously true.
+  if (statement.effect === 'unknown' && !m.allowsUnknown) return false;
+  if (m.effects !== undefined && !m.effects.has(statement.effect)) return false;
+  if (m.commands !== undefined && !m.commands.has(statement.command)) return false;
+  if (m.tables !== undefined) {
+    for (const relation of statement.relations) if (!anyMatch(m.tables, relation.name)) return false;
+  }
+  if (m.touches !== undefined && !touchesAny(m.touches, statement)) return false;
+  if (m.functions !== undefined && !callsAny(m.functions, statement)) return false;
+  return true;
+}
+
+function touchesAny(matchers: readonly Matcher[], statement: SqlStatement): boolean {
+  for (const relation of statement.relations) if (anyMatch(matchers, relation.name)) return true;
+  return false;
+}
+
+function callsAny(matchers: readonly Matcher[], statement: SqlStatement): boolean {
+  for (const fn of statement.functions) if (anyMatch(matchers, fn.toLowerCase())) return true;
+  return false;
+}
+
+function httpMatches(m: HttpMatcher, action: HttpAction): boolean {
+  if (m.methods !== undefined && !m.methods.has(action.method.toUpperCase())) return false;
+  return m.paths === undefined || anyMatch(m.paths, action.path);
+}
+
+function sshMatches(m: SshMatcher, action: SshAction): boolean {
+  if (m.ops !== undefined && !m.ops.has(action.op)) return false;
+  if (m.programs === undefined) return true;
+  // Only exec runs a program; a line we cannot split safely matches no `program` rule.
+  const program = action.op === 'exec' && action.command !== undefined ? programOf(action.command) : undefined;
+  return program !== undefined && anyMatch(m.programs, program);
+}
+
+function mcpMatches(m: McpMatcher, action: McpAction): boolean {
+  return m.tools === undefined || anyMatch(m.tools, action.tool);
+}
+
+/** `statement` is the SQL statement under judgement (undefined for other kinds, or an empty query). */
+export function ruleMatches(rule: CompiledRule, action: Action, statement: SqlStatement | undefined): boolean {
+  if (rule.kind === 'any') return true;
+  if (rule.kind !== action.kind) return false;
+  switch (action.kind) {
+    case 'sql':
+      return rule.sql === undefined || sqlMatches(rule.sql, statement);
+    case 'http':
+      return rule.http === undefined || httpMatches(rule.http, action);
+    case 'ssh':
+      return rule.ssh === undefined || sshMatches(rule.ssh, action);
+    case 'mcp':
+      return rule.mcp === undefined || mcpMatches(rule.mcp, action);
+  }
+}
