@@ -43,8 +43,9 @@ export class Gate {
       return identity;
     } catch (err) {
       const code = isGatewayError(err) ? err.code : 'PCS_INTERNAL';
+      const reason = isGatewayError(err) && typeof err.params.reason === 'string' ? err.params.reason : null;
       this.#metrics.authentications.inc({ result: code, method: 'unknown' });
-      this.#record({ type: 'auth.failed', actor: 'unknown', data: { connection: session.connection.name, protocol: session.protocol, client: session.clientAddr ?? null, code } });
+      this.#record({ type: 'auth.failed', actor: 'anonymous', data: { connection: session.connection.name, protocol: session.protocol, client: session.clientAddr ?? null, code, reason } });
       throw err;
     }
   }

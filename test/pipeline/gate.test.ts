@@ -41,7 +41,7 @@ describe('gate: login and decide, audited', () => {
     const mine = records.filter((r) => ['auth.login', 'auth.failed', 'policy.decision'].includes(r.type));
     assert.deepEqual(mine.map((r) => [r.type, r.actor, r.data.verdict ?? r.data.code ?? r.data.method]), [
       ['auth.login', 'ci-agent', 'local'],
-      ['auth.failed', 'unknown', 'PCS_AUTH_TOKEN_MALFORMED'],
+      ['auth.failed', 'anonymous', 'PCS_AUTH_TOKEN_MALFORMED'],
       ['policy.decision', 'ci-agent', 'allow'],
       ['policy.decision', 'ci-agent', 'deny'],
     ]);
