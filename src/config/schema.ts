@@ -38,7 +38,8 @@ const oidcIssuer = z.strictObject({
   audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   subject_claim: z.string().default('sub'),
   groups_claim: z.string().default('groups'),
-  roles_claim: z.string().default('roles'),
+  /** Claim whose values become gateway roles (`admin`...). Unset: roles come only from admin_groups. */
+  roles_claim: z.string().optional(),
   algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
   clock_tolerance: duration.default(30),
   /** Skip discovery and use this JWKS URL. */
@@ -71,7 +72,7 @@ const identity = z.strictObject({
       default_ttl: duration.default(900),
       max_ttl: duration.default(86400),
     })
-    .optional(),
+    .default({ issuer: 'portcullis', audience: 'portcullis', default_ttl: 900, max_ttl: 86400 }),
   oidc: z.array(oidcIssuer).default([]),
   saml: z.array(samlIdp).default([]),
   /** Members of these groups get the `admin` role (admin API). */
@@ -246,7 +247,7 @@ export const configSchema = z
         generate_if_missing: z.boolean().default(false),
       })
       .default({ generate_if_missing: false }),
-    identity: identity.default({ oidc: [], saml: [], admin_groups: ['admins'] }),
+    identity: identity.default({ local_issuer: { issuer: 'portcullis', audience: 'portcullis', default_ttl: 900, max_ttl: 86400 }, oidc: [], saml: [], admin_groups: ['admins'] }),
     connections: z.array(connectionSchema).default([]),
     policies: z.array(policy).default([]),
     audit: z
@@ -271,4 +272,4 @@ export type MatchConfig = NonNullable<RuleConfig['match']>;
 export type IdentityConfig = Config['identity'];
 export type OidcIssuerConfig = IdentityConfig['oidc'][number];
 export type SamlIdpConfig = IdentityConfig['saml'][number];
-export type LocalIssuerConfig = NonNullable<IdentityConfig['local_issuer']>;
+export type LocalIssuerConfig = IdentityConfig['local_issuer'];

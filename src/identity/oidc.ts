@@ -66,7 +66,8 @@ export class OidcVerifier {
     return {
       subject,
       groups: claimList(payload[this.#cfg.groups_claim]),
-      roles: claimList(payload[this.#cfg.roles_claim]),
+      // Gateway roles from the IdP only when the operator named the claim for it.
+      roles: this.#cfg.roles_claim === undefined ? [] : claimList(payload[this.#cfg.roles_claim]),
       issuer: this.issuer,
       method: 'oidc',
       ...(typeof payload.jti === 'string' ? { tokenId: payload.jti } : {}),

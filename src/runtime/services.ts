@@ -37,15 +37,13 @@ export function auditKeyFile(config: Config): string {
   return config.audit.signing_key_file ?? join(config.data_dir, 'keys', 'audit-ed25519.pem');
 }
 
-const DEFAULT_LOCAL_ISSUER = { issuer: 'portcullis', audience: 'portcullis', default_ttl: 900, max_ttl: 86400 };
-
 export async function openServices(config: Config, logger: Logger): Promise<Services> {
   const master = loadMasterKey({ file: masterKeyFile(config), generateIfMissing: config.vault.generate_if_missing });
   const vault = new Vault(master);
   const store = await openStore(config.store);
   try {
     const audit = await AuditLog.open({ store, signingKeyFile: auditKeyFile(config), checkpointEvery: config.audit.checkpoint_every, logger });
-    const localIssuer = await LocalIssuer.open({ store, vault, config: config.identity.local_issuer ?? DEFAULT_LOCAL_ISSUER, audit });
+    const localIssuer = await LocalIssuer.open({ store, vault, config: config.identity.local_issuer, audit });
     // Failed logins are audited by the caller (gate, admin API), which knows the connection.
     const authenticator = createAuthenticator({ config: config.identity, localIssuer, logger });
     const saml = new SamlExchange({ idps: config.identity.saml, localIssuer, audit, logger });

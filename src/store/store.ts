@@ -1,6 +1,6 @@
 // The one way into persistence. Callers get a Kysely<Database> whose queries run unchanged on
 // SQLite (embedded default) and PostgreSQL (a later backend): the store URL picks the dialect.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Dialect } from 'kysely';
@@ -21,8 +21,11 @@ export async function openStore(url: string): Promise<Store> {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
     const file = path === ':memory:' ? ':memory:' : path;
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    const created = file !== ':memory:' && !existsSync(file);
+    if (created) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const sqlite = new SQLite(file);
+    // Sealed credentials and token metadata: readable by the gateway's user only.
+    if (created) chmodSync(file, 0o600);
     // WAL lets readers (the admin API) run beside the writer (recordings, audit).
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');

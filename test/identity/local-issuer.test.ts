@@ -84,7 +84,7 @@ describe('LocalIssuer', () => {
 
   it('adds the admin role through the authenticator for members of admin_groups', async () => {
     const f = await fixture();
-    const auth = createAuthenticator({ config: { oidc: [], saml: [], admin_groups: ['admins'] }, localIssuer: f.issuer, logger });
+    const auth = createAuthenticator({ config: { local_issuer: LOCAL_CONFIG, oidc: [], saml: [], admin_groups: ['admins'] }, localIssuer: f.issuer, logger });
     const admin = await f.issuer.issue({ subject: 'alice', groups: ['admins'], issuedBy: 'cli:root' });
     const dev = await f.issuer.issue({ subject: 'bob', groups: ['developers'], roles: ['deployer'], issuedBy: 'cli:root' });
     assert.deepEqual((await auth.authenticate(admin.token)).roles, ['admin']);

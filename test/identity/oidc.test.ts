@@ -14,6 +14,7 @@ import { createLogger } from '../../src/runtime/logger.ts';
 import { rejectsWith } from './helpers/errors.ts';
 import { MemoryAudit } from './helpers/audit.ts';
 import { AUDIENCE, makeKey, OTHER_RESOURCE, SHORT_RESOURCE, startIdp, type IdpKey, type TestIdp } from './helpers/oidc-idp.ts';
+import { LOCAL_CONFIG } from './helpers/local.ts';
 
 const logger = createLogger('silent');
 
@@ -32,7 +33,7 @@ function oidcConfig(issuer: string, over: Partial<OidcIssuerConfig> = {}): OidcI
   };
 }
 
-const identityConfig = (oidc: OidcIssuerConfig[]): IdentityConfig => ({ oidc, saml: [], admin_groups: ['admins'] });
+const identityConfig = (oidc: OidcIssuerConfig[]): IdentityConfig => ({ local_issuer: LOCAL_CONFIG, oidc, saml: [], admin_groups: ['admins'] });
 
 /** A token with the IdP's real key and whatever claims the provider would never put. */
 async function forge(key: IdpKey, claims: Record<string, unknown>, kid = key.kid): Promise<string> {

@@ -8,7 +8,7 @@ import { createAuthenticator } from '../../src/identity/authenticator.ts';
 import { SamlExchange } from '../../src/identity/saml.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { rejectsWith } from './helpers/errors.ts';
-import { openLocal, type LocalFixture } from './helpers/local.ts';
+import { LOCAL_CONFIG, openLocal, type LocalFixture } from './helpers/local.ts';
 import { makeCertificate, startSamlIdp, type TestSamlIdp } from './helpers/saml-idp.ts';
 
 const logger = createLogger('silent');
@@ -55,7 +55,7 @@ describe('SAML exchange', () => {
     assert.equal(verified.tokenId, res.identity.tokenId);
     assert.equal(decodeJwt(res.access_token).auth_method, 'saml');
 
-    const auth = createAuthenticator({ config: { oidc: [], saml: [], admin_groups: ['admins'] }, localIssuer: local.issuer, logger });
+    const auth = createAuthenticator({ config: { local_issuer: LOCAL_CONFIG, oidc: [], saml: [], admin_groups: ['admins'] }, localIssuer: local.issuer, logger });
     assert.deepEqual((await auth.authenticate(res.access_token)).roles, ['admin']);
 
     const issued = local.audit.ofType('token.issued').at(-1);
