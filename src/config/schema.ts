@@ -2,6 +2,7 @@
 // Schema (schema/portcullis.schema.json) and the TypeScript types every module reads.
 import { z } from 'zod';
 import { SQL_EFFECTS } from '../core/action.ts';
+import { isLoopbackHttp } from '../identity/urls.ts';
 
 /** `15m`, `120s`, `1h30m`, `500ms` or a number of seconds; parsed to seconds. */
 export const duration = z
@@ -33,8 +34,11 @@ const listen = z.strictObject({
 // an HS* token verified with a public key is the classic key-confusion forgery.
 export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
+// Keys fetched over plain http could be swapped by anyone on the path.
+const metadataUrl = z.url().refine((u) => u.startsWith('https://') || isLoopbackHttp(new URL(u)), 'must use https (plain http is allowed only for loopback hosts)');
+
 const oidcIssuer = z.strictObject({
-  issuer: z.url(),
+  issuer: metadataUrl,
   audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   subject_claim: z.string().default('sub'),
   groups_claim: z.string().default('groups'),
@@ -43,7 +47,7 @@ const oidcIssuer = z.strictObject({
   algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
   clock_tolerance: duration.default(30),
   /** Skip discovery and use this JWKS URL. */
-  jwks_uri: z.url().optional(),
+  jwks_uri: metadataUrl.optional(),
   /** Minimum time between two JWKS refetches caused by an unknown `kid`. */
   jwks_cooldown: duration.default(30),
   /** Identities from this issuer are agents (they can never approve) unless a group says otherwise. */

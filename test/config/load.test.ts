@@ -113,3 +113,17 @@ policies:
     assert.throws(() => loadConfig('/nonexistent/portcullis.yaml'), { code: 'PCS_CONFIG_UNREADABLE', message: /ENOENT/ });
   });
 });
+
+describe('identity settings', () => {
+  it('refuse OIDC metadata over plain http except on loopback', () => {
+    const problems = problemsOf(`identity:
+  oidc:
+    - { issuer: "http://idp.example.com", audience: portcullis }
+    - { issuer: "http://127.0.0.1:9000", audience: portcullis, jwks_uri: "http://keys.example.com/jwks" }
+`);
+    assert.deepEqual(problems, [
+      'identity.oidc[0].issuer: must use https (plain http is allowed only for loopback hosts) @3',
+      'identity.oidc[1].jwks_uri: must use https (plain http is allowed only for loopback hosts) @4',
+    ]);
+  });
+});
