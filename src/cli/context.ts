@@ -60,3 +60,6 @@ export async function readStdin(): Promise<string> {
 }
 
 export const configOption = ['-c, --config <file>', `configuration file (default: the embedded ${DEFAULT_CONFIG_PATH.split('/').slice(-2).join('/')})`] as const;
+
+/** commander accumulator for repeatable options (`--group a --group b`). */
+export const collect = (value: string, previous: string[]): string[] => [...previous, value];

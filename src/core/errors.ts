@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   PCS_STORE_UNSUPPORTED: { status: 500, message: 'unsupported store URL {url}: use sqlite:PATH' },
   PCS_STORE_MIGRATION_FAILED: { status: 500, message: 'store migration {migration} failed: {cause}' },
 
+  PCS_LISTEN_FAILED: { status: 500, message: 'cannot listen on {address}: {cause}' },
+
   PCS_CONNECTION_UNKNOWN: { status: 404, message: 'no connection named {connection}' },
   PCS_CONNECTION_NO_CREDENTIAL: { status: 409, message: 'connection {connection} has no credential; set one with `portcullis credential set {connection}`' },
 

@@ -7,6 +7,7 @@ import type { LoadedConfig } from '../config/load.ts';
 import { stripSecrets } from '../connections/public-view.ts';
 import { syncConnections } from '../connections/sync.ts';
 import { buildApi } from '../api/server.ts';
+import { GatewayError } from '../core/errors.ts';
 import { Gate } from '../pipeline/gate.ts';
 import { getMeta } from '../store/meta.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
@@ -53,7 +54,12 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
 
     api = buildApi({ services, metrics, logger, isShuttingDown: () => shuttingDown });
     const apiEndpoint = parseHostPort(config.listen.api);
-    await api.listen({ host: apiEndpoint.host, port: apiEndpoint.port });
+    try {
+      await api.listen({ host: apiEndpoint.host, port: apiEndpoint.port });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new GatewayError('PCS_LISTEN_FAILED', { address: config.listen.api, cause: code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : (code ?? 'error') }, { cause: err });
+    }
     const address = api.server.address();
     const port = typeof address === 'object' && address ? address.port : apiEndpoint.port;
 

@@ -140,6 +140,20 @@ describe('admin API', () => {
     assert.equal(verify.json.ok, true);
   });
 
+  it('token exchange answers with OAuth errors for a wrong grant or a bad assertion', async () => {
+    const form = (fields: Record<string, string>) => fetch(t.url + '/api/v1/auth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+    const wrongGrant = await form({ grant_type: 'client_credentials' });
+    assert.equal(wrongGrant.status, 400);
+    assert.equal(((await wrongGrant.json()) as Json).error, 'unsupported_grant_type');
+    const missing = await form({ grant_type: 'urn:ietf:params:oauth:grant-type:saml2-bearer' });
+    assert.equal(((await missing.json()) as Json).error, 'invalid_request');
+    const garbage = await form({ grant_type: 'urn:ietf:params:oauth:grant-type:saml2-bearer', assertion: Buffer.from('<not-saml/>').toString('base64url') });
+    assert.equal(garbage.status, 400);
+    const body = (await garbage.json()) as Json;
+    assert.equal(body.error, 'invalid_grant');
+    assert.equal(body.code, 'PCS_AUTH_SAML_INVALID');
+  });
+
   it('answers unknown routes and bad JSON with problem documents', async () => {
     const nf = await call('GET', '/api/v1/nothing', admin);
     assert.equal(nf.status, 404);

@@ -5,21 +5,11 @@ import { join } from 'node:path';
 import { describe, it, before } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { BIN, runCli } from '../support/cli.ts';
-import { writeTestConfig } from '../support/gateway.ts';
+import { READ_ONLY_AGENTS, writeTestConfig } from '../support/gateway.ts';
 import { DB_PASSWORD } from '../support/secrets.ts';
 import { tempDir } from '../support/tmp.ts';
 
-const EXTRA = `
-connections:
-  - { name: app-db, type: postgres, upstream: { host: 127.0.0.1, database: test, user: postgres } }
-policies:
-  - name: agents-read-only
-    subjects: { groups: [agents] }
-    connections: [app-db]
-    rules:
-      - { match: { sql: { effect: [read] } }, then: allow }
-      - { then: deny, reason: agents may only read }
-`;
+const EXTRA = READ_ONLY_AGENTS;
 
 describe('portcullis CLI', () => {
   let dir: string;

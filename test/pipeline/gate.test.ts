@@ -2,19 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SqlAction } from '../../src/core/action.ts';
 import { analyzePostgres, loadSqlAnalyzer } from '../../src/policy/sql/analyze-postgres.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { READ_ONLY_AGENTS, startTestGateway, type TestGateway } from '../support/gateway.ts';
 
-const EXTRA = `
-connections:
-  - { name: app-db, type: postgres, upstream: { host: 127.0.0.1, database: test, user: postgres } }
-policies:
-  - name: agents-read-only
-    subjects: { groups: [agents] }
-    connections: [app-db]
-    rules:
-      - { match: { sql: { effect: [read] } }, then: allow }
-      - { then: deny }
-`;
+const EXTRA = READ_ONLY_AGENTS;
 
 describe('gate: login and decide, audited', () => {
   let t: TestGateway;

@@ -27,6 +27,19 @@ log: { level: debug }
 shutdown: { grace: 2s }
 `;
 
+/** One PostgreSQL connection and a read-only policy for the `agents` group. */
+export const READ_ONLY_AGENTS = `
+connections:
+  - { name: app-db, type: postgres, upstream: { host: 127.0.0.1, database: test, user: postgres } }
+policies:
+  - name: agents-read-only
+    subjects: { groups: [agents] }
+    connections: [app-db]
+    rules:
+      - { match: { sql: { effect: [read] } }, then: allow }
+      - { then: deny, reason: agents may only read }
+`;
+
 export function writeTestConfig(dir: string, extra = ''): string {
   const file = join(dir, 'portcullis.yaml');
   writeFileSync(file, BASE_CONFIG(dir) + extra);

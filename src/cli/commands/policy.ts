@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { compilePolicies } from '../../policy/compile.ts';
 import { testPolicy } from '../../runtime/policy-test.ts';
-import { configOption, loadOrExit } from '../context.ts';
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+import { collect, configOption, loadOrExit } from '../context.ts';
 
 export function policyCommand(program: Command): void {
   const policy = program.command('policy').description('inspect policy decisions');

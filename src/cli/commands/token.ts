@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { duration } from '../../config/schema.ts';
 import { GatewayError } from '../../core/errors.ts';
-import { cliActor, configOption, withServices } from '../context.ts';
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
+import { collect, cliActor, configOption, withServices } from '../context.ts';
 
 export function tokenCommand(program: Command): void {
   const token = program.command('token').description('gateway tokens from the built-in local issuer');
