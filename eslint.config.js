@@ -3,6 +3,8 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const PROTOCOLS = ['postgres', 'mysql', 'ssh', 'http', 'mcp'];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', 'web/dist/**', 'coverage/**'] },
   js.configs.recommended,
@@ -44,4 +46,11 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../core/*'], message: 'core holds domain types only and imports nothing from the rest of src' }] }],
     },
   },
+  // No protocol adapter imports another: what they share belongs in the pipeline.
+  ...PROTOCOLS.map((p) => ({
+    files: [`src/protocols/${p}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: PROTOCOLS.filter((o) => o !== p).flatMap((o) => [`**/protocols/${o}/**`, `../${o}/**`, `../../${o}/**`]), message: 'a protocol adapter must not import another; move shared code to the pipeline' }] }],
+    },
+  })),
 );
