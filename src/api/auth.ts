@@ -4,7 +4,6 @@ import type { FastifyRequest } from 'fastify';
 import { GatewayError } from '../core/errors.ts';
 import { hasRole, type Identity } from '../core/identity.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
-import type { AuditSink } from '../core/audit-event.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 
 declare module 'fastify' {
@@ -21,18 +20,14 @@ export function bearerToken(req: FastifyRequest): string {
   return m[1];
 }
 
-export async function authenticateRequest(req: FastifyRequest, authenticator: Authenticator, metrics: Metrics, audit: AuditSink): Promise<Identity> {
+export async function authenticateRequest(req: FastifyRequest, authenticator: Authenticator, metrics: Metrics): Promise<Identity> {
   try {
-    const identity = await authenticator.authenticate(bearerToken(req));
+    const identity = await authenticator.authenticate(bearerToken(req), { protocol: 'api', route: req.routeOptions.url ?? null, client: req.ip });
     metrics.authentications.inc({ result: 'ok', method: identity.method });
     req.identity = identity;
     return identity;
   } catch (err) {
-    const code = err instanceof GatewayError ? err.code : 'PCS_INTERNAL';
-    metrics.authentications.inc({ result: code, method: 'unknown' });
-    const reason = err instanceof GatewayError && typeof err.params.reason === 'string' ? err.params.reason : null;
-    // The caller gets the 401 either way; an audit fault is logged, not surfaced.
-    await audit.append({ type: 'auth.failed', actor: 'anonymous', data: { protocol: 'api', route: req.routeOptions.url ?? null, client: req.ip, code, reason } }).catch((auditErr: unknown) => req.log.error({ err: auditErr }, 'cannot audit auth.failed'));
+    metrics.authentications.inc({ result: err instanceof GatewayError ? err.code : 'PCS_INTERNAL', method: 'unknown' });
     throw err;
   }
 }

@@ -11,8 +11,12 @@ import { safeText, unique } from './claims.ts';
 import type { LocalIssuer } from './local-issuer.ts';
 import { OidcVerifier } from './oidc.ts';
 
+/** Where a token was presented (protocol, connection, client address...), for the audit record of a failure. */
+export type AuthContext = Readonly<Record<string, string | null>>;
+
 export interface Authenticator {
-  authenticate(token: string): Promise<Identity>;
+  /** Verify a token; a failure is audited (`auth.failed`, never the token) with `context`. */
+  authenticate(token: string, context?: AuthContext): Promise<Identity>;
 }
 
 /** Larger than any sane JWT; bigger inputs are refused before any parsing. */
@@ -69,7 +73,7 @@ class IssuerDispatch implements Authenticator {
     this.#oidc = oidc;
   }
 
-  async authenticate(token: string): Promise<Identity> {
+  async authenticate(token: string, context: AuthContext = {}): Promise<Identity> {
     let issuer: string | undefined;
     try {
       if (!token) throw new GatewayError('PCS_AUTH_TOKEN_MISSING');
@@ -79,14 +83,14 @@ class IssuerDispatch implements Authenticator {
       if (!entry) throw new GatewayError('PCS_AUTH_ISSUER_UNKNOWN', { issuer: safeText(issuer) });
       return withGatewayRoles(await entry.verifier.verify(token), this.#adminGroups, entry.cfg.agent);
     } catch (err) {
-      if (isGatewayError(err)) await this.#auditFailure(err, issuer);
+      if (isGatewayError(err)) await this.#auditFailure(err, issuer, context);
       throw err;
     }
   }
 
-  async #auditFailure(err: GatewayError, issuer: string | undefined): Promise<void> {
+  async #auditFailure(err: GatewayError, issuer: string | undefined, context: AuthContext): Promise<void> {
     if (!this.#audit) return;
-    const data: Record<string, string> = { code: err.code };
+    const data: Record<string, string | null> = { ...context, code: err.code };
     if (issuer !== undefined) data.issuer = safeText(issuer);
     if (typeof err.params.reason === 'string') data.reason = err.params.reason;
     try {

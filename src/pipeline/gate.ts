@@ -37,15 +37,13 @@ export class Gate {
   /** Verify the token an agent presented when opening a session; audits success and failure. */
   async login(token: string, session: Omit<SessionRef, 'id'> & { id?: string }): Promise<Identity> {
     try {
-      const identity = await this.#authenticator.authenticate(token);
+      // A failure is audited by the authenticator, with this context.
+      const identity = await this.#authenticator.authenticate(token, { protocol: session.protocol, connection: session.connection.name, client: session.clientAddr ?? null });
       this.#metrics.authentications.inc({ result: 'ok', method: identity.method });
       this.#record({ type: 'auth.login', actor: identity.subject, data: { connection: session.connection.name, protocol: session.protocol, session: session.id ?? null, client: session.clientAddr ?? null, method: identity.method, token_id: identity.tokenId ?? null } });
       return identity;
     } catch (err) {
-      const code = isGatewayError(err) ? err.code : 'PCS_INTERNAL';
-      const reason = isGatewayError(err) && typeof err.params.reason === 'string' ? err.params.reason : null;
-      this.#metrics.authentications.inc({ result: code, method: 'unknown' });
-      this.#record({ type: 'auth.failed', actor: 'anonymous', data: { connection: session.connection.name, protocol: session.protocol, client: session.clientAddr ?? null, code, reason } });
+      this.#metrics.authentications.inc({ result: isGatewayError(err) ? err.code : 'PCS_INTERNAL', method: 'unknown' });
       throw err;
     }
   }

@@ -44,8 +44,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
   try {
     const audit = await AuditLog.open({ store, signingKeyFile: auditKeyFile(config), checkpointEvery: config.audit.checkpoint_every, logger });
     const localIssuer = await LocalIssuer.open({ store, vault, config: config.identity.local_issuer, audit });
-    // Failed logins are audited by the caller (gate, admin API), which knows the connection.
-    const authenticator = createAuthenticator({ config: config.identity, localIssuer, logger });
+    const authenticator = createAuthenticator({ config: config.identity, localIssuer, logger, audit });
     const saml = new SamlExchange({ idps: config.identity.saml, localIssuer, audit, logger });
     const credentials = new CredentialStore(store, vault, audit);
     const policies = compilePolicies(config.policies);

@@ -136,6 +136,8 @@ describe('admin API', () => {
     assert.equal(page.status, 200);
     const types = (page.json.records as Json[]).map((r) => r.type);
     for (const expected of ['config.changed', 'gateway.started', 'token.issued', 'token.revoked', 'credential.set']) assert.ok(types.includes(expected), `${expected} in ${types.join(',')}`);
+    const failed = (page.json.records as Json[]).find((r) => r.type === 'auth.failed' && (r.data as Json).code === 'PCS_AUTH_TOKEN_MALFORMED');
+    assert.deepEqual(failed?.data, { protocol: 'api', route: '/api/v1/whoami', client: '127.0.0.1', code: 'PCS_AUTH_TOKEN_MALFORMED' });
     const verify = await call('GET', '/api/v1/audit/verify', admin);
     assert.equal(verify.json.ok, true);
   });

@@ -35,6 +35,7 @@ describe('gate: login and decide, audited', () => {
       ['policy.decision', 'ci-agent', 'allow'],
       ['policy.decision', 'ci-agent', 'deny'],
     ]);
+    assert.deepEqual(mine[1]?.data, { protocol: 'postgres', connection: 'app-db', client: null, code: 'PCS_AUTH_TOKEN_MALFORMED' });
     assert.deepEqual((mine[3]?.data.action as { text: string }).text, 'DELETE FROM orders');
     const metrics = await t.gw.metrics.registry.getSingleMetricAsString('portcullis_policy_decisions_total');
     assert.match(metrics, /verdict="deny",connection="app-db"} 1/);

@@ -16,14 +16,14 @@ const listQuery = z.object({
 export function auditRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { services } = ctx;
   app.get('/api/v1/audit', async (req) => {
-    requireRole(await authenticateRequest(req, services.authenticator, ctx.metrics, services.audit), 'admin');
+    requireRole(await authenticateRequest(req, services.authenticator, ctx.metrics), 'admin');
     const q = parseBody(listQuery, req.query);
     const records = await services.audit.list({ ...(q.after !== undefined ? { after: q.after } : {}), limit: q.limit, ...(q.type ? { type: q.type } : {}) });
     return { records, next_after: records.length === q.limit ? records[records.length - 1]?.seq : null };
   });
 
   app.get('/api/v1/audit/verify', async (req) => {
-    requireRole(await authenticateRequest(req, services.authenticator, ctx.metrics, services.audit), 'admin');
+    requireRole(await authenticateRequest(req, services.authenticator, ctx.metrics), 'admin');
     return verifyAudit(services.store, loadPublicKey(auditKeyFile(services.config)).publicKey);
   });
 }

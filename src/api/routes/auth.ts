@@ -31,7 +31,7 @@ export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   app.get('/api/v1/whoami', async (req) => {
-    const id = await authenticateRequest(req, ctx.services.authenticator, ctx.metrics, ctx.services.audit);
+    const id = await authenticateRequest(req, ctx.services.authenticator, ctx.metrics);
     return { subject: id.subject, groups: id.groups, roles: id.roles, issuer: id.issuer, method: id.method, expires_at: id.expiresAt ?? null };
   });
 }

@@ -23,7 +23,7 @@ export function connectionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return { ...publicView(conn), credential: vaulted ? 'vault' : inlineSecret(conn) !== undefined ? 'config' : 'none' };
   };
   const admin = async (req: Parameters<typeof authenticateRequest>[0]) => {
-    const id = await authenticateRequest(req, services.authenticator, ctx.metrics, services.audit);
+    const id = await authenticateRequest(req, services.authenticator, ctx.metrics);
     requireRole(id, 'admin');
     return id;
   };

@@ -15,7 +15,7 @@ const testBody = z.strictObject({
 export function policyRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // Explain a decision without running anything (the API twin of `portcullis policy test`).
   app.post('/api/v1/policy/test', async (req) => {
-    requireRole(await authenticateRequest(req, ctx.services.authenticator, ctx.metrics, ctx.services.audit), 'admin');
+    requireRole(await authenticateRequest(req, ctx.services.authenticator, ctx.metrics), 'admin');
     const body = parseBody(testBody, req.body);
     const { action, decision } = await testPolicy(ctx.services.config, ctx.services.policies, body, ctx.services.config.identity.admin_groups);
     return { action, decision };

@@ -16,7 +16,7 @@ const issueBody = z.strictObject({
 
 export function tokenRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const admin = async (req: Parameters<typeof authenticateRequest>[0]) => {
-    const id = await authenticateRequest(req, ctx.services.authenticator, ctx.metrics, ctx.services.audit);
+    const id = await authenticateRequest(req, ctx.services.authenticator, ctx.metrics);
     requireRole(id, 'admin');
     return id;
   };
