@@ -5,7 +5,7 @@ import type { AuditEvent, AuditSink } from '../core/audit-event.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Store } from '../store/store.ts';
-import { insertCheckpoint, insertNext, isWriteConflict, lastCheckpoint, readHead, type ChainHead, type Signer } from './chain-writer.ts';
+import { insertBatch, insertCheckpoint, isWriteConflict, lastCheckpoint, readHead, type ChainHead, type Signer } from './chain-writer.ts';
 import { prepareEvent, type PreparedEvent } from './event-guard.ts';
 import { toAuditRecord, type AuditRecord } from './record.ts';
 import { loadOrCreateSigningKey, publicKeyFile } from './signing-key.ts';
@@ -31,6 +31,8 @@ export interface ListOptions {
 
 /** Races with another writer are rare and short; a few tries with jitter resolve them. */
 const MAX_ATTEMPTS = 8;
+/** Group commit: at most this many records per transaction. */
+const MAX_BATCH = 500;
 const LIST_DEFAULT = 100;
 const LIST_MAX = 1000;
 
@@ -48,6 +50,8 @@ export class AuditLog implements AuditSink {
   readonly #logger: Logger;
   /** Every write runs after the previous one settles: one writer per process, in call order. */
   #tail: Promise<void> = Promise.resolve();
+  /** Appends waiting for the next write; they are committed together, in call order. */
+  #pending: Array<{ event: PreparedEvent; resolve: () => void; reject: (err: unknown) => void }> = [];
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -123,15 +127,26 @@ export class AuditLog implements AuditSink {
       // Validated before queueing, so the caller's mistake surfaces at once and in call order.
       const prepared = prepareEvent(event);
       if (this.#closed) throw new GatewayError('PCS_AUDIT_WRITE_FAILED', { cause: 'the audit log is closed' });
-      await this.#enqueue(() => this.#write(prepared));
+      await new Promise<void>((resolve, reject) => {
+        // The first append of a batch schedules the write; later ones ride along with it.
+        if (this.#pending.push({ event: prepared, resolve, reject }) === 1) void this.#enqueue(() => this.#writePending());
+      });
     } catch (err) {
       this.#logger.error({ type: event.type, code: err instanceof GatewayError ? err.code : undefined, reason: describe(err) }, 'audit event not recorded');
       throw err;
     }
   }
 
-  async #write(event: PreparedEvent): Promise<void> {
-    await this.#retrying(() => insertNext(this.#store.db, event, this.#signer, this.#checkpointEvery));
+  async #writePending(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, MAX_BATCH);
+      try {
+        await this.#retrying(() => insertBatch(this.#store.db, batch.map((p) => p.event), this.#signer, this.#checkpointEvery));
+        for (const p of batch) p.resolve();
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+      }
+    }
   }
 
   async #checkpointHead(): Promise<void> {

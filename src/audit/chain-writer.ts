@@ -38,16 +38,28 @@ export async function insertCheckpoint(db: Kysely<Database>, head: ChainHead, si
     .execute();
 }
 
-export async function insertNext(db: Kysely<Database>, event: PreparedEvent, signer: Signer, checkpointEvery: number): Promise<ChainHead> {
+/**
+ * Append `events` in order, in one transaction (group commit: appends that arrive while a write
+ * is in flight share the next one). Returns the new head.
+ */
+export async function insertBatch(db: Kysely<Database>, events: readonly PreparedEvent[], signer: Signer, checkpointEvery: number): Promise<ChainHead> {
   return db.transaction().execute(async (trx) => {
-    const prev = await readHead(trx);
-    const seq = prev.seq + 1;
-    const at = Date.now();
-    const hash = recordHash({ seq, at, type: event.type, actor: event.actor, data: event.data, prevHash: prev.hash });
-    await trx.insertInto('audit').values({ seq, at, type: event.type, actor: event.actor, data: event.dataText, prev_hash: prev.hash, hash }).execute();
+    let head = await readHead(trx);
+    const rows: Database['audit'][] = [];
+    const checkpoints: ChainHead[] = [];
+    for (const event of events) {
+      const seq = head.seq + 1;
+      const at = Date.now();
+      const hash = recordHash({ seq, at, type: event.type, actor: event.actor, data: event.data, prevHash: head.hash });
+      rows.push({ seq, at, type: event.type, actor: event.actor, data: event.dataText, prev_hash: head.hash, hash });
+      if (seq % checkpointEvery === 0) checkpoints.push({ seq, hash });
+      head = { seq, hash };
+    }
+    // One multi-row statement per batch (the caller caps the batch far below SQLite's variable limit).
+    if (rows.length > 0) await trx.insertInto('audit').values(rows).execute();
     // Same transaction: a checkpoint never names a record that was rolled back.
-    if (seq % checkpointEvery === 0) await insertCheckpoint(trx, { seq, hash }, signer);
-    return { seq, hash };
+    for (const cp of checkpoints) await insertCheckpoint(trx, cp, signer);
+    return head;
   });
 }
 
