@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const PROTOCOLS = ['postgres', 'mysql', 'ssh', 'http', 'mcp'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'web/dist/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'data/**', 'web/dist/**', 'coverage/**', '.tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

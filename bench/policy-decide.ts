@@ -6,6 +6,7 @@ import type { Identity } from '../src/core/identity.ts';
 import { compilePolicies } from '../src/policy/compile.ts';
 import { decide } from '../src/policy/decide.ts';
 import { analyzePostgres, clearSqlAnalysisCache, loadSqlAnalyzer } from '../src/policy/sql/analyze-postgres.ts';
+import { createFunctionCatalog } from '../src/policy/sql/function-catalog.ts';
 
 const filler = Array.from({ length: 8 }, (_, i) => `
   - name: team-${i}
@@ -82,4 +83,26 @@ for (let r = 0; r < rounds; r++) {
 console.log(`analyzePostgres first time (parse + walk)              ${(Number(total) / (rounds * samples.length) / 1000).toFixed(1).padStart(6)} µs`);
 const cachedStart = process.hrtime.bigint();
 for (let i = 0; i < 100_000; i++) analyzePostgres(samples[0] ?? '');
-console.log(`analyzePostgres cached                                 ${(Number(process.hrtime.bigint() - cachedStart) / 100_000).toFixed(0).padStart(6)} ns`);
+console.log(`analyzePostgres cached, same text                       ${(Number(process.hrtime.bigint() - cachedStart) / 100_000).toFixed(0).padStart(6)} ns`);
+
+// pgbench's statements with new literals every time: the normalised cache entry is shared.
+const catalog = createFunctionCatalog(Array.from({ length: 2000 }, (_, i) => ({ schema: 'public', name: `fn_${i}`, volatility: 'v' as const })));
+const pgbench = (i: number): string[] => [
+  `UPDATE pgbench_accounts SET abalance = abalance + ${i % 5000} WHERE aid = ${i};`,
+  `SELECT abalance FROM pgbench_accounts WHERE aid = ${i};`,
+  `UPDATE pgbench_tellers SET tbalance = tbalance + ${i % 5000} WHERE tid = ${i % 10};`,
+  `INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (${i % 10}, 1, ${i}, ${i % 5000}, CURRENT_TIMESTAMP);`,
+];
+const texts = Array.from({ length: 20_000 }, (_, i) => pgbench(i + 1)).flat();
+for (const t of texts.slice(0, 4000)) analyzePostgres(t, { catalog });
+const hitStart = process.hrtime.bigint();
+for (const t of texts) analyzePostgres(t, { catalog });
+console.log(`analyzePostgres cached, pgbench with new literals       ${(Number(process.hrtime.bigint() - hitStart) / texts.length).toFixed(0).padStart(6)} ns`);
+let firstTotal = 0n;
+for (let r = 0; r < rounds; r++) {
+  clearSqlAnalysisCache();
+  const start = process.hrtime.bigint();
+  for (const t of pgbench(r)) analyzePostgres(t, { catalog });
+  firstTotal += process.hrtime.bigint() - start;
+}
+console.log(`analyzePostgres first time, pgbench statement           ${(Number(firstTotal) / (rounds * 4) / 1000).toFixed(1).padStart(6)} µs`);

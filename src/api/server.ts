@@ -11,6 +11,7 @@ import { tokenRoutes } from './routes/tokens.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { policyRoutes } from './routes/policy.ts';
+import { sessionRoutes } from './routes/sessions.ts';
 
 /** Bodies are small JSON documents; SAML responses are the largest thing posted. */
 const BODY_LIMIT = 512 * 1024;
@@ -63,5 +64,6 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
   connectionRoutes(app, ctx);
   auditRoutes(app, ctx);
   policyRoutes(app, ctx);
+  sessionRoutes(app, ctx);
   return app;
 }

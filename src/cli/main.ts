@@ -6,6 +6,7 @@ import { auditCommand } from './commands/audit.ts';
 import { configCommand } from './commands/config.ts';
 import { credentialCommand } from './commands/credential.ts';
 import { policyCommand } from './commands/policy.ts';
+import { sessionsCommand } from './commands/sessions.ts';
 import { startCommand } from './commands/start.ts';
 import { tokenCommand } from './commands/token.ts';
 import { reportError } from './context.ts';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   credentialCommand(program);
   policyCommand(program);
   auditCommand(program);
+  sessionsCommand(program);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

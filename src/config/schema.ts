@@ -2,7 +2,7 @@
 // Schema (schema/portcullis.schema.json) and the TypeScript types every module reads.
 import { z } from 'zod';
 import { SQL_EFFECTS } from '../core/action.ts';
-import { isLoopbackHttp } from '../identity/urls.ts';
+import { isLoopbackHost, isLoopbackHttp } from '../identity/urls.ts';
 
 /** `15m`, `120s`, `1h30m`, `500ms` or a number of seconds; parsed to seconds. */
 export const duration = z
@@ -98,6 +98,11 @@ const postgresConnection = z.strictObject({
     tls: tlsMode.default('prefer'),
     ca: z.string().optional(),
   }),
+  /**
+   * Volatile functions that only read (`schema.name` globs; without a dot, any schema): they
+   * count as `read` instead of `unknown`. docs/policy.md, "Functions".
+   */
+  read_functions: z.array(z.string().min(1)).optional(),
 });
 
 const mysqlConnection = z.strictObject({
@@ -169,6 +174,8 @@ const sqlMatch = z.strictObject({
   touches: stringList.optional(),
   /** At least one function the statement calls matches one of these globs. */
   functions: stringList.optional(),
+  /** UPDATE/DELETE without a WHERE clause (or one that names no column): true matches those, false the others. */
+  unbounded: z.boolean().optional(),
 });
 
 const httpMatch = z.strictObject({
@@ -236,6 +243,18 @@ const policy = z.strictObject({
   masks: z.array(mask).default([]),
 });
 
+/** The embedded demo PostgreSQL (PGlite): no authentication, so loopback only. */
+const embeddedPostgres = z.strictObject({
+  listen: hostPort
+    .refine((v) => isLoopbackHost(v.slice(0, v.lastIndexOf(':'))), 'must be a loopback address (127.0.0.1, ::1 or localhost): the demo database accepts anyone without a password')
+    .default('127.0.0.1:15433'),
+  /** Persisted between starts, seeded on the first; relative to the working directory. */
+  data_dir: z.string().min(1).default('./data/demo-pg'),
+  /** PGlite serves one session at a time: how long a second client waits before a clear error
+   * (keep it under the PostgreSQL adapter's 10 s upstream connect timeout). */
+  queue_timeout: duration.default(5),
+});
+
 export const configSchema = z
   .strictObject({
     listen: listen.default({ api: '127.0.0.1:8700' }),
@@ -266,6 +285,25 @@ export const configSchema = z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .default({ level: 'info' }),
     shutdown: z.strictObject({ grace: duration.default(10) }).default({ grace: 10 }),
+    /** An embedded demo PostgreSQL database (PGlite) for trying the gateway without a server. */
+    embedded_postgres: embeddedPostgres.optional(),
+    /** Settings of the protocol listeners (docs/postgres.md). */
+    protocols: z
+      .strictObject({
+        postgres: z
+          .strictObject({
+            /** PEM files (relative to the working directory, like other paths). Absent: a self-signed pair is generated under data_dir/tls. */
+            tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+            /** true: a client that does not start TLS is refused (08P01). */
+            require_tls: z.boolean().default(false),
+            /** When the token may travel without TLS: never, from loopback clients only, or always. */
+            cleartext_password: z.enum(['never', 'loopback', 'always']).default('loopback'),
+            /** Largest message a client may send, in bytes (COPY rows, Bind values). */
+            max_message_size: z.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+          })
+          .default({ require_tls: false, cleartext_password: 'loopback', max_message_size: 64 * 1024 * 1024 }),
+      })
+      .default({ postgres: { require_tls: false, cleartext_password: 'loopback', max_message_size: 64 * 1024 * 1024 } }),
   });
 
 export type Config = z.output<typeof configSchema>;

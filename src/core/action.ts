@@ -1,8 +1,12 @@
 // The protocol-neutral description of what an agent asks for. Adapters build Actions from
 // wire messages; policy.decide reads them. Nothing here knows about sockets or wire formats.
 
-/** What a SQL statement does, coarsely: the vocabulary of `match.sql.effect` in policies. */
-export const SQL_EFFECTS = ['read', 'write', 'ddl', 'dcl', 'transaction', 'session', 'admin', 'unknown'] as const;
+/**
+ * What a SQL statement does, coarsely: the vocabulary of `match.sql.effect` in policies, in
+ * order of severity (a statement has the most severe effect of its command and its functions;
+ * `unknown` dominates so that what is not understood fails closed). docs/policy.md lists them.
+ */
+export const SQL_EFFECTS = ['read', 'write', 'ddl', 'privilege', 'admin', 'unknown'] as const;
 export type SqlEffect = (typeof SQL_EFFECTS)[number];
 
 export interface SqlRelation {
@@ -22,6 +26,18 @@ export interface SqlStatement {
   readonly text: string;
   /** Set when the analyser could not understand the statement; policy then fails closed. */
   readonly error?: string;
+  /**
+   * SET / RESET of a run-time parameter: its name (lower-case, `timezone` for SET TIME ZONE)
+   * and value as PostgreSQL would show it (list elements joined by `, `, identifiers quoted
+   * where needed); null for RESET and SET ... TO DEFAULT. Adapters track search_path with it.
+   */
+  readonly setting?: { readonly name: string; readonly value: string | null };
+  /** PREPARE name AS ...: the statement's effect is the prepared one's; adapters remember it by name. */
+  readonly prepared?: { readonly name: string };
+  /** EXECUTE name (also inside EXPLAIN ANALYZE or CREATE TABLE AS): resolve with resolveExecute(). */
+  readonly executes?: string;
+  /** UPDATE or DELETE without a WHERE clause, or with one that references no column (`WHERE true`). */
+  readonly unbounded?: true;
 }
 
 export interface SqlAction {

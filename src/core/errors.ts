@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   PCS_STORE_MIGRATION_FAILED: { status: 500, message: 'store migration {migration} failed: {cause}' },
 
   PCS_LISTEN_FAILED: { status: 500, message: 'cannot listen on {address}: {cause}' },
+  PCS_DEMO_DB_FAILED: { status: 500, message: 'the embedded demo database in {data_dir} could not start: {cause}' },
 
   PCS_CONNECTION_UNKNOWN: { status: 404, message: 'no connection named {connection}' },
   PCS_CONNECTION_NO_CREDENTIAL: { status: 409, message: 'connection {connection} has no credential; set one with `portcullis credential set {connection}`' },
@@ -43,6 +44,19 @@ export const ERROR_CODES = {
   PCS_AUDIT_EVENT_INVALID: { status: 500, message: 'audit event {type} cannot be recorded: {reason}' },
   PCS_AUDIT_WRITE_FAILED: { status: 500, message: 'the audit log could not be written: {cause}' },
   PCS_AUDIT_KEY_INVALID: { status: 500, message: 'audit signing key {file} is unusable: {detail}' },
+
+  PCS_POLICY_REVIEW_UNAVAILABLE: { status: 403, message: 'this statement requires approval by {approvers}; approvals are not yet available on this gateway, so it was not run' },
+
+  PCS_PG_TLS_REQUIRED: { status: 400, message: 'this listener requires TLS: connect with sslmode=require (or verify-full with the gateway\'s certificate)' },
+  PCS_PG_CLEARTEXT_REFUSED: { status: 401, message: 'the identity token may not be sent without TLS from {client}: connect with sslmode=require' },
+  PCS_PG_PROTOCOL_VIOLATION: { status: 400, message: 'protocol violation: {detail}' },
+  PCS_PG_UNSUPPORTED_PROTOCOL: { status: 400, message: 'unsupported frontend protocol {version}: the gateway speaks protocol 3.0' },
+  PCS_PG_UNSUPPORTED_ENCODING: { status: 400, message: 'client_encoding {encoding} is not supported through the gateway (its multi-byte characters can hide quotes from the analyser); use UTF8' },
+  PCS_PG_UPSTREAM_UNREACHABLE: { status: 502, message: 'the database server of connection {connection} cannot be reached ({cause}); try again later or tell an administrator' },
+  PCS_PG_UPSTREAM_AUTH_FAILED: { status: 502, message: 'the gateway could not log in to the database server of connection {connection}; an administrator must check its credential' },
+  PCS_PG_UPSTREAM_REFUSED: { status: 502, message: 'the database server of connection {connection} refused the session (SQLSTATE {sqlstate}); tell an administrator' },
+  PCS_PG_FUNCTION_CALL_REFUSED: { status: 403, message: 'the fast-path function call protocol is not allowed through the gateway; call the function from a SQL statement instead' },
+  PCS_PG_SHUTTING_DOWN: { status: 503, message: 'the gateway is shutting down; reconnect in a moment' },
 
   PCS_API_NOT_FOUND: { status: 404, message: 'no such resource: {what}' },
   PCS_API_BAD_REQUEST: { status: 400, message: 'bad request: {reason}' },

@@ -8,6 +8,7 @@ import type { Action, HttpAction, SqlAction, SshAction } from '../core/action.ts
 import { GatewayError } from '../core/errors.ts';
 import type { ConnectionConfig } from '../config/schema.ts';
 import { analyzePostgres, loadSqlAnalyzer } from './sql/analyze-postgres.ts';
+import { createFunctionCatalog } from './sql/function-catalog.ts';
 
 function invalid(reason: string): GatewayError {
   return new GatewayError('PCS_POLICY_INPUT_INVALID', { reason });
@@ -74,7 +75,8 @@ export async function actionFromText(connection: ConnectionConfig, text: string)
   switch (connection.type) {
     case 'postgres':
       await loadSqlAnalyzer();
-      return analyzePostgres(text);
+      // No database here: user-defined functions are unknown unless `read_functions` names them.
+      return analyzePostgres(text, connection.read_functions === undefined ? undefined : { catalog: createFunctionCatalog([], { readFunctions: connection.read_functions }) });
     case 'mysql':
       return mysqlAction(text);
     case 'http':

@@ -16,6 +16,7 @@ export interface SqlMatcher {
   readonly tables: readonly Matcher[] | undefined;
   readonly touches: readonly Matcher[] | undefined;
   readonly functions: readonly Matcher[] | undefined;
+  readonly unbounded: boolean | undefined;
 }
 
 export interface HttpMatcher {
@@ -102,13 +103,14 @@ function compileFunctionGlob(glob: string): Matcher {
 function compileSql(m: NonNullable<MatchConfig['sql']>): SqlMatcher {
   const effects = set(m.effect);
   return Object.freeze({
-    constrained: m.effect !== undefined || m.command !== undefined || m.tables !== undefined || m.touches !== undefined || m.functions !== undefined,
+    constrained: m.effect !== undefined || m.command !== undefined || m.tables !== undefined || m.touches !== undefined || m.functions !== undefined || m.unbounded !== undefined,
     allowsUnknown: effects?.has('unknown') ?? false,
     effects,
     commands: set(m.command, (c) => c.toLowerCase()),
     tables: list(m.tables, compileDottedGlob),
     touches: list(m.touches, compileDottedGlob),
     functions: list(m.functions, compileFunctionGlob),
+    unbounded: m.unbounded,
   });
 }
 

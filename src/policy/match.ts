@@ -5,16 +5,19 @@ import type { CompiledRule, HttpMatcher, McpMatcher, SqlMatcher, SshMatcher } fr
 import { anyMatch, type Matcher } from './glob.ts';
 import { programOf } from './ssh-program.ts';
 
-function sqlMatches(m: SqlMatcher, statement: SqlStatement | undefined): boolean {
+function sqlMatches(m: SqlMatcher, statement: SqlStatement | undefined, deny: boolean): boolean {
   if (!m.constrained) return true;
   // An empty query string has no statement to judge: only an unconstrained rule takes it.
   if (statement === undefined) return false;
-  // Fail closed: what the analyser did not understand (parse error, EXECUTE, an unclassified
-  // command) could be anything, so a rule that says anything about SQL does not cover it,
-  // unless it names `unknown` explicitly. `tables` would otherwise be vacuously true.
-  if (statement.effect === 'unknown' && !m.allowsUnknown) return false;
+  // Fail closed: what the analyser did not understand (parse error, EXECUTE, an opaque
+  // function, an unclassified command) could be anything, so a rule that says anything about
+  // SQL does not allow or review it, unless it names `unknown` explicitly (`tables` would
+  // otherwise be vacuously true). A deny rule still may: denying is never less safe, and
+  // `functions: [dblink*] -> deny` must catch `select dblink_exec(...)`, which is unknown.
+  if (statement.effect === 'unknown' && !m.allowsUnknown && !deny) return false;
   if (m.effects !== undefined && !m.effects.has(statement.effect)) return false;
   if (m.commands !== undefined && !m.commands.has(statement.command)) return false;
+  if (m.unbounded !== undefined && (statement.unbounded === true) !== m.unbounded) return false;
   if (m.tables !== undefined) {
     for (const relation of statement.relations) if (!anyMatch(m.tables, relation.name)) return false;
   }
@@ -56,7 +59,7 @@ export function ruleMatches(rule: CompiledRule, action: Action, statement: SqlSt
   if (rule.kind !== action.kind) return false;
   switch (action.kind) {
     case 'sql':
-      return rule.sql === undefined || sqlMatches(rule.sql, statement);
+      return rule.sql === undefined || sqlMatches(rule.sql, statement, rule.verdict === 'deny');
     case 'http':
       return rule.http === undefined || httpMatches(rule.http, action);
     case 'ssh':

@@ -9,8 +9,12 @@ import { syncConnections } from '../connections/sync.ts';
 import { buildApi } from '../api/server.ts';
 import { GatewayError } from '../core/errors.ts';
 import { Gate } from '../pipeline/gate.ts';
+import type { ProtocolAdapter, RunningListener } from '../pipeline/adapter.ts';
+import { postgresAdapter } from '../protocols/postgres/adapter.ts';
+import { Recorder } from '../recorder/recorder.ts';
 import { getMeta } from '../store/meta.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { openServices, type Services } from './services.ts';
@@ -25,14 +29,19 @@ export interface RunningGateway {
   readonly metrics: Metrics;
   /** What protocol adapters call: login and decide, audited. */
   readonly gate: Gate;
+  readonly recorder: Recorder;
+  /** Running protocol listeners by protocol. */
+  readonly listeners: ReadonlyMap<string, RunningListener>;
   readonly api: Endpoint & { readonly url: string };
   /** Protocols named under `listen` that this build has no adapter for yet. */
   readonly unavailable: readonly string[];
+  /** The embedded demo PostgreSQL (PGlite), when `embedded_postgres` is configured. */
+  readonly embeddedPostgres: Endpoint | undefined;
   stop(reason: string): Promise<void>;
 }
 
-/** Adapters that exist in this build. The PostgreSQL, MySQL, SSH and HTTP adapters plug in here. */
-const ADAPTERS: ReadonlySet<string> = new Set();
+/** Adapters that exist in this build, by protocol. MySQL, SSH and HTTP plug in here too. */
+const ADAPTERS: ReadonlyMap<string, ProtocolAdapter> = new Map([[postgresAdapter.protocol, postgresAdapter]]);
 
 export function parseHostPort(text: string): Endpoint {
   const i = text.lastIndexOf(':');
@@ -46,6 +55,9 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
   const services = await openServices(config, logger);
   const metrics = new Metrics();
   const gate = new Gate({ policies: () => services.policies, authenticator: services.authenticator, audit: services.audit, metrics, logger });
+  const recorder = Recorder.open({ store: services.store, logger: logger.child({ component: 'recorder' }) });
+  const listeners = new Map<string, RunningListener>();
+  let embedded: EmbeddedPostgres | undefined;
   let shuttingDown = false;
   let api: FastifyInstance | undefined;
   try {
@@ -63,8 +75,21 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
     const address = api.server.address();
     const port = typeof address === 'object' && address ? address.port : apiEndpoint.port;
 
-    const unavailable = (['postgres', 'mysql', 'ssh', 'http'] as const).filter((p) => config.listen[p] !== undefined && !ADAPTERS.has(p));
-    for (const p of unavailable) logger.warn({ protocol: p, listen: config.listen[p] }, `listen.${p} is set, but this build has no ${p} adapter yet; not listening`);
+    // The demo database first, so that a listener's first session finds it up.
+    if (config.embedded_postgres) embedded = await startEmbeddedPostgres(config.embedded_postgres, logger);
+
+    const unavailable: string[] = [];
+    for (const protocol of ['postgres', 'mysql', 'ssh', 'http'] as const) {
+      const listen = config.listen[protocol];
+      if (listen === undefined) continue;
+      const adapter = ADAPTERS.get(protocol);
+      if (!adapter) {
+        unavailable.push(protocol);
+        logger.warn({ protocol, listen }, `listen.${protocol} is set, but this build has no ${protocol} adapter yet; not listening`);
+        continue;
+      }
+      listeners.set(protocol, await adapter.start({ config, listen, gate, credentials: services.credentials, recorder, metrics, logger: logger.child({ component: protocol }) }));
+    }
 
     await services.audit.append({ type: 'gateway.started', actor: 'system', data: { config: loaded.file, api: `${apiEndpoint.host}:${port}`, pid: process.pid } });
     const runningApi = api;
@@ -73,13 +98,22 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
       services,
       metrics,
       gate,
+      recorder,
+      listeners,
       api: { host: apiEndpoint.host, port, url: `http://${apiEndpoint.host.includes(':') ? `[${apiEndpoint.host}]` : apiEndpoint.host}:${port}` },
       unavailable,
+      embeddedPostgres: embedded ? { host: embedded.host, port: embedded.port } : undefined,
       stop(reason: string) {
         stopping ??= (async () => {
           shuttingDown = true;
           logger.info({ reason, grace_s: config.shutdown.grace }, 'shutting down');
-          await withDeadline(runningApi.close(), config.shutdown.grace * 1000, () => runningApi.server.closeAllConnections());
+          const deadline = Date.now() + config.shutdown.grace * 1000;
+          await Promise.all([
+            withDeadline(runningApi.close(), config.shutdown.grace * 1000, () => runningApi.server.closeAllConnections()),
+            ...[...listeners.values()].map((l) => l.close(deadline)),
+          ]);
+          await embedded?.close();
+          await recorder.close();
           await services.audit.append({ type: 'gateway.stopped', actor: 'system', data: { reason } });
           await services.close();
           logger.info('stopped');
@@ -88,7 +122,10 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
       },
     };
   } catch (err) {
+    await Promise.all([...listeners.values()].map((l) => l.close(Date.now())));
+    await embedded?.close();
     await api?.close();
+    await recorder.close();
     await services.close();
     throw err;
   }

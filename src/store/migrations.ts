@@ -101,6 +101,25 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+
+  // What `sessions list` shows without reading every event: the byte and statement counts an
+  // adapter reports at the end, how many events the recorder had to drop, and the adapter's
+  // free-form end summary (JSON). SQLite adds one column per ALTER TABLE, hence one call each.
+  '0002_session_summary': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('sessions').addColumn('bytes_in', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('sessions').addColumn('bytes_out', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('sessions').addColumn('statements', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('sessions').addColumn('dropped', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('sessions').addColumn('summary', 'text').execute();
+      // Listing pages newest first; filters by subject or connection are the common ones.
+      await db.schema.createIndex('sessions_started').on('sessions').columns(['started_at', 'id']).execute();
+      await db.schema.createIndex('sessions_subject').on('sessions').columns(['subject', 'started_at']).execute();
+      await db.schema.createIndex('sessions_connection').on('sessions').columns(['connection', 'started_at']).execute();
+      // Crash recovery looks for sessions that never ended.
+      await db.schema.createIndex('sessions_open').on('sessions').column('ended_at').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

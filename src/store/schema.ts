@@ -49,7 +49,16 @@ export interface SessionTable {
   client_addr: string | null;
   started_at: number;
   ended_at: number | null;
+  /** active | closed | error | terminated */
   status: string;
+  /** Totals the adapter reports when the session ends (0 while it runs). */
+  bytes_in: Generated<number>;
+  bytes_out: Generated<number>;
+  statements: Generated<number>;
+  /** Events the recorder could not keep (queue overflow, failed writes). */
+  dropped: Generated<number>;
+  /** The adapter's end summary, JSON. */
+  summary: string | null;
 }
 
 export interface SessionEventTable {

@@ -142,6 +142,37 @@ describe('admin API', () => {
     assert.equal(verify.json.ok, true);
   });
 
+  it('lists recorded sessions and serves one with its events, paged', async () => {
+    const recorder = t.gw.recorder;
+    const rec = recorder.start({ connection: 'app-db', protocol: 'postgres', subject: 'api-test-agent', clientAddr: '127.0.0.1:40000' });
+    for (let i = 1; i <= 5; i++) rec.event('statement', { text: `SELECT ${i}`, verdict: 'allow', rows: 1 });
+    rec.end('closed', { bytes_in: 10, bytes_out: 20 });
+    const other = recorder.start({ connection: 'app-db', protocol: 'postgres', subject: 'api-test-agent', clientAddr: null });
+    await recorder.flush();
+    const list = await call('GET', '/api/v1/sessions?subject=api-test-agent', admin);
+    assert.equal(list.status, 200);
+    assert.deepEqual(new Set((list.json.sessions as Json[]).map((s) => s.id)), new Set([rec.id, other.id]));
+    const active = await call('GET', '/api/v1/sessions?subject=api-test-agent&active=true', admin);
+    assert.deepEqual((active.json.sessions as Json[]).map((s) => [s.id, s.status]), [[other.id, 'active']]);
+    const page = await call('GET', '/api/v1/sessions?subject=api-test-agent&limit=1', admin);
+    const next = await call('GET', `/api/v1/sessions?subject=api-test-agent&limit=1&before=${String(page.json.next_before)}`, admin);
+    assert.equal((next.json.sessions as Json[]).length, 1);
+    assert.notEqual((next.json.sessions as Json[])[0]?.id, (page.json.sessions as Json[])[0]?.id);
+
+    const one = await call('GET', `/api/v1/sessions/${rec.id}?after_seq=2&limit=2`, admin);
+    assert.equal(one.status, 200);
+    const session = one.json.session as Json;
+    assert.deepEqual([session.status, session.bytesIn, session.bytesOut, session.statements, session.clientAddr], ['closed', 10, 20, 5, '127.0.0.1:40000']);
+    assert.deepEqual((one.json.events as Json[]).map((e) => [e.seq, (e.data as Json).text]), [[3, 'SELECT 3'], [4, 'SELECT 4']]);
+    assert.equal(one.json.next_after_seq, 4);
+    const missing = await call('GET', '/api/v1/sessions/s_nope', admin);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.json.code, 'PCS_API_NOT_FOUND');
+    assert.equal((await call('GET', '/api/v1/sessions', agent)).status, 403);
+    assert.equal((await call('GET', '/api/v1/sessions?limit=0', admin)).json.code, 'PCS_API_BAD_REQUEST');
+    other.end('closed');
+  });
+
   it('token exchange answers with OAuth errors for a wrong grant or a bad assertion', async () => {
     const form = (fields: Record<string, string>) => fetch(t.url + '/api/v1/auth/token', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
     const wrongGrant = await form({ grant_type: 'client_credentials' });

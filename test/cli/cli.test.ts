@@ -4,6 +4,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, before } from 'node:test';
 import SQLite from 'better-sqlite3';
+import { Recorder } from '../../src/recorder/recorder.ts';
+import { createLogger } from '../../src/runtime/logger.ts';
+import { openStore } from '../../src/store/store.ts';
 import { BIN, runCli } from '../support/cli.ts';
 import { READ_ONLY_AGENTS, writeTestConfig } from '../support/gateway.ts';
 import { DB_PASSWORD } from '../support/secrets.ts';
@@ -20,7 +23,7 @@ describe('portcullis CLI', () => {
   });
 
   it('has --help for every command', async () => {
-    for (const args of [[], ['start'], ['config'], ['config', 'check'], ['config', 'schema'], ['token'], ['token', 'issue'], ['token', 'revoke'], ['token', 'list'], ['credential', 'set'], ['credential', 'list'], ['credential', 'delete'], ['policy', 'test'], ['audit', 'verify']]) {
+    for (const args of [[], ['start'], ['config'], ['config', 'check'], ['config', 'schema'], ['token'], ['token', 'issue'], ['token', 'revoke'], ['token', 'list'], ['credential', 'set'], ['credential', 'list'], ['credential', 'delete'], ['policy', 'test'], ['audit', 'verify'], ['sessions'], ['sessions', 'list'], ['sessions', 'show']]) {
       const res = await runCli([...args, '--help']);
       assert.equal(res.code, 0, `${args.join(' ')} --help: ${res.stderr}`);
       assert.match(res.stdout, /^Usage: portcullis/m, args.join(' '));
@@ -108,6 +111,48 @@ describe('portcullis CLI', () => {
     const broken = await runCli(['audit', 'verify', '--config', config]);
     assert.equal(broken.code, 1);
     assert.match(broken.stdout, /^audit chain BROKEN at record 2: /);
+  });
+
+  it('sessions list and show print what the recorder stored', async (t) => {
+    const store = await openStore('sqlite:' + join(dir, 'portcullis.db'));
+    const recorder = Recorder.open({ store, logger: createLogger('silent') });
+    const done = recorder.start({ connection: 'app-db', protocol: 'postgres', subject: 'ci-agent', clientAddr: '127.0.0.1:50123' });
+    done.event('statement', { text: 'SELECT *\n  FROM orders\n WHERE id = $1', params: ['42'], verdict: 'allow', rule: { policy: 'agents-read-only', index: 0 }, rows: 1, duration_ms: 3 });
+    done.event('denied', { text: 'DELETE FROM orders', params: null, verdict: 'deny', rule: 'agents-read-only#1', reason: 'agents may only read', rows: null, sqlstate: '42501' });
+    done.end('closed', { bytesIn: 2048, bytesOut: 300 });
+    // Still open, as in a running gateway: the CLI reads the store beside the writer.
+    const live = recorder.start({ connection: 'app-db', protocol: 'postgres', subject: 'other-agent', clientAddr: null });
+    await recorder.flush();
+    t.after(async () => {
+      await recorder.close();
+      await store.close();
+    });
+
+    const list = await runCli(['sessions', 'list', '--config', config]);
+    assert.equal(list.code, 0, list.stderr);
+    const lines = list.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 3);
+    assert.match(lines[0] ?? '', /^ID +SUBJECT +CONNECTION +PROTOCOL +CLIENT +STARTED +DURATION +STMTS +IN +OUT +STATUS$/);
+    assert.match(lines.find((l) => l.startsWith(live.id)) ?? '', new RegExp(`^${live.id} +other-agent +app-db +postgres +- +\\S+Z +active +0 +0 B +0 B +active$`));
+    assert.match(lines.find((l) => l.startsWith(done.id)) ?? '', new RegExp(`^${done.id} +ci-agent +app-db +postgres +127\\.0\\.0\\.1:50123 +\\S+Z +\\d+ms +2 +2\\.0 KiB +300 B +closed$`));
+    const active = await runCli(['sessions', 'list', '--active', '--json', '--config', config]);
+    assert.deepEqual((JSON.parse(active.stdout) as Array<{ id: string }>).map((s) => s.id), [live.id]);
+    const bySubject = await runCli(['sessions', 'list', '--subject', 'nobody', '--config', config]);
+    assert.equal(bySubject.stdout, 'no sessions recorded\n');
+
+    const show = await runCli(['sessions', 'show', done.id, '--config', config]);
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(show.stdout, new RegExp(`^session +${done.id}$`, 'm'));
+    assert.match(show.stdout, /^totals +2 statements, 2\.0 KiB in, 300 B out$/m);
+    assert.match(show.stdout, /^ +\+\d+\.\d{3}s {2}statement {2}allow {2}agents-read-only rule 0 {2}rows 1 {2}3ms\n {16}SELECT \*\n {18}FROM orders\n {17}WHERE id = \$1\n {16}params: \["42"\]$/m);
+    assert.match(show.stdout, /denied {5}deny {2}agents-read-only#1 {2}sqlstate 42501\n {16}reason: agents may only read\n {16}DELETE FROM orders$/m);
+    const json = await runCli(['sessions', 'show', done.id, '--json', '--config', config]);
+    const parsed = JSON.parse(json.stdout) as { session: { id: string }; events: Array<{ seq: number }> };
+    assert.equal(parsed.session.id, done.id);
+    assert.deepEqual(parsed.events.map((e) => e.seq), [1, 2]);
+    const missing = await runCli(['sessions', 'show', 's_doesnotexist0000', '--config', config]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /PCS_API_NOT_FOUND: no such resource: session s_doesnotexist0000/);
   });
 
   it('start serves until SIGTERM, then shuts down gracefully with a final checkpoint', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, parseConfig } from '../../src/config/load.ts';
 import { scrubSecrets } from '../../src/config/secrets.ts';
@@ -22,8 +22,10 @@ describe('configuration loading', () => {
     const { config } = loadConfig(DEFAULT_CONFIG_PATH);
     assert.equal(config.listen.api, '127.0.0.1:8700');
     assert.ok(config.store.startsWith('sqlite:/'), 'relative store path made absolute');
-    assert.equal(config.connections[0]?.name, 'app-db');
-    assert.equal(config.connections[0]?.type === 'postgres' && config.connections[0].upstream.port, 5432);
+    assert.equal(config.connections[0]?.name, 'demo');
+    assert.equal(config.connections[0]?.type === 'postgres' && config.connections[0].upstream.port, 15433);
+    assert.equal(config.embedded_postgres?.listen, '127.0.0.1:15433');
+    assert.ok(isAbsolute(config.embedded_postgres?.data_dir ?? '') && config.embedded_postgres?.data_dir.endsWith('demo-pg'), 'relative demo data_dir made absolute');
     assert.equal(config.shutdown.grace, 10);
   });
 
@@ -48,7 +50,7 @@ policies:
       'connections[1].name: duplicate connection name a (first at connections[0]) @4',
       'policies[0].connections[1]: no connection named missing @8',
       'policies[0].rules[1].then: expected allow | deny | review @11',
-      'policies[0].rules[2].match.sql.effect[0]: expected read | write | ddl | dcl | transaction | session | admin | unknown @12',
+      'policies[0].rules[2].match.sql.effect[0]: expected read | write | ddl | privilege | admin | unknown @12',
     ]);
   });
 
@@ -125,5 +127,21 @@ describe('identity settings', () => {
       'identity.oidc[0].issuer: must use https (plain http is allowed only for loopback hosts) @3',
       'identity.oidc[1].jwks_uri: must use https (plain http is allowed only for loopback hosts) @4',
     ]);
+  });
+});
+
+describe('embedded demo database settings', () => {
+  it('listen only on loopback, with defaults for the rest', () => {
+    const problems = problemsOf(`embedded_postgres:
+  listen: 0.0.0.0:15433
+`);
+    assert.deepEqual(problems, ['embedded_postgres.listen: must be a loopback address (127.0.0.1, ::1 or localhost): the demo database accepts anyone without a password @2']);
+    assert.deepEqual(problemsOf('embedded_postgres: { listen: "192.168.1.10:15433" }').length, 1);
+    for (const listen of ['127.0.0.1:0', 'localhost:15433', '[::1]:15433']) assert.deepEqual(problemsOf(`embedded_postgres: { listen: "${listen}" }`), [], listen);
+    const { config } = parseConfig('embedded_postgres: {}', 'test.yaml', {});
+    assert.equal(config.embedded_postgres?.listen, '127.0.0.1:15433');
+    assert.equal(config.embedded_postgres?.queue_timeout, 5);
+    assert.ok(isAbsolute(config.embedded_postgres?.data_dir ?? ''), 'data_dir made absolute');
+    assert.equal(parseConfig('{}', 'test.yaml', {}).config.embedded_postgres, undefined);
   });
 });

@@ -17,8 +17,8 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-export const BASE_CONFIG = (dir: string): string => `
-listen: { api: "127.0.0.1:0" }
+export const BASE_CONFIG = (dir: string, listen = '{ api: "127.0.0.1:0" }'): string => `
+listen: ${listen}
 store: "sqlite:${join(dir, 'portcullis.db')}"
 data_dir: "${dir}"
 vault: { master_key_file: "${join(dir, 'master.key')}", generate_if_missing: true }
@@ -40,15 +40,16 @@ policies:
       - { then: deny, reason: agents may only read }
 `;
 
-export function writeTestConfig(dir: string, extra = ''): string {
+export function writeTestConfig(dir: string, extra = '', listen?: string): string {
   const file = join(dir, 'portcullis.yaml');
-  writeFileSync(file, BASE_CONFIG(dir) + extra);
+  writeFileSync(file, BASE_CONFIG(dir, listen) + extra);
   return file;
 }
 
-export async function startTestGateway(extra = '', env: NodeJS.ProcessEnv = process.env): Promise<TestGateway> {
+/** `listen` replaces the base `listen` mapping, e.g. `{ api: "127.0.0.1:0", postgres: "127.0.0.1:0" }`. */
+export async function startTestGateway(extra = '', env: NodeJS.ProcessEnv = process.env, listen?: string): Promise<TestGateway> {
   const dir = tempDir('pcs-gw-');
-  const configFile = writeTestConfig(dir, extra);
+  const configFile = writeTestConfig(dir, extra, listen);
   const loaded = loadConfig(configFile, env);
   const logger = createLogger('debug', pino.destination({ dest: join(dir, 'gateway.log'), sync: true }));
   const gw = await startGateway(loaded, logger);

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import type { Config } from '../../config/schema.ts';
+import { isLoopbackHost } from '../../identity/urls.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { startGateway } from '../../runtime/gateway.ts';
 import { configOption, loadOrExit } from '../context.ts';
@@ -18,6 +20,8 @@ export function startCommand(program: Command): void {
         `  admin API:   ${gw.api.url}  (health: ${gw.api.url}/healthz, metrics: ${gw.api.url}/metrics)`,
         `  store:       ${loaded.config.store}`,
         `  master key:  ${masterKey.source === 'env' ? 'from PORTCULLIS_MASTER_KEY' : masterKey.source}${masterKey.generated ? ' (generated now: back it up, and keep it away from the store)' : ''}`,
+        ...[...gw.listeners].map(([p, l]) => `  ${`${p}:`.padEnd(12)} ${l.host}:${l.port}`),
+        ...(gw.embeddedPostgres ? [`  demo database: ${gw.embeddedPostgres.host}:${gw.embeddedPostgres.port} (embedded PGlite${demoConnection(loaded.config, gw.embeddedPostgres.port)})`] : []),
         ...gw.unavailable.map((p) => `  ${p}: listen.${p} is set, but this build has no ${p} adapter yet`),
         `Get a token:   npx portcullis token issue --subject you --group admins --ttl 15m${opts.config ? ` --config ${opts.config}` : ''}`,
         `Then:          curl -H "Authorization: Bearer $TOKEN" ${gw.api.url}/api/v1/whoami`,
@@ -38,4 +42,10 @@ export function startCommand(program: Command): void {
         process.on('SIGINT', onSignal);
       });
     });
+}
+
+/** `, connection "demo"`: the connections that point at the embedded demo database. */
+function demoConnection(config: Config, port: number): string {
+  const names = config.connections.filter((c) => c.type === 'postgres' && c.upstream.port === port && isLoopbackHost(c.upstream.host)).map((c) => `"${c.name}"`);
+  return names.length === 0 ? '' : `, connection${names.length > 1 ? 's' : ''} ${names.join(', ')}`;
 }

@@ -1,16 +1,22 @@
-// Statement type -> command class and effect, the vocabulary of `match.sql.command/effect`.
-// What is not listed here is `unknown` (fail closed): a new PostgreSQL statement type must be
-// classified on purpose before a policy can allow it.
-import type { SqlEffect } from '../../core/action.ts';
+// Statement type -> command class and effect of the command itself, the vocabulary of
+// `match.sql.command/effect` (the functions a statement calls may make its effect worse:
+// analyze-postgres.ts). What is not listed here is `unknown` (fail closed): a new PostgreSQL
+// statement type must be classified on purpose before a policy can allow it.
+import type { SqlEffect, SqlStatement } from '../../core/action.ts';
 import { isObject, str, unwrap, type JsonObject } from './ast.ts';
+import { classifySetting } from './settings.ts';
 import type { StatementWalker } from './walk.ts';
 
 export interface Classification {
   readonly command: string;
   readonly effect: SqlEffect;
   readonly error?: string;
-  /** EXPLAIN without ANALYZE plans but runs nothing: its relations are all read. */
+  /** EXPLAIN without ANALYZE plans but runs nothing: its relations are all read, its functions do not run. */
   readonly readOnlyRelations?: boolean;
+  readonly setting?: SqlStatement['setting'];
+  readonly prepared?: string;
+  readonly executes?: string;
+  readonly unbounded?: boolean;
 }
 
 export const EXECUTE_ERROR = 'EXECUTE of a prepared statement is resolved by the session';
@@ -19,13 +25,14 @@ type Fixed = readonly [command: string, effect: SqlEffect];
 
 const FIXED: Readonly<Record<string, Fixed>> = {
   InsertStmt: ['insert', 'write'],
-  UpdateStmt: ['update', 'write'],
-  DeleteStmt: ['delete', 'write'],
   MergeStmt: ['merge', 'write'],
   TruncateStmt: ['truncate', 'write'],
   LockStmt: ['lock', 'write'],
   RefreshMatViewStmt: ['refresh', 'write'],
+  // NOTIFY signals every listening session.
+  NotifyStmt: ['notify', 'write'],
   FetchStmt: ['fetch', 'read'],
+  MoveStmt: ['move', 'read'],
 
   CreateStmt: ['create', 'ddl'],
   CreateTableAsStmt: ['create', 'ddl'],
@@ -35,36 +42,38 @@ const FIXED: Readonly<Record<string, Fixed>> = {
   CompositeTypeStmt: ['create', 'ddl'],
   RuleStmt: ['create', 'ddl'],
   CreatedbStmt: ['create', 'ddl'],
-  DropStmt: ['drop', 'ddl'],
   DropdbStmt: ['drop', 'ddl'],
-  AlterTableStmt: ['alter', 'ddl'],
   AlterObjectSchemaStmt: ['alter', 'ddl'],
-  AlterOwnerStmt: ['alter', 'ddl'],
   RenameStmt: ['rename', 'ddl'],
   CommentStmt: ['comment', 'ddl'],
-  SecLabelStmt: ['security_label', 'ddl'],
   ImportForeignSchemaStmt: ['import', 'ddl'],
 
-  CreateRoleStmt: ['create_role', 'dcl'],
-  AlterRoleStmt: ['alter_role', 'dcl'],
-  AlterRoleSetStmt: ['alter_role', 'dcl'],
-  DropRoleStmt: ['drop_role', 'dcl'],
-  AlterDefaultPrivilegesStmt: ['alter_default_privileges', 'dcl'],
-  ReassignOwnedStmt: ['reassign_owned', 'dcl'],
-  DropOwnedStmt: ['drop_owned', 'dcl'],
+  // Who may do what: roles, grants, ownership, row-level security.
+  CreateRoleStmt: ['create_role', 'privilege'],
+  AlterRoleStmt: ['alter_role', 'privilege'],
+  AlterRoleSetStmt: ['alter_role', 'privilege'],
+  DropRoleStmt: ['drop_role', 'privilege'],
+  AlterDefaultPrivilegesStmt: ['alter_default_privileges', 'privilege'],
+  ReassignOwnedStmt: ['reassign_owned', 'privilege'],
+  DropOwnedStmt: ['drop_owned', 'privilege'],
+  AlterOwnerStmt: ['alter_owner', 'privilege'],
+  CreatePolicyStmt: ['create_policy', 'privilege'],
+  AlterPolicyStmt: ['alter_policy', 'privilege'],
+  SecLabelStmt: ['security_label', 'privilege'],
 
-  VariableShowStmt: ['show', 'session'],
-  DiscardStmt: ['discard', 'session'],
-  ListenStmt: ['listen', 'session'],
-  UnlistenStmt: ['unlisten', 'session'],
-  NotifyStmt: ['notify', 'session'],
-  DeallocateStmt: ['deallocate', 'session'],
-  ClosePortalStmt: ['close', 'session'],
-  ConstraintsSetStmt: ['set_constraints', 'transaction'],
+  // Transaction control and session housekeeping change no data: read.
+  VariableShowStmt: ['show', 'read'],
+  ListenStmt: ['listen', 'read'],
+  UnlistenStmt: ['unlisten', 'read'],
+  DeallocateStmt: ['deallocate', 'read'],
+  ClosePortalStmt: ['close', 'read'],
+  ConstraintsSetStmt: ['set_constraints', 'read'],
 
-  // Arbitrary code, the server's file system or other servers: administrators only.
-  DoStmt: ['do', 'admin'],
-  CallStmt: ['call', 'admin'],
+  // Arbitrary code: DO blocks (EXECUTE of any string inside) and procedures, which have no
+  // volatility to go by.
+  DoStmt: ['do', 'unknown'],
+  CallStmt: ['call', 'unknown'],
+  // The server's file system, configuration, maintenance, extensions or other servers.
   ClusterStmt: ['cluster', 'admin'],
   ReindexStmt: ['reindex', 'admin'],
   CheckPointStmt: ['checkpoint', 'admin'],
@@ -101,6 +110,17 @@ function unknown(error: string): Classification {
   return { command: 'unknown', effect: 'unknown', error };
 }
 
+/** A DefElem argument's body: `{ sval }`, `{ ival }` (0 omitted), `{ boolval }`, or an A_Const wrapping one. */
+function optionValue(body: JsonObject): string {
+  for (const key of ['sval', 'ival', 'boolval'] as const) {
+    const v = body[key];
+    if (isObject(v)) return optionValue(v);
+    if (v !== undefined) return String(v);
+  }
+  // `{ Integer: {} }`: the grammar omits a zero.
+  return '0';
+}
+
 /** EXPLAIN (ANALYZE) / EXPLAIN ANALYZE: the option is on unless given a false value. */
 function explainAnalyzes(options: unknown): boolean {
   if (!Array.isArray(options)) return false;
@@ -108,7 +128,7 @@ function explainAnalyzes(options: unknown): boolean {
     const node = unwrap(option);
     if (node === undefined || node[0] !== 'DefElem' || node[1].defname !== 'analyze') continue;
     const arg = unwrap(node[1].arg);
-    const value = arg === undefined ? undefined : String(arg[1].sval ?? arg[1].ival ?? arg[1].boolval ?? '');
+    const value = arg === undefined ? undefined : optionValue(arg[1]);
     return value === undefined || !FALSE_WORDS.has(value.toLowerCase());
   }
   return false;
@@ -120,10 +140,40 @@ function classifyInner(query: unknown, walker: StatementWalker): Classification 
 }
 
 function classifySelect(body: JsonObject, walker: StatementWalker): Classification {
-  if (isObject(body.intoClause)) return { command: 'select_into', effect: 'write' };
-  // A data-modifying CTE makes the whole statement write.
-  const effect: SqlEffect = walker.writes ? 'write' : 'read';
-  return { command: Array.isArray(body.lockingClause) ? 'select_for_update' : 'select', effect };
+  // SELECT INTO creates a table, as CREATE TABLE AS does.
+  if (isObject(body.intoClause)) return { command: 'select_into', effect: 'ddl' };
+  // Row locks (FOR UPDATE/SHARE) and data-modifying CTEs make the whole statement write.
+  const locks = Array.isArray(body.lockingClause);
+  return { command: locks ? 'select_for_update' : 'select', effect: locks || walker.writes ? 'write' : 'read' };
+}
+
+/** Does the expression reference a column (or is it WHERE CURRENT OF)? */
+function referencesColumn(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(referencesColumn);
+  if (!isObject(value)) return false;
+  for (const key in value) {
+    if (key === 'ColumnRef' || key === 'CurrentOfExpr') return true;
+    if (referencesColumn(value[key])) return true;
+  }
+  return false;
+}
+
+function classifyModify(command: 'update' | 'delete', body: JsonObject): Classification {
+  // No WHERE, or a WHERE that names no column (`WHERE true`, `WHERE 1 = 1`): every row.
+  return { command, effect: 'write', unbounded: !referencesColumn(body.whereClause) };
+}
+
+const PRIVILEGE_SUBTYPES = new Set(['AT_EnableRowSecurity', 'AT_DisableRowSecurity', 'AT_ForceRowSecurity', 'AT_NoForceRowSecurity', 'AT_ChangeOwner']);
+
+/** ALTER TABLE is DDL, unless one of its commands changes row-level security or the owner. */
+function classifyAlterTable(body: JsonObject): Classification {
+  if (Array.isArray(body.cmds)) {
+    for (const cmd of body.cmds) {
+      const node = unwrap(cmd);
+      if (node !== undefined && PRIVILEGE_SUBTYPES.has(str(node[1].subtype) ?? '')) return { command: 'alter', effect: 'privilege' };
+    }
+  }
+  return { command: 'alter', effect: 'ddl' };
 }
 
 function classifyCopy(body: JsonObject, walker: StatementWalker): Classification {
@@ -132,14 +182,6 @@ function classifyCopy(body: JsonObject, walker: StatementWalker): Classification
   if (body.is_from === true) return { command: 'copy', effect: 'write' };
   // COPY (INSERT ... RETURNING) TO STDOUT writes.
   return { command: 'copy', effect: walker.writes ? 'write' : 'read' };
-}
-
-function classifySet(body: JsonObject): Classification {
-  const name = str(body.name)?.toLowerCase();
-  if (name === 'role') return { command: 'set_role', effect: 'dcl' };
-  if (name === 'session_authorization') return { command: 'set_session_authorization', effect: 'dcl' };
-  const kind = str(body.kind) ?? '';
-  return { command: kind.startsWith('VAR_RESET') ? 'reset' : 'set', effect: 'session' };
 }
 
 /** The statement's command class and effect; the walker has already seen the whole statement. */
@@ -152,31 +194,43 @@ export function classify(type: string, body: JsonObject, walker: StatementWalker
     case 'ExplainStmt': {
       if (!explainAnalyzes(body.options)) return { command: 'explain', effect: 'read', readOnlyRelations: true };
       const inner = classifyInner(body.query, walker);
-      return inner.error === undefined ? { command: 'explain', effect: inner.effect } : { command: 'explain', effect: 'unknown', error: inner.error };
+      return inner.error === undefined ? { ...inner, command: 'explain' } : { command: 'explain', effect: 'unknown', error: inner.error, ...(inner.executes !== undefined ? { executes: inner.executes } : {}) };
     }
     case 'PrepareStmt': {
       const inner = classifyInner(body.query, walker);
-      return inner.error === undefined ? { command: 'prepare', effect: inner.effect } : { command: 'prepare', effect: 'unknown', error: inner.error };
+      const prepared = str(body.name) ?? '';
+      return inner.error === undefined ? { command: 'prepare', effect: inner.effect, prepared } : { command: 'prepare', effect: 'unknown', error: inner.error, prepared };
     }
     case 'DeclareCursorStmt': {
       const inner = classifyInner(body.query, walker);
       return inner.error === undefined ? { command: 'declare', effect: inner.effect } : { command: 'declare', effect: 'unknown', error: inner.error };
     }
     case 'ExecuteStmt':
-      return { command: 'execute', effect: 'unknown', error: EXECUTE_ERROR };
+      return { command: 'execute', effect: 'unknown', error: EXECUTE_ERROR, executes: str(body.name) ?? '' };
     case 'CreateTableAsStmt':
       // CREATE TABLE ... AS EXECUTE runs a prepared statement we cannot see.
-      return walker.executes ? { command: 'create', effect: 'unknown', error: EXECUTE_ERROR } : { command: 'create', effect: 'ddl' };
+      return walker.executes !== undefined ? { command: 'create', effect: 'unknown', error: EXECUTE_ERROR, executes: walker.executes } : { command: 'create', effect: 'ddl' };
+    case 'UpdateStmt':
+      return classifyModify('update', body);
+    case 'DeleteStmt':
+      return classifyModify('delete', body);
+    case 'AlterTableStmt':
+      return classifyAlterTable(body);
+    case 'DropStmt':
+      return { command: 'drop', effect: str(body.removeType) === 'OBJECT_POLICY' ? 'privilege' : 'ddl' };
+    case 'DiscardStmt':
+      // DISCARD ALL resets the role and session authorization too, as RESET ROLE does.
+      return { command: 'discard', effect: str(body.target) === 'DISCARD_ALL' ? 'privilege' : 'read' };
     case 'VariableSetStmt':
-      return classifySet(body);
+      return classifySetting(body);
     case 'TransactionStmt': {
       const command = TRANSACTION_COMMANDS[str(body.kind) ?? ''];
-      return command === undefined ? unknown(`transaction statement ${str(body.kind) ?? '?'} is not classified`) : { command, effect: 'transaction' };
+      return command === undefined ? unknown(`transaction statement ${str(body.kind) ?? '?'} is not classified`) : { command, effect: 'read' };
     }
     case 'GrantStmt':
-      return { command: body.is_grant === true ? 'grant' : 'revoke', effect: 'dcl' };
+      return { command: body.is_grant === true ? 'grant' : 'revoke', effect: 'privilege' };
     case 'GrantRoleStmt':
-      return { command: body.is_grant === true ? 'grant_role' : 'revoke_role', effect: 'dcl' };
+      return { command: body.is_grant === true ? 'grant_role' : 'revoke_role', effect: 'privilege' };
     case 'VacuumStmt':
       return { command: body.is_vacuumcmd === true ? 'vacuum' : 'analyze', effect: 'admin' };
   }

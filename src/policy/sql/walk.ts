@@ -48,11 +48,14 @@ const EMPTY_SCOPE: ReadonlySet<string> = new Set();
 export class StatementWalker {
   /** Schema-qualified name -> access; write wins over read for a relation seen both ways. */
   readonly relations = new Map<string, Access>();
+  /** Lower-case dotted names, for policies' `functions` globs. */
   readonly functions = new Set<string>();
+  /** The same calls as parsed (exact case, one entry per name part), for their effects. */
+  readonly calls = new Map<string, readonly string[]>();
   /** A data-modifying statement occurs somewhere (also inside a CTE or COPY query). */
   writes = false;
-  /** An EXECUTE occurs somewhere: what it runs is only known to the session. */
-  executes = false;
+  /** The prepared statement an EXECUTE somewhere runs: only the session knows what it is. */
+  executes: string | undefined;
 
   constructor(private readonly defaultSchema: string) {}
 
@@ -74,13 +77,17 @@ export class StatementWalker {
     switch (type) {
       case 'RangeVar':
         return this.relation(body, scope, access);
-      case 'FuncCall':
-        this.functions.add(names(body.funcname).join('.').toLowerCase());
+      case 'FuncCall': {
+        const parts = names(body.funcname);
+        const exact = parts.join('.');
+        this.functions.add(exact.toLowerCase());
+        this.calls.set(exact, parts);
         return this.fields(body, NO_TARGETS, scope, 'read');
+      }
       case 'CallStmt':
         return this.node('FuncCall', isObject(body.funccall) ? body.funccall : {}, scope, 'read');
       case 'ExecuteStmt':
-        this.executes = true;
+        this.executes = str(body.name) ?? '';
         return this.fields(body, NO_TARGETS, scope, 'read');
       case 'CopyStmt':
         return this.fields(body, body.is_from === true ? COPY_FROM_TARGETS : NO_TARGETS, scope, 'read');

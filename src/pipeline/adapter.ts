@@ -1,0 +1,38 @@
+// The contract between the gateway and a protocol adapter (postgres, mysql, ssh, http, mcp).
+// An adapter translates wire messages into Actions and decisions back into wire messages; all
+// it needs from the rest of the gateway comes through AdapterContext.
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../runtime/logger.ts';
+import type { Metrics } from '../runtime/metrics.ts';
+import type { CredentialStore } from '../vault/credentials.ts';
+import type { Gate } from './gate.ts';
+import type { Recorder } from '../recorder/recorder.ts';
+
+export interface AdapterContext {
+  readonly config: Config;
+  /** The address this adapter listens on (`listen.<protocol>`), `host:port`. */
+  readonly listen: string;
+  readonly gate: Gate;
+  readonly credentials: CredentialStore;
+  readonly recorder: Recorder;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+export interface RunningListener {
+  /** The bound address (port resolved when 0 was asked). */
+  readonly host: string;
+  readonly port: number;
+  /** Sessions currently open. */
+  activeSessions(): number;
+  /**
+   * Stop accepting, let open sessions finish until `deadline` (epoch ms), then close what is
+   * left; resolves when every session has ended and its recording is flushed to the recorder.
+   */
+  close(deadline: number): Promise<void>;
+}
+
+export interface ProtocolAdapter {
+  readonly protocol: 'postgres' | 'mysql' | 'ssh' | 'http' | 'mcp';
+  start(ctx: AdapterContext): Promise<RunningListener>;
+}

@@ -1,0 +1,49 @@
+// Encoders of frontend messages the gateway sends upstream on its own account: its startup
+// and authentication, cancel requests, and the stand-ins for denied messages.
+// https://www.postgresql.org/docs/current/protocol-message-formats.html
+import { Frontend, PROTOCOL_3_0, RequestCode } from './constants.ts';
+import { MessageWriter } from './writer.ts';
+
+export function startupMessage(params: ReadonlyMap<string, string>): Buffer {
+  const w = new MessageWriter(-1, 128).int32(PROTOCOL_3_0);
+  for (const [k, v] of params) w.cstring(k).cstring(v);
+  return w.int8(0).finish();
+}
+
+export function sslRequest(): Buffer {
+  return new MessageWriter(-1, 8).int32(RequestCode.Ssl).finish();
+}
+
+export function cancelRequest(pid: number, secret: Buffer): Buffer {
+  return new MessageWriter(-1, 16).int32(RequestCode.Cancel).int32(pid).bytes(secret).finish();
+}
+
+/** PasswordMessage (cleartext or md5 hash). */
+export function passwordMessage(password: string): Buffer {
+  return new MessageWriter(Frontend.Password).cstring(password).finish();
+}
+
+export function saslInitialResponse(mechanism: string, data: string): Buffer {
+  const bytes = Buffer.from(data, 'utf8');
+  return new MessageWriter(Frontend.Password).cstring(mechanism).int32(bytes.length).bytes(bytes).finish();
+}
+
+export function saslResponse(data: string): Buffer {
+  return new MessageWriter(Frontend.Password).bytes(Buffer.from(data, 'utf8')).finish();
+}
+
+export function query(sql: string): Buffer {
+  return new MessageWriter(Frontend.Query).cstring(sql).finish();
+}
+
+/** Parse of `sql` into statement `name`, without parameter types. */
+export function parse(name: string, sql: string): Buffer {
+  return new MessageWriter(Frontend.Parse).cstring(name).cstring(sql).int16(0).finish();
+}
+
+/** Bind of statement `statement` to portal `portal`, no parameters, text results. */
+export function bind(portal: string, statement: string): Buffer {
+  return new MessageWriter(Frontend.Bind).cstring(portal).cstring(statement).int16(0).int16(0).int16(0).finish();
+}
+
+export const TERMINATE: Buffer = new MessageWriter(Frontend.Terminate, 5).finish();

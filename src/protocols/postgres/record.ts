@@ -1,0 +1,76 @@
+// What the recording keeps of a statement: its text, its parameters as text (binary ones
+// hex-prefixed, never decoded as text), the decision, and what the server answered.
+import type { Decision } from '../../core/decision.ts';
+
+/** Longest parameter value kept, in bytes of the value (the recorder truncates again). */
+const MAX_PARAM_BYTES = 4096;
+
+/**
+ * Bind parameters as the recording shows them: text-format values as strings, binary-format
+ * values as `\x` + hex (the form bytea uses), NULL as null. `formats` follows Bind's rule:
+ * none means all text, one applies to all, otherwise one per parameter.
+ */
+export function formatParams(formats: readonly number[], values: readonly (Buffer | null)[]): (string | null)[] {
+  const out: (string | null)[] = new Array<string | null>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) {
+      out[i] = null;
+      continue;
+    }
+    const format = formats.length === 0 ? 0 : formats.length === 1 ? formats[0] : formats[i];
+    const cut = v.length > MAX_PARAM_BYTES ? v.subarray(0, MAX_PARAM_BYTES) : v;
+    out[i] = format === 1 ? `\\x${cut.toString('hex')}` : cut.toString('utf8');
+  }
+  return out;
+}
+
+export function ruleLabel(decision: Decision | null): string | null {
+  const rule = decision?.rule;
+  if (rule === undefined) return null;
+  return rule.name === undefined ? `${rule.policy}#${rule.index}` : `${rule.policy}#${rule.index} (${rule.name})`;
+}
+
+/** One statement as it moves from decision to completion; one object shape throughout. */
+export class StatementRecord {
+  readonly text: string;
+  readonly params: (string | null)[] | null;
+  /** null: a statement prepared with SQL PREPARE, decided when that PREPARE ran. */
+  readonly decision: Decision | null;
+  readonly extended: boolean;
+  readonly started: number;
+  rows: number | null = null;
+  tag: string | null = null;
+  sqlstate: string | null = null;
+
+  constructor(text: string, params: (string | null)[] | null, decision: Decision | null, extended: boolean) {
+    this.text = text;
+    this.params = params;
+    this.decision = decision;
+    this.extended = extended;
+    this.started = performance.now();
+  }
+
+  addRows(n: number | null): void {
+    if (n !== null) this.rows = (this.rows ?? 0) + n;
+  }
+
+  /** The event's kind and data. */
+  toEvent(): { kind: 'statement' | 'denied'; data: Record<string, unknown> } {
+    return {
+      kind: this.decision === null || this.decision.verdict === 'allow' ? 'statement' : 'denied',
+      data: {
+        text: this.text,
+        params: this.params,
+        protocol: this.extended ? 'extended' : 'simple',
+        verdict: this.decision?.verdict ?? 'allow',
+        rule: ruleLabel(this.decision),
+        reason: this.decision?.reason ?? 'prepared with SQL PREPARE, decided when the PREPARE ran',
+        rows: this.rows,
+        tag: this.tag,
+        duration_ms: Math.round((performance.now() - this.started) * 1000) / 1000,
+        sqlstate: this.sqlstate,
+      },
+    };
+  }
+}

@@ -1,0 +1,255 @@
+// The PostgreSQL listener: accepts connections, negotiates TLS, reads the startup packet,
+// routes the database name to a connection, takes the identity token as a cleartext
+// password, logs in upstream with the vaulted credential, then hands over to a PgSession.
+// https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-START-UP
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { ConnectionConfig } from '../../config/schema.ts';
+import { inlineSecret } from '../../connections/public-view.ts';
+import { GatewayError, isGatewayError } from '../../core/errors.ts';
+import type { Identity } from '../../core/identity.ts';
+import type { AdapterContext } from '../../pipeline/adapter.ts';
+import type { SessionRef } from '../../pipeline/gate.ts';
+import { authenticationCleartextPassword, authenticationOk, backendKeyData, errorResponse, negotiateProtocolVersion, readyForQuery } from './codec/backend-encode.ts';
+import { Frontend, TxStatus } from './codec/constants.ts';
+import { FramingError } from './codec/framing.ts';
+import { decodeStartup, MalformedMessage, type StartupPacket } from './codec/frontend.ts';
+import { CancelRegistry, sendCancel } from './cancel.ts';
+import { errorFrame, gatewayErrorFields } from './errors.ts';
+import { FrameSource, StreamClosed } from './frame-source.ts';
+import { PgSession } from './session.ts';
+import { clientAddress, isLoopback, protocolOptions, unsafeEncoding, upstreamParams } from './startup.ts';
+import { connectUpstream, type Upstream } from './upstream.ts';
+import { CatalogCache } from './catalog-cache.ts';
+
+/** A client that has not logged in within this time is dropped (PostgreSQL: authentication_timeout, 1 min). */
+const STARTUP_TIMEOUT_MS = 30_000;
+
+type PostgresConnection = Extract<ConnectionConfig, { type: 'postgres' }>;
+type StartupMessage = Extract<StartupPacket, { type: 'StartupMessage' }>;
+
+export interface ListenerSettings {
+  readonly tls: SecureContext | null;
+  readonly requireTls: boolean;
+  readonly cleartext: 'never' | 'loopback' | 'always';
+  readonly maxMessageSize: number;
+}
+
+export class PgListener {
+  readonly #ctx: AdapterContext;
+  readonly #settings: ListenerSettings;
+  readonly #server: Server;
+  readonly #cancel = new CancelRegistry();
+  readonly #catalogs = new CatalogCache();
+  readonly #sessions = new Set<PgSession>();
+  readonly #handshakes = new Set<Socket>();
+  #sessionEnded: (() => void) | undefined;
+  #closing = false;
+
+  constructor(ctx: AdapterContext, settings: ListenerSettings) {
+    this.#ctx = ctx;
+    this.#settings = settings;
+    this.#server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
+  }
+
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host, port }, () => {
+        this.#server.off('error', reject);
+        const address = this.#server.address();
+        resolve({ host, port: typeof address === 'object' && address ? address.port : port });
+      });
+    });
+  }
+
+  get activeSessions(): number {
+    return this.#sessions.size;
+  }
+
+  async close(deadline: number): Promise<void> {
+    this.#closing = true;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const socket of this.#handshakes) socket.destroy();
+    while (this.#sessions.size > 0 && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        this.#sessionEnded = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    for (const session of [...this.#sessions]) session.terminate();
+    await closed;
+  }
+
+  #accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    if (this.#closing) {
+      socket.end(errorResponse(gatewayErrorFields(new GatewayError('PCS_PG_SHUTTING_DOWN'), 'FATAL')));
+      return;
+    }
+    this.#handshakes.add(socket);
+    socket.on('error', (err) => this.#ctx.logger.debug({ err }, 'client socket error during startup'));
+    const timer = setTimeout(() => socket.destroy(), STARTUP_TIMEOUT_MS);
+    this.#handshake(socket).then(
+      () => undefined,
+      (err: unknown) => this.#ctx.logger.error({ err }, 'postgres handshake failed unexpectedly'),
+    ).finally(() => {
+      clearTimeout(timer);
+      this.#handshakes.delete(socket);
+    });
+  }
+
+  async #handshake(raw: Socket): Promise<void> {
+    const clientAddr = clientAddress(raw.remoteAddress);
+    const source = new FrameSource(raw, this.#settings.maxMessageSize);
+    let socket: Socket = raw;
+    let tls = false;
+    // Anything that ends the startup early: a FATAL where the protocol allows one, then close.
+    const fail = (err: GatewayError): void => {
+      source.detach();
+      socket.end(errorResponse(gatewayErrorFields(err, 'FATAL')));
+    };
+    try {
+      let startup: StartupMessage | undefined;
+      while (startup === undefined) {
+        const packet = decodeStartup(await source.nextStartup());
+        switch (packet.type) {
+          case 'SSLRequest': {
+            // A second SSLRequest, or bytes pipelined behind it, would be read outside TLS (CVE-2021-23214).
+            if (tls || source.reader.buffered > 0) return fail(new GatewayError('PCS_PG_PROTOCOL_VIOLATION', { detail: 'unexpected data around SSLRequest' }));
+            if (this.#settings.tls === null) {
+              socket.write('N');
+              break;
+            }
+            socket.write('S');
+            socket = await this.#startTls(socket, source);
+            tls = true;
+            break;
+          }
+          case 'GSSENCRequest':
+            socket.write('N'); // libpq 16+ then falls back to SSL or plain.
+            break;
+          case 'CancelRequest': {
+            const target = this.#cancel.lookup(packet.pid, packet.secret);
+            if (target !== undefined) await sendCancel(target);
+            socket.destroy();
+            return;
+          }
+          case 'StartupMessage':
+            startup = packet;
+            break;
+        }
+      }
+      if (startup.major !== 3) return fail(new GatewayError('PCS_PG_UNSUPPORTED_PROTOCOL', { version: `${startup.major}.${startup.minor}` }));
+      const unrecognised = protocolOptions(startup.params);
+      if (startup.minor > 0 || unrecognised.length > 0) socket.write(negotiateProtocolVersion(0, unrecognised));
+      if (this.#settings.requireTls && !tls) return fail(new GatewayError('PCS_PG_TLS_REQUIRED'));
+      const name = startup.params.get('database') ?? startup.params.get('user') ?? '';
+      const connection = this.#ctx.config.connections.find((c): c is PostgresConnection => c.type === 'postgres' && c.name === name);
+      if (connection === undefined) return fail(new GatewayError('PCS_CONNECTION_UNKNOWN', { connection: name }));
+      const cleartextOk = tls || this.#settings.cleartext === 'always' || (this.#settings.cleartext === 'loopback' && isLoopback(clientAddr));
+      if (!cleartextOk) return fail(new GatewayError('PCS_PG_CLEARTEXT_REFUSED', { client: clientAddr ?? 'this client' }));
+      const encoding = unsafeEncoding(startup.params);
+      if (encoding !== undefined) return fail(new GatewayError('PCS_PG_UNSUPPORTED_ENCODING', { encoding }));
+
+      socket.write(authenticationCleartextPassword());
+      const reply = await source.next();
+      if (reply[0] !== Frontend.Password) return fail(new GatewayError('PCS_PG_PROTOCOL_VIOLATION', { detail: 'expected a password message' }));
+      const nul = reply.indexOf(0, 5);
+      const token = reply.toString('utf8', 5, nul < 0 ? reply.length : nul).trim();
+      const ref = { connection: { name: connection.name, type: 'postgres' }, protocol: 'postgres', ...(clientAddr !== null ? { clientAddr } : {}) };
+      let identity: Identity;
+      try {
+        identity = await this.#ctx.gate.login(token, ref);
+      } catch (err) {
+        if (isGatewayError(err)) return fail(err);
+        throw err;
+      }
+      const upstream = await this.#dial(connection, startup.params);
+      if (this.#closing) {
+        upstream.socket.destroy();
+        return fail(new GatewayError('PCS_PG_SHUTTING_DOWN'));
+      }
+      this.#open(socket, source, upstream, identity, { ...ref }, clientAddr);
+    } catch (err) {
+      if (isGatewayError(err)) return fail(err);
+      if (err instanceof FramingError || err instanceof MalformedMessage) {
+        // Before startup there is no session to record; the log keeps what happened.
+        this.#ctx.logger.info({ client: clientAddr, detail: err.message }, 'malformed startup; connection closed');
+        return fail(new GatewayError('PCS_PG_PROTOCOL_VIOLATION', { detail: err.message }));
+      }
+      if (err instanceof StreamClosed || (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        socket.destroy();
+        return;
+      }
+      const requestId = randomUUID();
+      this.#ctx.logger.error({ err, requestId, client: clientAddr }, 'postgres startup failed');
+      source.detach();
+      socket.end(errorFrame(err, 'FATAL', requestId));
+    }
+  }
+
+  async #startTls(socket: Socket, source: FrameSource): Promise<Socket> {
+    source.detach();
+    const secure = new TLSSocket(socket, { isServer: true, secureContext: this.#settings.tls ?? undefined });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secure', resolve);
+      secure.once('error', reject);
+      secure.once('close', () => reject(new StreamClosed('closed during the TLS handshake')));
+    });
+    secure.on('error', (err) => this.#ctx.logger.debug({ err }, 'client TLS socket error'));
+    source.replaceSocket(secure);
+    return secure;
+  }
+
+  async #dial(connection: PostgresConnection, params: ReadonlyMap<string, string>): Promise<Upstream> {
+    const vaulted = await this.#ctx.credentials.reveal(connection.name);
+    const u = connection.upstream;
+    const upstream = await connectUpstream(
+      { connection: connection.name, host: u.host, port: u.port, database: u.database, user: u.user, password: vaulted?.secret ?? inlineSecret(connection), tls: u.tls, ...(u.ca !== undefined ? { ca: u.ca } : {}) },
+      upstreamParams(params),
+      { readCatalog: this.#catalogs.needsRefresh(connection.name) },
+    );
+    if (upstream.functions) this.#catalogs.set(connection.name, upstream.functions, connection.read_functions);
+    return upstream;
+  }
+
+  #open(socket: Socket, source: FrameSource, upstream: Upstream, identity: Identity, ref: Omit<SessionRef, 'id'>, clientAddr: string | null): void {
+    source.detach();
+    const recording = this.#ctx.recorder.start({ connection: ref.connection.name, protocol: 'postgres', subject: identity.subject, clientAddr });
+    const u = upstream;
+    const key = this.#cancel.register({ host: u.socket.remoteAddress ?? '127.0.0.1', port: u.socket.remotePort ?? 5432, tls: u.tls ? 'require' : 'disable', key: u.key ?? { pid: 0, secret: Buffer.alloc(4) } });
+    socket.cork();
+    socket.write(authenticationOk());
+    for (const status of u.parameterStatus) socket.write(status);
+    // Our own key: the upstream's never leaves the gateway.
+    socket.write(backendKeyData(key.pid, key.secret));
+    socket.write(readyForQuery(TxStatus.Idle));
+    socket.uncork();
+    this.#ctx.metrics.sessions.inc({ protocol: 'postgres' });
+    const session = new PgSession({
+      client: socket,
+      clientReader: source.reader,
+      upstream,
+      identity,
+      ref: { ...ref, id: recording.id },
+      gate: this.#ctx.gate,
+      catalogs: this.#catalogs,
+      recording,
+      logger: this.#ctx.logger,
+      onEnd: (s) => {
+        this.#sessions.delete(s);
+        this.#cancel.release(key.pid);
+        this.#ctx.metrics.sessions.dec({ protocol: 'postgres' });
+        this.#sessionEnded?.();
+      },
+    });
+    this.#sessions.add(session);
+    this.#ctx.logger.info({ session: recording.id, subject: identity.subject, connection: ref.connection.name, client: clientAddr }, 'postgres session opened');
+    session.start();
+  }
+}

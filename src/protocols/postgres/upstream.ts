@@ -1,0 +1,212 @@
+// The connection to the real PostgreSQL server: TCP, TLS by mode, startup with the
+// connection's own user and database, login with the vaulted credential, then one query for
+// the search_path the analyser resolves unqualified names with. The result is a socket ready
+// for relaying, plus what the client must be told (ParameterStatus frames).
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { FunctionCatalogRow } from '../../policy/sql/function-catalog.ts';
+import { FUNCTION_CATALOG_SQL } from './catalog-cache.ts';
+import { GatewayError } from '../../core/errors.ts';
+import { Backend, DEFAULT_MAX_MESSAGE_SIZE } from './codec/constants.ts';
+import { readAuthentication, readBackendKeyData, readErrorFields } from './codec/backend-read.ts';
+import { query, sslRequest, startupMessage } from './codec/frontend-encode.ts';
+import type { FrameReader } from './codec/framing.ts';
+import { FrameSource } from './frame-source.ts';
+import { UpstreamAuthenticator, UpstreamAuthError } from './upstream-auth.ts';
+
+export type UpstreamTlsMode = 'disable' | 'prefer' | 'require' | 'verify-full';
+
+export interface UpstreamTarget {
+  /** The connection's name: the only thing error messages name. */
+  readonly connection: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: string | undefined;
+  readonly tls: UpstreamTlsMode;
+  /** CA file for verify-full (system CAs when absent). */
+  readonly ca?: string;
+}
+
+export interface UpstreamKey {
+  readonly pid: number;
+  readonly secret: Buffer;
+}
+
+export interface Upstream {
+  readonly socket: Socket;
+  /** Bytes the server sent after the login exchange and not yet consumed. */
+  readonly reader: FrameReader;
+  /** ParameterStatus frames to relay to the client, as received. */
+  readonly parameterStatus: readonly Buffer[];
+  readonly key: UpstreamKey | null;
+  readonly searchPath: readonly string[];
+  /** User-defined functions and their volatility, when the login was asked to read them. */
+  readonly functions: readonly FunctionCatalogRow[] | undefined;
+  readonly tls: boolean;
+}
+
+export interface LoginOptions {
+  /** Also read the function catalog (see catalog-cache.ts) before handing over. */
+  readonly readCatalog: boolean;
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Opens and logs in; throws GatewayErrors that are safe for the agent (no server text). */
+export async function connectUpstream(target: UpstreamTarget, clientParams: ReadonlyMap<string, string>, opts: LoginOptions = { readCatalog: false }): Promise<Upstream> {
+  let socket: Socket | undefined;
+  const timer = setTimeout(() => socket?.destroy(new Error('timed out')), CONNECT_TIMEOUT_MS);
+  try {
+    socket = await dial(target);
+    const { socket: secured, source, tls } = await secure(socket, target);
+    socket = secured;
+    return await login(secured, source, target, clientParams, tls, opts);
+  } catch (err) {
+    socket?.destroy();
+    if (err instanceof GatewayError) throw err;
+    if (err instanceof UpstreamAuthError) throw new GatewayError('PCS_PG_UPSTREAM_AUTH_FAILED', { connection: target.connection }, { cause: err });
+    throw new GatewayError('PCS_PG_UPSTREAM_UNREACHABLE', { connection: target.connection, cause: causeOf(err) }, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A short cause from the socket layer (ECONNREFUSED...), never a server message. */
+function causeOf(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string') return code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'host not found' : code;
+  return err instanceof Error && /timed out/.test(err.message) ? 'timed out' : 'connection lost';
+}
+
+function dial(target: UpstreamTarget): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = netConnect({ host: target.host, port: target.port });
+    s.setNoDelay(true);
+    s.once('connect', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
+}
+
+async function secure(socket: Socket, target: UpstreamTarget): Promise<{ socket: Socket; source: FrameSource; tls: boolean }> {
+  const source = new FrameSource(socket, DEFAULT_MAX_MESSAGE_SIZE);
+  if (target.tls === 'disable') return { socket, source, tls: false };
+  socket.write(sslRequest());
+  const answer = await source.byte();
+  // Bytes after 'S' before the handshake would be unauthenticated (CVE-2021-23222).
+  if (answer.extra > 0) throw new GatewayError('PCS_PG_UPSTREAM_UNREACHABLE', { connection: target.connection, cause: 'unexpected data after the TLS answer' });
+  if (answer.value !== 0x53 /* S */) {
+    if (target.tls === 'prefer') return { socket, source, tls: false };
+    throw new GatewayError('PCS_PG_UPSTREAM_UNREACHABLE', { connection: target.connection, cause: 'the server does not offer TLS' });
+  }
+  source.detach();
+  const verify = target.tls === 'verify-full';
+  const secured = tlsConnect({
+    socket,
+    rejectUnauthorized: verify,
+    ...(verify && target.ca !== undefined ? { ca: readFileSync(target.ca) } : {}),
+    // The name the certificate is checked against; SNI only for DNS names (never an IP).
+    host: target.host,
+    ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
+  });
+  await new Promise<void>((resolve, reject) => {
+    secured.once('secureConnect', () => {
+      secured.off('error', reject);
+      resolve();
+    });
+    secured.once('error', (err) => reject(verify ? new GatewayError('PCS_PG_UPSTREAM_UNREACHABLE', { connection: target.connection, cause: `TLS verification failed: ${(err as NodeJS.ErrnoException).code ?? 'error'}` }) : err));
+  });
+  secured.setNoDelay(true);
+  source.replaceSocket(secured);
+  return { socket: secured, source, tls: true };
+}
+
+async function login(socket: Socket, source: FrameSource, target: UpstreamTarget, clientParams: ReadonlyMap<string, string>, tls: boolean, opts: LoginOptions): Promise<Upstream> {
+  const params = new Map<string, string>([['user', target.user], ['database', target.database]]);
+  for (const [k, v] of clientParams) params.set(k, v);
+  socket.write(startupMessage(params));
+  const auth = new UpstreamAuthenticator(target.user, target.password);
+  const parameterStatus: Buffer[] = [];
+  let key: UpstreamKey | null = null;
+  for (;;) {
+    const frame = await source.next();
+    switch (frame[0]) {
+      case Backend.Authentication: {
+        const { code, data } = readAuthentication(frame);
+        const reply = await auth.answer(code, data);
+        if (reply !== null) socket.write(reply);
+        break;
+      }
+      case Backend.ParameterStatus:
+        parameterStatus.push(Buffer.from(frame));
+        break;
+      case Backend.BackendKeyData:
+        key = readBackendKeyData(frame);
+        break;
+      case Backend.ErrorResponse: {
+        // The server's message is not relayed: it names roles and databases of the upstream
+        // and, for some auth failures, could echo what the gateway sent.
+        const { code } = readErrorFields(frame);
+        if (code.startsWith('28')) throw new UpstreamAuthError(`server refused login (${code})`);
+        throw new GatewayError('PCS_PG_UPSTREAM_REFUSED', { connection: target.connection, sqlstate: code || 'unknown' });
+      }
+      case Backend.ReadyForQuery: {
+        const searchPath = parseTextArray((await readRows(socket, source, 'SELECT pg_catalog.current_schemas(false)::text'))[0]?.[0] ?? '{}');
+        const functions = opts.readCatalog ? (await readRows(socket, source, FUNCTION_CATALOG_SQL)).flatMap(toCatalogRow) : undefined;
+        source.detach();
+        return { socket, reader: source.reader, parameterStatus, key, searchPath, functions, tls };
+      }
+      default:
+        // NoticeResponse, NegotiateProtocolVersion: nothing to act on before the session.
+        break;
+    }
+  }
+}
+
+/**
+ * Runs one internal query before the client is let in and returns its rows as text. Used for
+ * the search_path (`current_schemas(false)`: `$user` expanded, missing schemas left out) and
+ * the function catalog. An error yields no rows: the defaults then apply (fail closed).
+ */
+async function readRows(socket: Socket, source: FrameSource, sql: string): Promise<(string | null)[][]> {
+  socket.write(query(sql));
+  const rows: (string | null)[][] = [];
+  for (;;) {
+    const frame = await source.next();
+    if (frame[0] === Backend.DataRow) {
+      const row: (string | null)[] = [];
+      let at = 7;
+      for (let i = frame.readInt16BE(5); i > 0; i--) {
+        const len = frame.readInt32BE(at);
+        at += 4;
+        row.push(len < 0 ? null : frame.toString('utf8', at, at + len));
+        if (len > 0) at += len;
+      }
+      rows.push(row);
+    } else if (frame[0] === Backend.ErrorResponse) {
+      rows.length = 0;
+    } else if (frame[0] === Backend.ReadyForQuery) {
+      return rows;
+    }
+  }
+}
+
+function toCatalogRow(row: (string | null)[]): FunctionCatalogRow[] {
+  const [schema, name, v] = row;
+  return schema && name && (v === 'i' || v === 's' || v === 'v') ? [{ schema, name, volatility: v }] : [];
+}
+
+/** `{public,"my schema"}` -> ['public', 'my schema']: the array literal of a name[]. */
+export function parseTextArray(text: string): string[] {
+  const inner = text.replace(/^\{|\}$/g, '');
+  if (inner === '') return [];
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|([^,]+)/g;
+  for (const m of inner.matchAll(re)) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? ''));
+  return out;
+}

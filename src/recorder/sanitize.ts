@@ -1,0 +1,89 @@
+// Turns an event's data into the JSON text stored in `session_events.data`. Runs at flush time,
+// off the hot path: event() only keeps a reference. Bulky values are cut with a visible marker
+// (a recording must say what it left out), values JSON cannot hold are converted, and values
+// under secret-named keys are redacted as a last line of defence (adapters must not pass them).
+
+/** Statement text and other long strings: enough for any statement a human reads in replay. */
+export const MAX_STRING_BYTES = 64 * 1024;
+/** One bound parameter: a bulk insert's bytea payload is not worth replaying byte for byte. */
+export const MAX_PARAM_BYTES = 4 * 1024;
+/** Parameters kept per statement (PostgreSQL allows 65535). */
+export const MAX_PARAMS = 256;
+/** Array entries kept anywhere else. */
+const MAX_ARRAY = 1000;
+/** Deep enough for any sane event; also what stops a cyclic object. */
+const MAX_DEPTH = 16;
+
+/** Key names (lower case, `-` and `_` removed) that only ever hold secrets. */
+const SECRET_KEYS = new Set(['password', 'passphrase', 'secret', 'clientsecret', 'token', 'accesstoken', 'refreshtoken', 'apikey', 'privatekey', 'authorization']);
+
+export const REDACTED = '[REDACTED]';
+
+function isSecretKey(key: string): boolean {
+  return SECRET_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''));
+}
+
+/** `text` cut to at most `maxBytes` of UTF-8, with a marker naming the original size. */
+export function truncateText(text: string, maxBytes: number): string {
+  // Cheap test first: a string of n UTF-16 units is at most 3n bytes of UTF-8.
+  if (text.length * 3 <= maxBytes) return text;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes <= maxBytes) return text;
+  // Decoding a cut buffer replaces a split character with U+FFFD; drop it.
+  const head = Buffer.from(text, 'utf8').subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
+  return `${head}…[truncated: ${bytes} bytes]`;
+}
+
+function truncateArray(values: readonly unknown[], max: number, depth: number, itemBytes: number): unknown[] {
+  const out: unknown[] = [];
+  const n = Math.min(values.length, max);
+  for (let i = 0; i < n; i++) out.push(clean(values[i], depth + 1, itemBytes));
+  if (values.length > max) out.push(`…[truncated: ${values.length} items]`);
+  return out;
+}
+
+function clean(value: unknown, depth: number, maxBytes: number): unknown {
+  switch (typeof value) {
+    case 'string':
+      return truncateText(value, maxBytes);
+    case 'number':
+      return Number.isFinite(value) ? value : String(value);
+    case 'bigint':
+      return value.toString();
+    case 'boolean':
+      return value;
+    case 'undefined':
+      return null;
+    case 'function':
+    case 'symbol':
+      return `[${typeof value}]`;
+    default:
+      break;
+  }
+  if (value === null) return null;
+  if (depth >= MAX_DEPTH) return '…[truncated: nested too deep]';
+  if (value instanceof Uint8Array) {
+    // Binary (bytea parameters, raw frames): base64 of at most maxBytes of it.
+    const b64 = Buffer.from(value.buffer, value.byteOffset, Math.min(value.byteLength, maxBytes)).toString('base64');
+    return value.byteLength > maxBytes ? { base64: b64, truncated: value.byteLength } : { base64: b64 };
+  }
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (value instanceof Error) return { error: value.name, message: truncateText(value.message, MAX_PARAM_BYTES) };
+  if (Array.isArray(value)) return truncateArray(value, MAX_ARRAY, depth, maxBytes);
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+    if (isSecretKey(key)) out[key] = REDACTED;
+    else if (key === 'params' && Array.isArray(child)) out[key] = truncateArray(child, MAX_PARAMS, depth, MAX_PARAM_BYTES);
+    else out[key] = clean(child, depth + 1, maxBytes);
+  }
+  return out;
+}
+
+/** JSON text of `data`, bounded; never throws (a getter that throws is recorded as such). */
+export function eventDataJson(data: Readonly<Record<string, unknown>>): string {
+  try {
+    return JSON.stringify(clean(data, 0, MAX_STRING_BYTES));
+  } catch (err) {
+    return JSON.stringify({ unrecordable: err instanceof Error ? truncateText(err.message, MAX_PARAM_BYTES) : 'unknown error' });
+  }
+}
