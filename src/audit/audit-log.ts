@@ -19,6 +19,8 @@ export interface AuditLogOptions {
   /** Sign a checkpoint at every record whose seq is a multiple of this. */
   readonly checkpointEvery: number;
   readonly logger: Logger;
+  /** Group-commit window in milliseconds (default 5; 0 writes at the next turn of the event loop). */
+  readonly flushDelayMs?: number;
 }
 
 export interface ListOptions {
@@ -33,6 +35,13 @@ export interface ListOptions {
 const MAX_ATTEMPTS = 8;
 /** Group commit: at most this many records per transaction. */
 const MAX_BATCH = 500;
+/**
+ * How long an append waits for others to share its transaction. Writes are synchronous
+ * (better-sqlite3) and block the event loop: one per decision would add a store round trip
+ * to every proxied statement; one every few milliseconds costs almost nothing. The price is
+ * that a crash can lose the appends of the last window.
+ */
+const DEFAULT_FLUSH_DELAY_MS = 5;
 const LIST_DEFAULT = 100;
 const LIST_MAX = 1000;
 
@@ -52,11 +61,14 @@ export class AuditLog implements AuditSink {
   #tail: Promise<void> = Promise.resolve();
   /** Appends waiting for the next write; they are committed together, in call order. */
   #pending: Array<{ event: PreparedEvent; resolve: () => void; reject: (err: unknown) => void }> = [];
+  readonly #flushDelayMs: number;
+  #flushTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
 
-  private constructor(store: Store, signer: Signer, checkpointEvery: number, logger: Logger) {
+  private constructor(store: Store, signer: Signer, checkpointEvery: number, logger: Logger, flushDelayMs: number) {
     this.keyId = signer.keyId;
+    this.#flushDelayMs = flushDelayMs;
     this.#store = store;
     this.#signer = signer;
     this.#checkpointEvery = checkpointEvery;
@@ -78,7 +90,7 @@ export class AuditLog implements AuditSink {
       logger.warn({ previousKeyId: checkpoint.keyId, keyId: key.keyId }, 'the audit signing key changed; keep the previous public key to verify older checkpoints');
     }
     logger.info({ keyId: key.keyId, lastSeq: head.seq }, 'audit log open');
-    return new AuditLog(opts.store, { privateKey: key.privateKey, keyId: key.keyId }, opts.checkpointEvery, logger);
+    return new AuditLog(opts.store, { privateKey: key.privateKey, keyId: key.keyId }, opts.checkpointEvery, logger, opts.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS);
   }
 
   /**
@@ -93,6 +105,8 @@ export class AuditLog implements AuditSink {
 
   /** Sign the latest record now, unless it already has a checkpoint. */
   checkpoint(): Promise<void> {
+    // Appends waiting for their window belong before the checkpoint.
+    if (this.#pending.length > 0) this.#flushNow();
     return this.#enqueue(() => this.#retrying(() => this.#checkpointHead()));
   }
 
@@ -128,13 +142,21 @@ export class AuditLog implements AuditSink {
       const prepared = prepareEvent(event);
       if (this.#closed) throw new GatewayError('PCS_AUDIT_WRITE_FAILED', { cause: 'the audit log is closed' });
       await new Promise<void>((resolve, reject) => {
-        // The first append of a batch schedules the write; later ones ride along with it.
-        if (this.#pending.push({ event: prepared, resolve, reject }) === 1) void this.#enqueue(() => this.#writePending());
+        // The first append of a window schedules the write; later ones ride along with it.
+        const n = this.#pending.push({ event: prepared, resolve, reject });
+        if (n === 1) this.#flushTimer = setTimeout(() => this.#flushNow(), this.#flushDelayMs);
+        else if (n === MAX_BATCH) this.#flushNow();
       });
     } catch (err) {
       this.#logger.error({ type: event.type, code: err instanceof GatewayError ? err.code : undefined, reason: describe(err) }, 'audit event not recorded');
       throw err;
     }
+  }
+
+  #flushNow(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    void this.#enqueue(() => this.#writePending());
   }
 
   async #writePending(): Promise<void> {
