@@ -67,6 +67,59 @@ describe('postgres adapter with malformed input', () => {
     await stillServes();
   });
 
+  it('negotiates a 3.2 startup down to 3.0, answers GSSENCRequest with N, and serves the session', async () => {
+    const socket = connect({ host: '127.0.0.1', port: gw.port });
+    const received: Buffer[] = [];
+    socket.on('data', (d: Buffer) => received.push(d));
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    // GSSENCRequest: length 8, code 80877104.
+    const gss = Buffer.alloc(8);
+    gss.writeInt32BE(8, 0);
+    gss.writeInt32BE(80877104, 4);
+    socket.write(gss);
+    await until(() => Buffer.concat(received).length >= 1);
+    assert.equal(Buffer.concat(received).toString('latin1', 0, 1), 'N');
+    received.length = 0;
+    // StartupMessage for protocol 3.2 with an unknown protocol option.
+    const body = Buffer.from('user\0agent\0database\0app-db\0_pq_.future\0on\0\0', 'latin1');
+    const startup = Buffer.alloc(8 + body.length);
+    startup.writeInt32BE(startup.length, 0);
+    startup.writeInt32BE((3 << 16) | 2, 4);
+    body.copy(startup, 8);
+    socket.write(startup);
+    await until(() => Buffer.concat(received).includes(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3])));
+    const reply = Buffer.concat(received);
+    // NegotiateProtocolVersion ('v'): the version served (3.0, sent as the full number, as
+    // PostgreSQL does) and the option it did not know.
+    assert.equal(reply.toString('latin1', 0, 1), 'v');
+    assert.equal(reply.readInt32BE(5), 3 << 16);
+    assert.match(reply.toString('latin1'), /_pq_\.future/);
+    received.length = 0;
+    socket.write(serialize.password(agent));
+    await until(() => Buffer.concat(received).includes(Buffer.from([0x5a, 0, 0, 0, 5])));
+    socket.write(serialize.query('select 41 + 1'));
+    await until(() => Buffer.concat(received).toString('latin1').includes('42'));
+    socket.end();
+  });
+
+  it('refuses a client encoding whose characters can hide quote bytes', async () => {
+    const socket = connect({ host: '127.0.0.1', port: gw.port });
+    const reply = collect(socket);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    // By hand: pg-protocol's serialize.startup appends client_encoding UTF8 itself.
+    const body = Buffer.from('user\0agent\0database\0app-db\0client_encoding\0SJIS\0\0', 'latin1');
+    const startup = Buffer.alloc(8 + body.length);
+    startup.writeInt32BE(startup.length, 0);
+    startup.writeInt32BE(3 << 16, 4);
+    body.copy(startup, 8);
+    socket.write(startup);
+    const text = (await reply).toString('latin1');
+    assert.match(text, /^E/);
+    assert.match(text, /SJIS|encoding/i);
+    await stillServes();
+  });
+
   it('closes on garbage before startup', async () => {
     const socket = connect({ host: '127.0.0.1', port: gw.port });
     const reply = collect(socket);
