@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { SQL_EFFECTS } from '../core/action.ts';
 import { isLoopbackHost, isLoopbackHttp } from '../identity/urls.ts';
+import { maskEntryProblems } from '../masking/config.ts';
 
 /** `15m`, `120s`, `1h30m`, `500ms` or a number of seconds; parsed to seconds. */
 export const duration = z
@@ -202,11 +203,17 @@ const match = z.strictObject({
 const mask = z
   .strictObject({
     column: glob.optional(),
+    /** A built-in detector, a group (`secrets`) or `custom` (docs/masking.md). */
     detector: z.string().optional(),
+    /** `detector: custom` only: the finding's name and its JavaScript regular expression. */
+    name: name.optional(),
+    pattern: z.string().optional(),
     with: z.enum(['redact', 'partial', 'hash', 'null']),
     deny_in_predicates: z.boolean().default(false),
   })
-  .refine((m) => (m.column === undefined) !== (m.detector === undefined), 'a mask names exactly one of column or detector');
+  .superRefine((m, ctx) => {
+    for (const p of maskEntryProblems(m)) ctx.addIssue({ code: 'custom', message: p.message, path: p.path === '' ? [] : [p.path] });
+  });
 
 const review = z.strictObject({
   mode: z.enum(['hold', 'defer']).default('hold'),
@@ -285,6 +292,13 @@ export const configSchema = z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .default({ level: 'info' }),
     shutdown: z.strictObject({ grace: duration.default(10) }).default({ grace: 10 }),
+    /** Masking settings (docs/masking.md). */
+    masking: z
+      .strictObject({
+        /** Key of the `hash` mask (`${env:...}`, at least 32 characters). Absent: derived from the vault master key. */
+        hash_key: secret.min(32, 'use at least 32 characters (openssl rand -base64 32)').optional(),
+      })
+      .optional(),
     /** An embedded demo PostgreSQL database (PGlite) for trying the gateway without a server. */
     embedded_postgres: embeddedPostgres.optional(),
     /** Settings of the protocol listeners (docs/postgres.md). */

@@ -17,6 +17,10 @@ export interface MaskSpec {
   readonly detector?: string;
   readonly with: 'redact' | 'partial' | 'hash' | 'null';
   readonly denyInPredicates?: boolean;
+  /** `detector: custom` only: the finding's label (recordings name it). */
+  readonly name?: string;
+  /** `detector: custom` only: the regular expression, as written in the policy. */
+  readonly pattern?: string;
 }
 
 export interface ReviewSpec {

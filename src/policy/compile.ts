@@ -1,5 +1,6 @@
 // Compiles validated policy configuration into matchers once (at start-up and on reload), so
 // that decide() only runs predicates: no RegExp is built and no config is re-read per request.
+import { maskRuleFromConfig } from '../masking/config.ts';
 import type { ActionKind, SqlEffect } from '../core/action.ts';
 import type { MaskSpec, ReviewSpec, RuleRef, Verdict } from '../core/decision.ts';
 import type { MatchConfig, PolicyConfig, RuleConfig } from '../config/schema.ts';
@@ -131,15 +132,6 @@ function compileReview(rule: RuleConfig): ReviewSpec | undefined {
   });
 }
 
-function compileMask(mask: PolicyConfig['masks'][number]): MaskSpec {
-  return Object.freeze({
-    ...(mask.column !== undefined ? { column: mask.column } : {}),
-    ...(mask.detector !== undefined ? { detector: mask.detector } : {}),
-    with: mask.with,
-    denyInPredicates: mask.deny_in_predicates,
-  });
-}
-
 function compileRule(rule: RuleConfig, index: number, policy: CompiledPolicy): CompiledRule {
   const m = rule.match;
   const label = rule.name === undefined ? `rule ${index}` : `rule ${index} (${rule.name})`;
@@ -168,7 +160,7 @@ function compilePolicy(config: PolicyConfig): CompiledPolicy {
     groups: Object.freeze(config.subjects.groups.map(compileGlob)),
     connections: Object.freeze(config.connections.map(compileGlob)),
     rules,
-    masks: Object.freeze(config.masks.map(compileMask)),
+    masks: Object.freeze(config.masks.map(maskRuleFromConfig)),
   };
   config.rules.forEach((rule, index) => rules.push(compileRule(rule, index, policy)));
   Object.freeze(rules);

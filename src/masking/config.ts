@@ -1,0 +1,51 @@
+// The configuration side of masking: checks the schema runs on each `masks` entry, and the
+// conversion of a validated entry into the rule a plan reads.
+import { checkCustomPattern } from './detectors/safe-regex.ts';
+import { CUSTOM_DETECTOR, expandDetectorName, KNOWN_DETECTOR_NAMES } from './detectors/names.ts';
+import type { MaskRule } from './types.ts';
+
+/** A `masks` entry as the schema reads it. */
+export interface MaskEntry {
+  readonly column?: string | undefined;
+  readonly detector?: string | undefined;
+  readonly name?: string | undefined;
+  readonly pattern?: string | undefined;
+  readonly with: MaskRule['with'];
+  readonly deny_in_predicates?: boolean | undefined;
+}
+
+/** What is wrong with one entry, by field; empty when it is fine. */
+export function maskEntryProblems(m: MaskEntry): Array<{ readonly path: string; readonly message: string }> {
+  const out: Array<{ path: string; message: string }> = [];
+  if ((m.column === undefined) === (m.detector === undefined)) out.push({ path: '', message: 'a mask names exactly one of column or detector' });
+  if (m.detector === CUSTOM_DETECTOR) {
+    if (m.name === undefined) out.push({ path: 'name', message: 'a custom detector needs a name' });
+    if (m.pattern === undefined) out.push({ path: 'pattern', message: 'a custom detector needs a pattern' });
+    else {
+      const check = checkCustomPattern(m.pattern);
+      if (!check.ok) out.push({ path: 'pattern', message: check.reason });
+    }
+    return out;
+  }
+  if (m.detector !== undefined && expandDetectorName(m.detector) === undefined) {
+    out.push({ path: 'detector', message: `unknown detector ${m.detector}; known detectors: ${KNOWN_DETECTOR_NAMES.join(', ')}` });
+  }
+  if (m.name !== undefined) out.push({ path: 'name', message: 'name goes only with detector: custom' });
+  if (m.pattern !== undefined) out.push({ path: 'pattern', message: 'pattern goes only with detector: custom' });
+  return out;
+}
+
+/**
+ * The rule for a validated entry, with the same shape as policy/compile.ts's MaskSpec plus
+ * `name` and `pattern` for custom detectors (which that compiler does not carry yet).
+ */
+export function maskRuleFromConfig(m: MaskEntry): MaskRule {
+  return Object.freeze({
+    ...(m.column !== undefined ? { column: m.column } : {}),
+    ...(m.detector !== undefined ? { detector: m.detector } : {}),
+    ...(m.name !== undefined ? { name: m.name } : {}),
+    ...(m.pattern !== undefined ? { pattern: m.pattern } : {}),
+    with: m.with,
+    denyInPredicates: m.deny_in_predicates ?? false,
+  });
+}
