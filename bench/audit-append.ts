@@ -2,9 +2,11 @@
 // decision) and recorder events (one per statement) cost the main thread's event loop.
 // N appends (and N recorder events) are issued from the main thread in bursts of BURST per
 // turn of the event loop, as the gateway's sessions would; it prints appends/s (issue to last
-// commit) and the event-loop delay p50/p99/max and utilisation seen meanwhile.
+// commit) and the event-loop delay p50/p99/max and utilisation seen meanwhile. With
+// --rate=R the appends are paced at R per second (the load of a busy gateway), which shows what
+// the writes cost the loop at that load; without it they are issued flat out.
 //
-//   node --import tsx bench/audit-append.ts [N=50000] [BURST=8] [--memory] [--no-recorder]
+//   node --import tsx bench/audit-append.ts [N=50000] [BURST=8] [--rate=R] [--memory] [--no-recorder]
 //
 // `--memory` uses `sqlite::memory:`, which cannot be shared with a writer thread: the in-thread
 // writers, for comparison.
@@ -23,6 +25,7 @@ const n = numbers[0] ?? 50_000;
 const burst = numbers[1] ?? 8;
 const memory = args.includes('--memory');
 const withRecorder = !args.includes('--no-recorder');
+const rate = Number(args.find((a) => a.startsWith('--rate='))?.slice('--rate='.length) ?? 0);
 
 const dir = mkdtempSync(join(tmpdir(), 'pcs-bench-audit-'));
 const store = await openStore(memory ? 'sqlite::memory:' : `sqlite:${join(dir, 'p.db')}`);
@@ -49,7 +52,14 @@ for (let i = 0; i < n; i += burst) {
     }));
     if (withRecorder) session.event('statement', { text, verdict: 'allow', rows: 1, ms: 0.2 });
   }
-  await new Promise((resolve) => setImmediate(resolve));
+  if (rate > 0) {
+    // Sleep until the next burst is due.
+    const due = t0 + ((i + burst) / rate) * 1000;
+    const wait = due - performance.now();
+    await new Promise((resolve) => (wait > 1 ? setTimeout(resolve, wait) : setImmediate(resolve)));
+  } else {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 const issued = performance.now();
 await Promise.all(pending);
@@ -59,7 +69,7 @@ const elu = performance.eventLoopUtilization(elu0);
 histogram.disable();
 
 const ms = (ns: number): string => (ns / 1e6).toFixed(2);
-console.log(`${memory ? 'sqlite::memory: (in-thread writers)' : 'sqlite file'}; ${n} appends${withRecorder ? ' + recorder events' : ''}, bursts of ${burst}`);
+console.log(`${memory ? 'sqlite::memory: (in-thread writers)' : 'sqlite file'}; ${n} appends${withRecorder ? ' + recorder events' : ''}, bursts of ${burst}, ${rate > 0 ? `paced at ${rate}/s` : 'flat out'}`);
 console.log(`  appends/s            ${Math.round(n / ((t1 - t0) / 1000))}  (issued in ${(issued - t0).toFixed(0)} ms, committed after ${(t1 - t0).toFixed(0)} ms)`);
 console.log(`  event-loop delay ms  p50 ${ms(histogram.percentile(50))}  p99 ${ms(histogram.percentile(99))}  max ${ms(histogram.max)}`);
 console.log(`  event-loop utilisation ${(elu.utilization * 100).toFixed(1)}%`);

@@ -1,12 +1,18 @@
 // The tamper-evident audit log: an append-only hash chain in the store with Ed25519-signed
 // checkpoints. See docs/audit.md for the format and what verification does and does not prove.
-import { setTimeout as delay } from 'node:timers/promises';
+//
+// Where the writes run: for a store with a file, in the store's writer thread (a worker with its
+// own SQLite connection, src/store/writer-thread.ts), so that appending costs the caller's event
+// loop a check of the event and one postMessage per window, never a synchronous SQLite
+// transaction; canonical JSON, hashing, signing and query compilation all happen there too. For
+// an in-memory store (which another thread cannot open) the same code runs in this thread.
 import type { AuditEvent, AuditSink } from '../core/audit-event.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Store } from '../store/store.ts';
-import { insertBatch, insertCheckpoint, isWriteConflict, lastCheckpoint, readHead, type ChainHead, type Signer } from './chain-writer.ts';
-import { prepareEvent, type PreparedEvent } from './event-guard.ts';
+import type { WriterThread } from '../store/writer-thread.ts';
+import { appendChecked, checkpointHead, lastCheckpoint, readHead, type ChainHead, type EventRefusal, type Signer } from './chain-writer.ts';
+import { checkEvent, type CheckedEvent } from './event-guard.ts';
 import { toAuditRecord, type AuditRecord } from './record.ts';
 import { loadOrCreateSigningKey, publicKeyFile } from './signing-key.ts';
 
@@ -31,15 +37,13 @@ export interface ListOptions {
   readonly type?: string;
 }
 
-/** Races with another writer are rare and short; a few tries with jitter resolve them. */
-const MAX_ATTEMPTS = 8;
 /** Group commit: at most this many records per transaction. */
 const MAX_BATCH = 500;
 /**
- * How long an append waits for others to share its transaction. Writes are synchronous
- * (better-sqlite3) and block the event loop: one per decision would add a store round trip
- * to every proxied statement; one every few milliseconds costs almost nothing. The price is
- * that a crash can lose the appends of the last window.
+ * How long an append waits for others to share its transaction (and its message to the writer
+ * thread): one transaction per decision would cost a commit per proxied statement; one every
+ * few milliseconds costs almost nothing. The price is that a crash can lose the appends of the
+ * last window.
  */
 const DEFAULT_FLUSH_DELAY_MS = 5;
 const LIST_DEFAULT = 100;
@@ -51,16 +55,96 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export class AuditLog implements AuditSink {
-  readonly keyId: string;
+/** Where the chain is written: the store's writer thread, or this thread. */
+interface ChainWriter {
+  /** Runs what it is handed in the order handed (the writer thread): no need to wait for one write before handing the next. */
+  readonly ordered: boolean;
+  /** Per event, undefined when committed or why it was refused; rejects when nothing was committed. */
+  append(events: readonly CheckedEvent[]): Promise<(EventRefusal | undefined)[]>;
+  checkpoint(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Writes in this thread, on the store's connection (stores without a file). */
+class InThreadWriter implements ChainWriter {
+  readonly ordered = false;
   readonly #store: Store;
   readonly #signer: Signer;
   readonly #checkpointEvery: number;
+  readonly #onRetry: (attempt: number, reason: string) => void;
+
+  constructor(store: Store, signer: Signer, checkpointEvery: number, logger: Logger) {
+    this.#store = store;
+    this.#signer = signer;
+    this.#checkpointEvery = checkpointEvery;
+    this.#onRetry = (attempt, reason) => logger.debug({ attempt, reason }, 'audit write raced another writer; retrying');
+  }
+
+  append(events: readonly CheckedEvent[]): Promise<(EventRefusal | undefined)[]> {
+    return appendChecked(this.#store.db, events, this.#signer, this.#checkpointEvery, this.#onRetry);
+  }
+
+  checkpoint(): Promise<void> {
+    return checkpointHead(this.#store.db, this.#signer, this.#onRetry);
+  }
+
+  async close(): Promise<void> {}
+}
+
+let nextChainId = 1;
+
+/** Writes in the store's writer thread; failures of the thread become PCS_AUDIT_WRITE_FAILED. */
+class WorkerWriter implements ChainWriter {
+  readonly ordered = true;
+  readonly #thread: WriterThread;
+  readonly #chain = nextChainId++;
+
+  constructor(thread: WriterThread, signer: Signer, checkpointEvery: number, logger: Logger) {
+    this.#thread = thread;
+    thread.acquire(logger);
+    // Replayed to a new worker after a crash, so a restarted thread can sign checkpoints too.
+    thread.setup(`audit:${this.#chain}`, { op: 'audit.open', chain: this.#chain, keyId: signer.keyId, privateKey: signer.privateKey, checkpointEvery });
+  }
+
+  append(events: readonly CheckedEvent[]): Promise<(EventRefusal | undefined)[]> {
+    return this.#request({ op: 'audit.append', chain: this.#chain, events }) as Promise<(EventRefusal | undefined)[]>;
+  }
+
+  async checkpoint(): Promise<void> {
+    await this.#request({ op: 'audit.checkpoint', chain: this.#chain });
+  }
+
+  async close(): Promise<void> {
+    this.#thread.forget(`audit:${this.#chain}`);
+    await this.#thread.release();
+  }
+
+  async #request(message: { op: string; [field: string]: unknown }): Promise<unknown> {
+    try {
+      return await this.#thread.request(message);
+    } catch (err) {
+      // The worker reports a failed write as PCS_AUDIT_WRITE_FAILED already; a dead worker or a closed store is one too.
+      const code = (err as { code?: unknown }).code;
+      const params = (err as { params?: unknown }).params;
+      if (code === 'PCS_AUDIT_WRITE_FAILED' && params && typeof params === 'object') throw new GatewayError('PCS_AUDIT_WRITE_FAILED', params as Record<string, string>, { cause: err });
+      throw new GatewayError('PCS_AUDIT_WRITE_FAILED', { cause: describe(err) }, { cause: err });
+    }
+  }
+}
+
+export class AuditLog implements AuditSink {
+  readonly keyId: string;
+  readonly #store: Store;
+  readonly #writer: ChainWriter;
   readonly #logger: Logger;
-  /** Every write runs after the previous one settles: one writer per process, in call order. */
+  /**
+   * In-thread writes run after the previous one settles: one writer per process, in call order.
+   * The writer thread runs requests in the order they were posted, so its writes are posted at
+   * once (a window's batch does not wait for the previous batch's commit).
+   */
   #tail: Promise<void> = Promise.resolve();
   /** Appends waiting for the next write; they are committed together, in call order. */
-  #pending: Array<{ event: PreparedEvent; resolve: () => void; reject: (err: unknown) => void }> = [];
+  #pending: Array<{ event: CheckedEvent; resolve: () => void; reject: (err: unknown) => void }> = [];
   readonly #flushDelayMs: number;
   #flushTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -70,9 +154,8 @@ export class AuditLog implements AuditSink {
     this.keyId = signer.keyId;
     this.#flushDelayMs = flushDelayMs;
     this.#store = store;
-    this.#signer = signer;
-    this.#checkpointEvery = checkpointEvery;
     this.#logger = logger;
+    this.#writer = store.writer ? new WorkerWriter(store.writer, signer, checkpointEvery, logger) : new InThreadWriter(store, signer, checkpointEvery, logger);
   }
 
   static async open(opts: AuditLogOptions): Promise<AuditLog> {
@@ -107,7 +190,7 @@ export class AuditLog implements AuditSink {
   checkpoint(): Promise<void> {
     // Appends waiting for their window belong before the checkpoint.
     if (this.#pending.length > 0) this.#flushNow();
-    return this.#enqueue(() => this.#retrying(() => this.#checkpointHead()));
+    return this.#enqueue(() => this.#writer.checkpoint());
   }
 
   /** The last record's seq and hash (seq 0 and the genesis hash when empty), to keep outside the store. */
@@ -123,7 +206,10 @@ export class AuditLog implements AuditSink {
     return rows.map(toAuditRecord);
   }
 
-  /** Refuse new appends, wait for pending ones, then write a final checkpoint. The store stays open. */
+  /**
+   * Refuse new appends, wait for pending ones, then write a final checkpoint and let the writer
+   * thread go (it ends when the recorder is done with it too). The store stays open.
+   */
   close(): Promise<void> {
     this.#closing ??= this.#closeOnce();
     return this.#closing;
@@ -131,7 +217,11 @@ export class AuditLog implements AuditSink {
 
   async #closeOnce(): Promise<void> {
     this.#closed = true;
-    await this.checkpoint();
+    try {
+      await this.checkpoint();
+    } finally {
+      await this.#writer.close();
+    }
     const head = await readHead(this.#store.db);
     this.#logger.info({ lastSeq: head.seq, lastHash: head.hash }, 'audit log closed');
   }
@@ -139,11 +229,11 @@ export class AuditLog implements AuditSink {
   async #append(event: AuditEvent): Promise<void> {
     try {
       // Validated before queueing, so the caller's mistake surfaces at once and in call order.
-      const prepared = prepareEvent(event);
+      const checked = checkEvent(event);
       if (this.#closed) throw new GatewayError('PCS_AUDIT_WRITE_FAILED', { cause: 'the audit log is closed' });
       await new Promise<void>((resolve, reject) => {
         // The first append of a window schedules the write; later ones ride along with it.
-        const n = this.#pending.push({ event: prepared, resolve, reject });
+        const n = this.#pending.push({ event: checked, resolve, reject });
         if (n === 1) this.#flushTimer = setTimeout(() => this.#flushNow(), this.#flushDelayMs);
         else if (n === MAX_BATCH) this.#flushNow();
       });
@@ -156,45 +246,28 @@ export class AuditLog implements AuditSink {
   #flushNow(): void {
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    void this.#enqueue(() => this.#writePending());
-  }
-
-  async #writePending(): Promise<void> {
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0, MAX_BATCH);
-      try {
-        await this.#retrying(() => insertBatch(this.#store.db, batch.map((p) => p.event), this.#signer, this.#checkpointEvery));
-        for (const p of batch) p.resolve();
-      } catch (err) {
-        for (const p of batch) p.reject(err);
-      }
+      void this.#enqueue(() => this.#writeBatch(batch));
     }
   }
 
-  async #checkpointHead(): Promise<void> {
-    const head = await readHead(this.#store.db);
-    if (head.seq === 0) return;
-    const last = await lastCheckpoint(this.#store.db);
-    if (last && last.seq >= head.seq) return;
-    await insertCheckpoint(this.#store.db, head, this.#signer);
-  }
-
-  async #retrying<T>(write: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await write();
-      } catch (err) {
-        if (err instanceof GatewayError) throw err;
-        if (!isWriteConflict(err) || attempt >= MAX_ATTEMPTS) {
-          throw new GatewayError('PCS_AUDIT_WRITE_FAILED', { cause: attempt > 1 ? `${describe(err)} (after ${attempt} attempts)` : describe(err) }, { cause: err });
-        }
-        this.#logger.debug({ attempt, reason: describe(err) }, 'audit write raced another writer; retrying');
-        await delay(attempt * 5 + Math.random() * 10);
-      }
+  /** Never rejects: each append's own promise is settled instead. */
+  async #writeBatch(batch: readonly { event: CheckedEvent; resolve: () => void; reject: (err: unknown) => void }[]): Promise<void> {
+    try {
+      const outcome = await this.#writer.append(batch.map((p) => p.event));
+      batch.forEach((p, i) => {
+        const refusal = outcome[i];
+        if (refusal) p.reject(new GatewayError(refusal.code, refusal.params));
+        else p.resolve();
+      });
+    } catch (err) {
+      for (const p of batch) p.reject(err);
     }
   }
 
   #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#writer.ordered) return task();
     const run = this.#tail.then(task);
     // A failed write must not stop the ones queued after it.
     this.#tail = run.then(noop, noop);

@@ -2,11 +2,17 @@
 // record (and, every N records, its signed checkpoint). The primary key on seq is what keeps two
 // writers (two gateway processes on one store) from forking the chain: the loser of a race gets
 // a conflict, and the caller re-reads the head and tries again.
+//
+// This module is the whole write side of the chain, and it runs wherever the writes run: in the
+// store's writer thread (src/store/writer-worker.ts) for a store with a file, on the caller's
+// thread for an in-memory store (AuditLog's in-thread path). Both use the functions below.
 import type { KeyObject } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
+import { GatewayError, type ErrorCode, type ErrorParams } from '../core/errors.ts';
 import type { Database } from '../store/schema.ts';
 import { signCheckpoint } from './checkpoint.ts';
-import type { PreparedEvent } from './event-guard.ts';
+import { canonicalEvent, type CheckedEvent, type PreparedEvent } from './event-guard.ts';
 import { GENESIS_HASH, recordHash } from './record-hash.ts';
 
 export interface ChainHead {
@@ -68,4 +74,74 @@ export function isWriteConflict(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') return false;
   return code.startsWith('SQLITE_BUSY') || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505' || code === '40001';
+}
+
+/** Races with another writer are rare and short; a few tries with jitter resolve them. */
+const MAX_ATTEMPTS = 8;
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Run `write`, retrying lost races with another writer; any other failure, or a race lost
+ * MAX_ATTEMPTS times, throws PCS_AUDIT_WRITE_FAILED (a GatewayError thrown by `write` as is).
+ */
+export async function writeRetrying<T>(write: () => Promise<T>, onRetry?: (attempt: number, reason: string) => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      if (!isWriteConflict(err) || attempt >= MAX_ATTEMPTS) {
+        throw new GatewayError('PCS_AUDIT_WRITE_FAILED', { cause: attempt > 1 ? `${describe(err)} (after ${attempt} attempts)` : describe(err) }, { cause: err });
+      }
+      onRetry?.(attempt, describe(err));
+      await delay(attempt * 5 + Math.random() * 10);
+    }
+  }
+}
+
+/** Why one event of a batch was refused, in a form that crosses a thread boundary. */
+export interface EventRefusal {
+  readonly code: ErrorCode;
+  readonly params: ErrorParams;
+}
+
+/**
+ * Canonicalise `events` and append those that are valid, in order, in one transaction (with
+ * retries). Returns, per event, undefined when it was committed or why it was refused; throws
+ * PCS_AUDIT_WRITE_FAILED when the transaction failed (then nothing was committed).
+ */
+export async function appendChecked(
+  db: Kysely<Database>,
+  events: readonly CheckedEvent[],
+  signer: Signer,
+  checkpointEvery: number,
+  onRetry?: (attempt: number, reason: string) => void,
+): Promise<(EventRefusal | undefined)[]> {
+  const outcome: (EventRefusal | undefined)[] = [];
+  const prepared: PreparedEvent[] = [];
+  for (const event of events) {
+    try {
+      prepared.push(canonicalEvent(event));
+      outcome.push(undefined);
+    } catch (err) {
+      const refusal = err instanceof GatewayError ? err : new GatewayError('PCS_AUDIT_EVENT_INVALID', { type: event.type, reason: describe(err) });
+      outcome.push({ code: refusal.code, params: refusal.params });
+    }
+  }
+  if (prepared.length > 0) await writeRetrying(() => insertBatch(db, prepared, signer, checkpointEvery), onRetry);
+  return outcome;
+}
+
+/** Sign the latest record, unless it already has a checkpoint (with retries). */
+export async function checkpointHead(db: Kysely<Database>, signer: Signer, onRetry?: (attempt: number, reason: string) => void): Promise<void> {
+  await writeRetrying(async () => {
+    const head = await readHead(db);
+    if (head.seq === 0) return;
+    const last = await lastCheckpoint(db);
+    if (last && last.seq >= head.seq) return;
+    await insertCheckpoint(db, head, signer);
+  }, onRetry);
 }

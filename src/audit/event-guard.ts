@@ -13,6 +13,19 @@ const MAX_DEPTH = 32;
 /** Audit data is names and ids; a producer dumping a payload here is a bug. */
 const MAX_DATA_BYTES = 64 * 1024;
 
+/**
+ * An event checked on the caller's thread: what can be wrong with it in the caller's terms
+ * (names, shapes, secrets, values JSON cannot carry) is reported at once, and `json` is the
+ * plain JSON text of its data, cheap to hand to the writer thread. Canonicalisation happens on
+ * the writer's side (canonicalEvent), off the hot path.
+ */
+export interface CheckedEvent {
+  readonly type: string;
+  readonly actor: string;
+  /** JSON.stringify of the data (any spelling: canonicalEvent canonicalises it). */
+  readonly json: string;
+}
+
 export interface PreparedEvent {
   readonly type: string;
   readonly actor: string;
@@ -28,6 +41,9 @@ function isSecretKey(key: string): boolean {
 
 /** Path of the first secret-named key in `value` (e.g. `upstream.headers.Authorization`). */
 function findSecretKey(value: unknown, path: string, depth: number, type: string): string | undefined {
+  // JSON.stringify would turn these into null or throw; RFC 8785 has no spelling for them.
+  if (typeof value === 'number' && !Number.isFinite(value)) throw notJson(type, `${Number.isNaN(value) ? 'NaN' : 'Infinity'} is not allowed`);
+  if (typeof value === 'bigint') throw notJson(type, 'a bigint is not allowed');
   if (value === null || typeof value !== 'object') return undefined;
   if (depth > MAX_DEPTH) throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: `data is nested deeper than ${MAX_DEPTH} levels (or cyclic)` });
   if (Array.isArray(value)) {
@@ -51,8 +67,12 @@ function findSecretKey(value: unknown, path: string, depth: number, type: string
   return undefined;
 }
 
-/** Validate and canonicalise an event; throws a GatewayError naming the problem (never a value). */
-export function prepareEvent(event: AuditEvent): PreparedEvent {
+function notJson(type: string, reason: string, cause?: unknown): GatewayError {
+  return new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: `data is not representable as JSON (${reason})` }, { cause });
+}
+
+/** Validate an event on the caller's thread; throws a GatewayError naming the problem (never a value). */
+export function checkEvent(event: AuditEvent): CheckedEvent {
   // Checked at run time too: producers outside TypeScript (plugins, JSON input) exist.
   const type: unknown = event.type;
   if (typeof type !== 'string' || type === '') throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type: '(none)', reason: 'type must be a non-empty string' });
@@ -63,12 +83,37 @@ export function prepareEvent(event: AuditEvent): PreparedEvent {
   const secretPath = findSecretKey(raw, '', 0, type);
   if (secretPath) throw new GatewayError('PCS_AUDIT_SECRET_FIELD', { type, path: secretPath });
 
+  let json: string;
+  try {
+    // Native and fast; calls toJSON (a Date becomes its ISO text) as canonicalisation would.
+    json = JSON.stringify(raw);
+  } catch (err) {
+    throw notJson(type, err instanceof Error ? err.message : String(err), err);
+  }
+  return { type, actor: event.actor, json };
+}
+
+/**
+ * The writer's side: canonical text and parsed data of a checked event, exactly what is stored
+ * and hashed. Throws a GatewayError (PCS_AUDIT_EVENT_INVALID) for what only shows here.
+ */
+export function canonicalEvent(event: CheckedEvent): PreparedEvent {
+  const { type } = event;
+  const parsed: unknown = JSON.parse(event.json);
+  // A toJSON() on the data object itself could have turned it into something else.
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: 'data must be a JSON object' });
   let dataText: string;
   try {
-    dataText = canonicalJson(raw);
+    dataText = canonicalJson(parsed);
   } catch (err) {
-    throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: `data is not representable as JSON (${err instanceof Error ? err.message : String(err)})` }, { cause: err });
+    throw notJson(type, err instanceof Error ? err.message : String(err), err);
   }
   if (Buffer.byteLength(dataText, 'utf8') > MAX_DATA_BYTES) throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: `data is larger than ${MAX_DATA_BYTES} bytes` });
-  return { type, actor: event.actor, dataText, data: JSON.parse(dataText) as Record<string, unknown> };
+  // Parsed JSON canonicalises to the same text whether it came from `json` or `dataText`.
+  return { type, actor: event.actor, dataText, data: parsed as Record<string, unknown> };
+}
+
+/** Validate and canonicalise an event in one step; throws a GatewayError naming the problem (never a value). */
+export function prepareEvent(event: AuditEvent): PreparedEvent {
+  return canonicalEvent(checkEvent(event));
 }

@@ -7,11 +7,15 @@
 // the queue is full (store too slow or down) new events are dropped and counted, and the count
 // is recorded as a `dropped` event once there is room, so a recording says what it lost. A
 // failed write is logged and retried with backoff; no call ever throws or rejects.
+//
+// Where the writes run: a batch's data is serialised here (at flush time, not in event()), and
+// its transaction runs in the store's writer thread (src/store/writer-thread.ts) when the store
+// has a file, so the event loop never waits for SQLite; for an in-memory store, in this thread.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../runtime/logger.ts';
 import type { Store } from '../store/store.ts';
 import { Recording, type RecordingHost, type SessionRecording } from './recording.ts';
-import { terminateOrphans, writeBatch, type QueuedOp } from './writer.ts';
+import { serialiseOps, terminateOrphans, writeBatch, type QueuedOp } from './writer.ts';
 
 export type { SessionRecording, EndStatus } from './recording.ts';
 
@@ -58,6 +62,8 @@ export class Recorder {
   readonly #maxQueued: number;
   readonly #host: RecordingHost;
   readonly #timer: NodeJS.Timeout;
+  /** Writes one batch in one transaction: in the store's writer thread, or in this one. */
+  readonly #write: (batch: readonly QueuedOp[]) => Promise<unknown>;
 
   /** The queue is `#queue[#head..]`; taking a batch moves #head instead of shifting the array. */
   #queue: QueuedOp[] = [];
@@ -89,6 +95,13 @@ export class Recorder {
     this.#maxBatch = opts.maxBatch ?? 1000;
     this.#maxQueued = opts.maxQueued ?? 100_000;
     this.#host = this.#makeHost();
+    const writer = opts.store.writer;
+    if (writer) {
+      writer.acquire(opts.logger);
+      this.#write = (batch) => writer.request({ op: 'recorder.write', ops: serialiseOps(batch) });
+    } else {
+      this.#write = (batch) => writeBatch(this.#store.db, batch);
+    }
     // Unref'd: a pending flush never keeps the process alive; shutdown calls close().
     this.#timer = setInterval(() => this.#kick(), this.#flushIntervalMs).unref();
     // Recovery runs first on the chain, so it can never touch a session this process starts.
@@ -132,6 +145,8 @@ export class Recorder {
         await this.flush();
       }
       if (this.#length() > 0) this.#logger.error({ lost: this.#length() }, 'recorder closed with unwritten session records');
+      // Everything was answered: the writer thread may go (it ends when the audit log is done with it too).
+      await this.#store.writer?.release();
     })();
     return this.#closing;
   }
@@ -205,7 +220,7 @@ export class Recorder {
         if (this.#length() === 0) return;
         const batch = this.#take();
         try {
-          await writeBatch(this.#store.db, batch);
+          await this.#write(batch);
         } catch (err) {
           this.#failed(batch, err);
           return;

@@ -1,6 +1,11 @@
 // The database side of recording: one transaction per batch, and the crash recovery run when a
 // recorder opens. Inserts are idempotent (a retried batch whose first attempt did commit after
 // all writes nothing twice), so a failed batch can simply be written again.
+//
+// A batch is written in two steps: serialiseOps() turns the queued ops into rows whose JSON is
+// text (on the recorder's thread: event data is kept by reference until then, and only that
+// thread may read it), and writeSerialised() runs the transaction, in the store's writer thread
+// (src/store/writer-worker.ts) for a store with a file, or in place (writeBatch) otherwise.
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import { eventDataJson } from './sanitize.ts';
@@ -42,6 +47,23 @@ export interface EndOp {
 
 export type QueuedOp = StartOp | EventOp | EndOp;
 
+/** An event with its data as stored (JSON text): a plain object that crosses threads cheaply. */
+export interface SerialisedEventOp {
+  readonly op: 'event';
+  readonly sessionId: string;
+  readonly seq: number;
+  readonly at: number;
+  readonly kind: string;
+  readonly data: string;
+}
+
+/** An end with its summary as stored (JSON text or null). */
+export interface SerialisedEndOp extends Omit<EndOp, 'summary'> {
+  readonly summary: string | null;
+}
+
+export type SerialisedOp = StartOp | SerialisedEventOp | SerialisedEndOp;
+
 /** Rows per INSERT: 6 bound values each stays far below SQLite's variable limit. */
 const ROWS_PER_INSERT = 500;
 
@@ -50,9 +72,23 @@ const ROWS_PER_INSERT = 500;
  * which respects their queue order: a session's end is always queued after its start.
  */
 export async function writeBatch(db: Kysely<Database>, ops: readonly QueuedOp[]): Promise<void> {
+  await writeSerialised(db, serialiseOps(ops));
+}
+
+/** The rows of `ops`, JSON as text (bounded and redacted by sanitize.ts); never throws. */
+export function serialiseOps(ops: readonly QueuedOp[]): SerialisedOp[] {
+  return ops.map((op) => {
+    if (op.op === 'event') return { op: 'event', sessionId: op.sessionId, seq: op.seq, at: op.at, kind: op.kind, data: eventDataJson(op.data) };
+    if (op.op === 'end') return { ...op, summary: op.summary === undefined ? null : eventDataJson(op.summary) };
+    return op;
+  });
+}
+
+/** Write serialised `ops` in one transaction (see writeBatch). */
+export async function writeSerialised(db: Kysely<Database>, ops: readonly SerialisedOp[]): Promise<void> {
   const starts: StartOp[] = [];
-  const events: EventOp[] = [];
-  const ends: EndOp[] = [];
+  const events: SerialisedEventOp[] = [];
+  const ends: SerialisedEndOp[] = [];
   for (const op of ops) {
     if (op.op === 'start') starts.push(op);
     else if (op.op === 'event') events.push(op);
@@ -73,15 +109,15 @@ async function insertSessions(trx: Transaction<Database>, ops: readonly StartOp[
     .execute();
 }
 
-async function insertEvents(trx: Transaction<Database>, ops: readonly EventOp[]): Promise<void> {
+async function insertEvents(trx: Transaction<Database>, ops: readonly SerialisedEventOp[]): Promise<void> {
   await trx
     .insertInto('session_events')
-    .values(ops.map((e) => ({ session_id: e.sessionId, seq: e.seq, at: e.at, kind: e.kind, data: eventDataJson(e.data) })))
+    .values(ops.map((e) => ({ session_id: e.sessionId, seq: e.seq, at: e.at, kind: e.kind, data: e.data })))
     .onConflict((oc) => oc.columns(['session_id', 'seq']).doNothing())
     .execute();
 }
 
-async function updateEnd(trx: Transaction<Database>, end: EndOp): Promise<void> {
+async function updateEnd(trx: Transaction<Database>, end: SerialisedEndOp): Promise<void> {
   await trx
     .updateTable('sessions')
     .set({
@@ -91,7 +127,7 @@ async function updateEnd(trx: Transaction<Database>, end: EndOp): Promise<void> 
       bytes_out: end.bytesOut,
       statements: end.statements,
       dropped: end.dropped,
-      summary: end.summary === undefined ? null : eventDataJson(end.summary),
+      summary: end.summary,
     })
     .where('id', '=', end.sessionId)
     .execute();

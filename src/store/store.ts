@@ -1,16 +1,28 @@
 // The one way into persistence. Callers get a Kysely<Database> whose queries run unchanged on
 // SQLite (embedded default) and PostgreSQL (a later backend): the store URL picks the dialect.
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Dialect } from 'kysely';
 import { GatewayError } from '../core/errors.ts';
 import { migrationProvider } from './migrations.ts';
 import type { Database } from './schema.ts';
+import { configureSqlite } from './sqlite.ts';
+import { WriterThread } from './writer-thread.ts';
 
 export interface Store {
   readonly db: Kysely<Database>;
   readonly kind: 'sqlite' | 'postgres';
+  /** The URL the store was opened with. */
+  readonly url: string;
+  /** The database file, or undefined when there is none (`sqlite::memory:`). */
+  readonly file: string | undefined;
+  /**
+   * The background writer (a worker thread with its own connection to `file`) that the audit
+   * log and the recorder hand their batches to, so the event loop never waits for SQLite;
+   * undefined when the store has no file to share. Closed by close().
+   */
+  readonly writer: WriterThread | undefined;
   close(): Promise<void>;
 }
 
@@ -18,18 +30,18 @@ export interface Store {
 export async function openStore(url: string): Promise<Store> {
   let dialect: Dialect;
   let kind: Store['kind'];
+  let dbFile: string | undefined;
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
     const file = path === ':memory:' ? ':memory:' : path;
     const created = file !== ':memory:' && !existsSync(file);
     if (created) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const sqlite = new SQLite(file);
-    // Sealed credentials and token metadata: readable by the gateway's user only.
+    // Sealed credentials and token metadata: readable by the gateway's user only (before WAL
+    // mode creates the -wal and -shm files, which SQLite gives the database file's mode).
     if (created) chmodSync(file, 0o600);
-    // WAL lets readers (the admin API) run beside the writer (recordings, audit).
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = NORMAL');
-    sqlite.pragma('busy_timeout = 5000');
+    configureSqlite(sqlite);
+    if (file !== ':memory:') dbFile = resolve(file);
     dialect = new SqliteDialect({ database: sqlite });
     kind = 'sqlite';
   } else {
@@ -44,5 +56,17 @@ export async function openStore(url: string): Promise<Store> {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new GatewayError('PCS_STORE_MIGRATION_FAILED', { migration: failed, cause: error instanceof Error ? error.message : String(error) });
   }
-  return { db, kind, close: () => db.destroy() };
+  const writer = dbFile === undefined ? undefined : new WriterThread(dbFile);
+  return {
+    db,
+    kind,
+    url,
+    file: dbFile,
+    writer,
+    async close() {
+      // The writer first: it finishes what it was handed, then the main connection goes.
+      await writer?.close();
+      await db.destroy();
+    },
+  };
 }

@@ -10,7 +10,10 @@ import type { AuditEvent } from '../../src/core/audit-event.ts';
 import { GatewayError } from '../../src/core/errors.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { openStore } from '../../src/store/store.ts';
+import { WriterThread } from '../../src/store/writer-thread.ts';
 import { testSecret } from '../support/secrets.ts';
+import { tempDir } from '../support/tmp.ts';
+import { join } from 'node:path';
 import { appendMany, attacker, openFixture, rawRows, type Fixture } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -184,5 +187,83 @@ await test('AuditLog', async (t) => {
     const [row] = rawRows(db);
     db.close();
     assert.equal(row?.data, '{"a":{"b":"é","y":[3,1]},"z":1}');
+  });
+
+  await t.test('writes in the store\'s writer thread, and a process exits on its own with or without close', async () => {
+    const f = await fixture(10);
+    assert.ok(f.store.writer, 'a file store has a writer thread');
+    await f.log.close(); // the key file exists before the children start
+    const child = fileURLToPath(new URL('./fixtures/exit-check.ts', import.meta.url));
+    for (const mode of ['close', 'abandon']) {
+      // A dangling handle would keep the child alive until the timeout kills it (and fails the test).
+      await run(process.execPath, ['--import', 'tsx', child, f.dbFile, f.keyFile, mode], { timeout: 30_000 });
+    }
+    const records = await f.log.list({ limit: 1000 });
+    assert.deepEqual(records.map((r) => r.seq), Array.from({ length: 50 }, (_, i) => i + 1));
+    assert.deepEqual(records.map((r) => r.actor), [...Array<string>(25).fill('close'), ...Array<string>(25).fill('abandon')]);
+    const result = await verifyAudit(f.store, publicKeyOf(f));
+    assert.deepEqual(result.ok && { records: result.records, checkpoints: result.checkpoints }, { records: 50, checkpoints: 6 });
+  });
+
+  await t.test('a writer thread that dies fails the appends in flight, never the chain; a new one takes over', async () => {
+    const f = await fixture(10);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await appendMany(f.log, 5);
+      const writer = f.store.writer;
+      assert.ok(writer);
+      const inFlight = Array.from({ length: 30 }, (_, i) => f.log.append({ type: 'session.started', actor: 'agent', data: { i } }));
+      const checkpoint = f.log.checkpoint(); // posts the window now
+      await writer.kill();
+      const settled = await Promise.allSettled([...inFlight, checkpoint]);
+      for (const s of settled) if (s.status === 'rejected') assert.equal((s.reason as GatewayError).code, 'PCS_AUDIT_WRITE_FAILED');
+      // Right after a crash a new thread is not started yet: refused, not hung.
+      await assert.rejects(f.log.append({ type: 'session.started', actor: 'agent', data: { late: true } }), { code: 'PCS_AUDIT_WRITE_FAILED' });
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await f.log.append({ type: 'session.ended', actor: 'agent', data: {} });
+      const records = await f.log.list({ limit: 1000 });
+      // A batch may have committed without its answer arriving: never fewer records than acknowledged.
+      const acknowledged = settled.slice(0, 30).filter((s) => s.status === 'fulfilled').length;
+      assert.ok(records.length >= 5 + acknowledged + 1);
+      assert.deepEqual(records.map((r) => r.seq), Array.from({ length: records.length }, (_, i) => i + 1));
+      assert.equal(records.at(-1)?.type, 'session.ended');
+      await f.log.close();
+      assert.equal((await verifyAudit(f.store, publicKeyOf(f))).ok, true);
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  await t.test('a writer thread that cannot start: appends and close reject with PCS_AUDIT_WRITE_FAILED, and nothing hangs', async () => {
+    const f = await fixture();
+    await f.log.close();
+    // A "file" the thread cannot open as a database: a directory.
+    const broken = { ...f.store, writer: new WriterThread(tempDir('pcs-audit-notafile-')) };
+    const log = await AuditLog.open({ store: broken, signingKeyFile: f.keyFile, checkpointEvery: 100, logger: createLogger('silent') });
+    await assert.rejects(log.append({ type: 'auth.failed', actor: 'x', data: {} }), { code: 'PCS_AUDIT_WRITE_FAILED' });
+    await assert.rejects(log.append({ type: 'auth.failed', actor: 'x', data: {} }), { code: 'PCS_AUDIT_WRITE_FAILED' });
+    await assert.rejects(log.close(), { code: 'PCS_AUDIT_WRITE_FAILED' });
+    await broken.writer.close();
+    assert.deepEqual(await log.list(), []);
+  });
+
+  await t.test('an in-memory store (no file to share) is written in this thread, the same way', async () => {
+    const store = await openStore('sqlite::memory:');
+    try {
+      assert.equal(store.writer, undefined);
+      const keyFile = join(tempDir('pcs-audit-mem-'), 'k.pem');
+      const log = await AuditLog.open({ store, signingKeyFile: keyFile, checkpointEvery: 10, logger: createLogger('silent') });
+      await Promise.all(Array.from({ length: 25 }, (_, i) => log.append({ type: 'session.started', actor: 'agent', data: { i } })));
+      await assert.rejects(log.append({ type: 'config.changed', actor: 'system', data: { n: Number.POSITIVE_INFINITY } }), { code: 'PCS_AUDIT_EVENT_INVALID' });
+      await log.close();
+      assert.deepEqual((await log.list({ limit: 100 })).map((r) => r.data.i), Array.from({ length: 25 }, (_, i) => i));
+      const result = await verifyAudit(store, loadPublicKey(`${keyFile}.pub`).publicKey);
+      assert.deepEqual(result.ok && { records: result.records, checkpoints: result.checkpoints }, { records: 25, checkpoints: 3 });
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Recorder, type SessionInfo } from '../../src/recorder/recorder.ts';
 import { getSession } from '../../src/recorder/reader.ts';
 import type { Store } from '../../src/store/store.ts';
-import { ERROR, WARN, captureLogger, flakyStore, tempStore, until } from './helpers.ts';
+import { ERROR, WARN, WRITE_MODES, captureLogger, flakyStore, tempStore as tempStoreIn, until } from './helpers.ts';
 
 const INFO: SessionInfo = { connection: 'app-db', protocol: 'postgres', subject: 'ci-agent', clientAddr: '127.0.0.1:50000' };
 
@@ -17,7 +17,9 @@ async function events(store: Store, id: string) {
   return got;
 }
 
-describe('session recorder', () => {
+for (const mode of WRITE_MODES) describe(`session recorder (${mode === 'in thread' ? 'in-thread' : 'writer-thread'} writes)`, () => {
+  const tempStore = () => tempStoreIn(mode);
+
   before(() => process.on('unhandledRejection', onUnhandled));
   after(() => {
     process.off('unhandledRejection', onUnhandled);
@@ -235,4 +237,30 @@ describe('session recorder', () => {
     assert.equal(recorder.stats().queued, 0);
     await store.close();
   });
+
+  if (mode === 'writer thread') {
+    it('retries a batch lost with a writer thread that died, on a new thread', async () => {
+      const store = await tempStore();
+      const { logger, lines } = captureLogger();
+      const recorder = Recorder.open({ store, logger, flushIntervalMs: 60_000 });
+      await recorder.flush();
+      const rec = recorder.start(INFO);
+      rec.event('statement', { text: 'SELECT 1' });
+      const flushed = recorder.flush();
+      await store.writer?.kill();
+      await flushed;
+      await new Promise((resolve) => setTimeout(resolve, 1100)); // a new thread starts at most once a second
+      rec.end('closed');
+      await recorder.flush();
+      const { session, events: evs } = await events(store, rec.id);
+      assert.equal(session.status, 'closed');
+      assert.deepEqual(evs.map((e) => e.data.text), ['SELECT 1']);
+      assert.equal(recorder.stats().queued, 0);
+      // Whether the batch died with the thread or committed before it: never lost, never twice.
+      assert.ok(recorder.stats().writeErrors <= 1);
+      assert.ok(!lines.some((l) => l.level === ERROR && /closed with unwritten/.test(l.msg)));
+      await recorder.close();
+      await store.close();
+    });
+  }
 });
