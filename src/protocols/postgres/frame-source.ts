@@ -18,16 +18,21 @@ export class FrameSource {
   #socket: Socket;
   #waiter: Waiter | undefined;
   #failure: Error | undefined;
+  /** Stop reading the socket while more than this is buffered (undefined: no cap). */
+  readonly #maxBuffered: number | undefined;
   readonly #onData = (chunk: Buffer): void => {
     this.reader.push(chunk);
+    // Bytes pipelined behind an unfinished handshake wait in the kernel, not in our memory.
+    if (this.#maxBuffered !== undefined && this.reader.buffered > this.#maxBuffered) this.#socket.pause();
     this.#wake();
   };
   readonly #onEnd = (): void => this.#fail(new StreamClosed('the peer closed the connection'));
   readonly #onError = (err: Error): void => this.#fail(err);
 
-  constructor(socket: Socket, maxLength: number, reader?: FrameReader) {
+  constructor(socket: Socket, maxLength: number, reader?: FrameReader, maxBuffered?: number) {
     this.reader = reader ?? new FrameReader(maxLength);
     this.#socket = socket;
+    this.#maxBuffered = maxBuffered;
     this.#attach();
   }
 
@@ -85,6 +90,8 @@ export class FrameSource {
 
   #wait(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
+    // Waiting means what was buffered is consumed: read again.
+    if (this.#socket.isPaused()) this.#socket.resume();
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject };
     });

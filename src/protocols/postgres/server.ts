@@ -25,6 +25,13 @@ import { CatalogCache } from './catalog-cache.ts';
 
 /** A client that has not logged in within this time is dropped (PostgreSQL: authentication_timeout, 1 min). */
 const STARTUP_TIMEOUT_MS = 30_000;
+/**
+ * Before a client has authenticated it may send only small messages (a startup packet, a
+ * password carrying a token of at most 16 KiB), and what it pipelines behind them is not read
+ * into memory: an unauthenticated peer must not be able to make the gateway buffer megabytes.
+ */
+const PRE_AUTH_MAX_MESSAGE = 32 * 1024;
+const PRE_AUTH_MAX_BUFFERED = 64 * 1024;
 
 type PostgresConnection = Extract<ConnectionConfig, { type: 'postgres' }>;
 type StartupMessage = Extract<StartupPacket, { type: 'StartupMessage' }>;
@@ -105,13 +112,16 @@ export class PgListener {
 
   async #handshake(raw: Socket): Promise<void> {
     const clientAddr = clientAddress(raw.remoteAddress);
-    const source = new FrameSource(raw, this.#settings.maxMessageSize);
+    const source = new FrameSource(raw, PRE_AUTH_MAX_MESSAGE, undefined, PRE_AUTH_MAX_BUFFERED);
     let socket: Socket = raw;
     let tls = false;
     // Anything that ends the startup early: a FATAL where the protocol allows one, then close.
     const fail = (err: GatewayError): void => {
       source.detach();
-      socket.end(errorResponse(gatewayErrorFields(err, 'FATAL')));
+      // Destroy once the error is written: waiting for the peer's FIN behind unread input
+      // would keep the socket (and the listener's close) hanging.
+      const closing = socket;
+      closing.end(errorResponse(gatewayErrorFields(err, 'FATAL')), () => closing.destroy());
     };
     try {
       let startup: StartupMessage | undefined;
@@ -169,6 +179,8 @@ export class PgListener {
         if (isGatewayError(err)) return fail(err);
         throw err;
       }
+      // Authenticated: the configured message limit applies from here on.
+      source.reader.setMaxLength(this.#settings.maxMessageSize);
       const upstream = await this.#dial(connection, startup.params);
       if (this.#closing) {
         upstream.socket.destroy();

@@ -120,6 +120,33 @@ describe('postgres adapter with malformed input', () => {
     await stillServes();
   });
 
+  it('reads little from a client that has not authenticated: big password messages and floods are refused', async () => {
+    // A 1 MiB "password" is refused from its header.
+    const big = connect({ host: '127.0.0.1', port: gw.port });
+    const bigReply = collect(big);
+    await new Promise((resolve) => big.once('connect', resolve));
+    big.write(serialize.startup({ user: 'agent', database: 'app-db' }));
+    const header = Buffer.alloc(5);
+    header[0] = 0x70; // p
+    header.writeInt32BE(1024 * 1024, 1);
+    big.write(header);
+    assert.match((await bigReply).toString('latin1'), /C08P01/);
+    // A flood pipelined behind the startup, before the password: the gateway stops reading.
+    const before = process.memoryUsage().arrayBuffers;
+    const flood = connect({ host: '127.0.0.1', port: gw.port });
+    flood.on('error', () => undefined);
+    await new Promise((resolve) => flood.once('connect', resolve));
+    flood.write(serialize.startup({ user: 'agent', database: 'app-db' }));
+    const chunk = serialize.query('select 1');
+    const block = Buffer.concat(Array.from({ length: 4096 }, () => chunk)); // ~60 KiB
+    let sent = 0;
+    while (sent < 32 * 1024 * 1024 && flood.write(block)) sent += block.length;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 1024 * 1024, 'the flood is not buffered in the gateway');
+    flood.destroy();
+    await stillServes();
+  });
+
   it('closes on garbage before startup', async () => {
     const socket = connect({ host: '127.0.0.1', port: gw.port });
     const reply = collect(socket);

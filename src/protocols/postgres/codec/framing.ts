@@ -27,10 +27,15 @@ export class FrameReader {
   /** Chunks received after #head while a message is incomplete. */
   #tail: Buffer[] = [];
   #tailBytes = 0;
-  readonly #maxLength: number;
+  #maxLength: number;
 
   /** maxLength: the largest message accepted, header included. */
   constructor(maxLength: number) {
+    this.#maxLength = maxLength;
+  }
+
+  /** Change the limit: small before authentication, the configured one after. */
+  setMaxLength(maxLength: number): void {
     this.#maxLength = maxLength;
   }
 
