@@ -181,7 +181,24 @@ export class AuditLog implements AuditSink {
    * promise is marked handled so a caller that forgets to await it cannot crash the process.
    */
   append(event: AuditEvent): Promise<void> {
-    const result = this.#append(event);
+    // Not an async function: one promise per append on the hot path (one per decision).
+    let checked: CheckedEvent;
+    try {
+      // Validated before queueing, so the caller's mistake surfaces at once and in call order.
+      checked = checkEvent(event);
+      if (this.#closed) throw new GatewayError('PCS_AUDIT_WRITE_FAILED', { cause: 'the audit log is closed' });
+    } catch (err) {
+      this.#notRecorded(event.type, err);
+      const failed = Promise.reject(err);
+      failed.catch(noop);
+      return failed;
+    }
+    const result = new Promise<void>((resolve, reject) => {
+      // The first append of a window schedules the write; later ones ride along with it.
+      const n = this.#pending.push({ event: checked, resolve, reject });
+      if (n === 1) this.#flushTimer = setTimeout(this.#onFlushTimer, this.#flushDelayMs);
+      else if (n === MAX_BATCH) this.#flushNow();
+    });
     result.catch(noop);
     return result;
   }
@@ -226,21 +243,16 @@ export class AuditLog implements AuditSink {
     this.#logger.info({ lastSeq: head.seq, lastHash: head.hash }, 'audit log closed');
   }
 
-  async #append(event: AuditEvent): Promise<void> {
-    try {
-      // Validated before queueing, so the caller's mistake surfaces at once and in call order.
-      const checked = checkEvent(event);
-      if (this.#closed) throw new GatewayError('PCS_AUDIT_WRITE_FAILED', { cause: 'the audit log is closed' });
-      await new Promise<void>((resolve, reject) => {
-        // The first append of a window schedules the write; later ones ride along with it.
-        const n = this.#pending.push({ event: checked, resolve, reject });
-        if (n === 1) this.#flushTimer = setTimeout(() => this.#flushNow(), this.#flushDelayMs);
-        else if (n === MAX_BATCH) this.#flushNow();
-      });
-    } catch (err) {
-      this.#logger.error({ type: event.type, code: err instanceof GatewayError ? err.code : undefined, reason: describe(err) }, 'audit event not recorded');
-      throw err;
-    }
+  readonly #onFlushTimer = (): void => this.#flushNow();
+
+  #notRecorded(type: unknown, err: unknown): void {
+    this.#logger.error({ type, code: err instanceof GatewayError ? err.code : undefined, reason: describe(err) }, 'audit event not recorded');
+  }
+
+  /** An append that will never be committed: logged, then its caller told. */
+  #refuse(p: { event: CheckedEvent; reject: (err: unknown) => void }, err: unknown): void {
+    this.#notRecorded(p.event.type, err);
+    p.reject(err);
   }
 
   #flushNow(): void {
@@ -258,11 +270,11 @@ export class AuditLog implements AuditSink {
       const outcome = await this.#writer.append(batch.map((p) => p.event));
       batch.forEach((p, i) => {
         const refusal = outcome[i];
-        if (refusal) p.reject(new GatewayError(refusal.code, refusal.params));
+        if (refusal) this.#refuse(p, new GatewayError(refusal.code, refusal.params));
         else p.resolve();
       });
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      for (const p of batch) this.#refuse(p, err);
     }
   }
 

@@ -35,8 +35,20 @@ export interface PreparedEvent {
   readonly data: Record<string, unknown>;
 }
 
+/** Answers by key: events repeat the same few keys, and lower-casing each one per event showed in profiles. */
+const secretKeyMemo = new Map<string, boolean>();
+const MEMO_ENTRIES = 4096;
+const MEMO_KEY_LENGTH = 64;
+
 function isSecretKey(key: string): boolean {
-  return SECRET_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''));
+  let secret = secretKeyMemo.get(key);
+  if (secret !== undefined) return secret;
+  secret = SECRET_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''));
+  if (key.length <= MEMO_KEY_LENGTH) {
+    if (secretKeyMemo.size >= MEMO_ENTRIES) secretKeyMemo.clear();
+    secretKeyMemo.set(key, secret);
+  }
+  return secret;
 }
 
 /** Path of the first secret-named key in `value` (e.g. `upstream.headers.Authorization`). */
@@ -48,7 +60,9 @@ function findSecretKey(value: unknown, path: string, depth: number, type: string
   if (depth > MAX_DEPTH) throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: `data is nested deeper than ${MAX_DEPTH} levels (or cyclic)` });
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findSecretKey(value[i], `${path}[${i}]`, depth + 1, type);
+      const item: unknown = value[i];
+      // A path is only built for what can contain keys: a scalar's check never names it.
+      const found = findSecretKey(item, item !== null && typeof item === 'object' ? `${path}[${i}]` : path, depth + 1, type);
       if (found) return found;
     }
     return undefined;
@@ -58,10 +72,13 @@ function findSecretKey(value: unknown, path: string, depth: number, type: string
   if (proto !== Object.prototype && proto !== null && typeof (value as { toJSON?: unknown }).toJSON !== 'function') {
     throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: `data${path ? `.${path}` : ''} is not a plain object` });
   }
-  for (const [key, child] of Object.entries(value)) {
-    const childPath = path ? `${path}.${key}` : key;
-    if (isSecretKey(key)) return childPath;
-    const found = findSecretKey(child, childPath, depth + 1, type);
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const child = record[key];
+    if (isSecretKey(key)) return path ? `${path}.${key}` : key;
+    const found = findSecretKey(child, child !== null && typeof child === 'object' ? (path ? `${path}.${key}` : key) : path, depth + 1, type);
     if (found) return found;
   }
   return undefined;

@@ -12,6 +12,11 @@ import { decide, type ConnectionRef } from '../policy/decide.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 
+/** A pre-bound metric child: `counter.inc({ labels })` hashes the labels on every call. */
+interface CounterChild {
+  inc(value?: number): void;
+}
+
 export interface SessionRef {
   readonly id: string;
   readonly connection: ConnectionRef;
@@ -25,6 +30,14 @@ export class Gate {
   readonly #audit: AuditSink;
   readonly #metrics: Metrics;
   readonly #logger: Logger;
+  /** Decision counters bound per connection name and verdict (a bounded set: configured connections). */
+  readonly #decisionCounters = new Map<string, Map<string, CounterChild>>();
+  readonly #onAudited = (): void => {
+    this.#metrics.auditRecords.inc();
+  };
+  readonly #onDecisionAuditFailed = (err: unknown): void => {
+    this.#logger.error({ err, type: 'policy.decision' }, 'audit append failed');
+  };
 
   constructor(opts: { policies: () => CompiledPolicies; authenticator: Authenticator; audit: AuditSink; metrics: Metrics; logger: Logger }) {
     this.#policies = opts.policies;
@@ -54,8 +67,8 @@ export class Gate {
    */
   decide(identity: Identity, session: SessionRef, action: Action): Decision {
     const decision = decide(this.#policies(), identity, session.connection, action);
-    this.#metrics.decisions.inc({ verdict: decision.verdict, connection: session.connection.name });
-    this.#record({
+    this.#decisionCounter(decision.verdict, session.connection.name).inc();
+    this.#audit.append({
       type: 'policy.decision',
       actor: identity.subject,
       data: {
@@ -68,13 +81,25 @@ export class Gate {
         reason: decision.reason,
         ...(decision.shadow.length ? { shadow: decision.shadow.map((s) => ({ policy: s.policy, verdict: s.verdict, rule: s.rule ?? null })) } : {}),
       },
-    });
+    }).then(this.#onAudited, this.#onDecisionAuditFailed);
     return decision;
+  }
+
+  #decisionCounter(verdict: string, connection: string): CounterChild {
+    let byVerdict = this.#decisionCounters.get(connection);
+    if (byVerdict === undefined) {
+      // Connection names come from the configuration; the bound only guards against a leak.
+      if (this.#decisionCounters.size >= 1024) this.#decisionCounters.clear();
+      this.#decisionCounters.set(connection, (byVerdict = new Map()));
+    }
+    let child = byVerdict.get(verdict);
+    if (child === undefined) byVerdict.set(verdict, (child = this.#metrics.decisions.labels({ verdict, connection })));
+    return child;
   }
 
   #record(event: Parameters<AuditSink['append']>[0]): void {
     this.#audit.append(event).then(
-      () => this.#metrics.auditRecords.inc(),
+      this.#onAudited,
       (err: unknown) => this.#logger.error({ err, type: event.type }, 'audit append failed'),
     );
   }

@@ -19,8 +19,20 @@ const SECRET_KEYS = new Set(['password', 'passphrase', 'secret', 'clientsecret',
 
 export const REDACTED = '[REDACTED]';
 
+/** Answers by key: events repeat the same few keys. */
+const secretKeyMemo = new Map<string, boolean>();
+const MEMO_ENTRIES = 4096;
+const MEMO_KEY_LENGTH = 64;
+
 function isSecretKey(key: string): boolean {
-  return SECRET_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''));
+  let secret = secretKeyMemo.get(key);
+  if (secret !== undefined) return secret;
+  secret = SECRET_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''));
+  if (key.length <= MEMO_KEY_LENGTH) {
+    if (secretKeyMemo.size >= MEMO_ENTRIES) secretKeyMemo.clear();
+    secretKeyMemo.set(key, secret);
+  }
+  return secret;
 }
 
 /** `text` cut to at most `maxBytes` of UTF-8, with a marker naming the original size. */

@@ -95,8 +95,7 @@ export function analyzePostgres(sql: string, opts?: AnalyzeOptions): SqlAction {
     const built = analyzeShapes(sql, NO_LITERALS, searchPath[0] ?? 'public');
     return materialise(sql, built.shapes, NO_LITERALS, searchPath, catalog);
   }
-  // NUL cannot occur in PostgreSQL identifiers or query text: a safe separator.
-  const prefix = `${searchPath.join('\0')}\0\0`;
+  const prefix = pathPrefix(searchPath);
   const normalised = normaliseSql(sql);
   let entry: Entry | typeof EXACT | undefined = normalised === undefined ? EXACT : cache.get(prefix + normalised.key);
   let mapping = normalised ?? NO_LITERALS;
@@ -122,6 +121,19 @@ export function analyzePostgres(sql: string, opts?: AnalyzeOptions): SqlAction {
   const action = materialise(sql, entry.shapes, mapping, searchPath, catalog);
   entry.last = { text: sql, catalog, action };
   return action;
+}
+
+/** The search path part of a cache key, for the last path array seen (sessions keep theirs). */
+let lastPath: readonly string[] | undefined;
+let lastPrefix = '';
+
+function pathPrefix(searchPath: readonly string[]): string {
+  if (searchPath !== lastPath) {
+    // NUL cannot occur in PostgreSQL identifiers or query text: a safe separator.
+    lastPrefix = `${searchPath.join('\0')}\0\0`;
+    lastPath = searchPath;
+  }
+  return lastPrefix;
 }
 
 /**

@@ -2,12 +2,15 @@
 // past capacity evicts the first (least recently used) key.
 export class Lru<K, V> {
   private readonly map = new Map<K, V>();
+  /** The most recently used key: a hit on it needs no move (a repeated statement). */
+  private newest: K | undefined = undefined;
 
   constructor(private readonly capacity: number) {}
 
   get(key: K): V | undefined {
     const value = this.map.get(key);
-    if (value !== undefined) {
+    if (value !== undefined && key !== this.newest) {
+      this.newest = key;
       this.map.delete(key);
       this.map.set(key, value);
     }
@@ -17,6 +20,7 @@ export class Lru<K, V> {
   set(key: K, value: V): void {
     this.map.delete(key);
     this.map.set(key, value);
+    this.newest = key;
     if (this.map.size > this.capacity) {
       const oldest = this.map.keys().next();
       if (oldest.done !== true) this.map.delete(oldest.value);
@@ -29,5 +33,6 @@ export class Lru<K, V> {
 
   clear(): void {
     this.map.clear();
+    this.newest = undefined;
   }
 }
