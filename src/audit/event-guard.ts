@@ -4,9 +4,7 @@
 import type { AuditEvent } from '../core/audit-event.ts';
 import { GatewayError } from '../core/errors.ts';
 import { canonicalJson } from './record-hash.ts';
-
-/** Key names (lower case, `-` and `_` removed) that only ever hold secrets. */
-const SECRET_KEYS = new Set(['password', 'passphrase', 'secret', 'clientsecret', 'token', 'accesstoken', 'refreshtoken', 'apikey', 'privatekey', 'authorization']);
+import { isSecretFieldName } from '../core/secret-names.ts';
 
 /** Deep enough for any sane event; also what stops a cyclic object. */
 const MAX_DEPTH = 32;
@@ -35,21 +33,6 @@ export interface PreparedEvent {
   readonly data: Record<string, unknown>;
 }
 
-/** Answers by key: events repeat the same few keys, and lower-casing each one per event showed in profiles. */
-const secretKeyMemo = new Map<string, boolean>();
-const MEMO_ENTRIES = 4096;
-const MEMO_KEY_LENGTH = 64;
-
-function isSecretKey(key: string): boolean {
-  let secret = secretKeyMemo.get(key);
-  if (secret !== undefined) return secret;
-  secret = SECRET_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''));
-  if (key.length <= MEMO_KEY_LENGTH) {
-    if (secretKeyMemo.size >= MEMO_ENTRIES) secretKeyMemo.clear();
-    secretKeyMemo.set(key, secret);
-  }
-  return secret;
-}
 
 /** Path of the first secret-named key in `value` (e.g. `upstream.headers.Authorization`). */
 function findSecretKey(value: unknown, path: string, depth: number, type: string): string | undefined {
@@ -77,7 +60,7 @@ function findSecretKey(value: unknown, path: string, depth: number, type: string
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
     const child = record[key];
-    if (isSecretKey(key)) return path ? `${path}.${key}` : key;
+    if (isSecretFieldName(key)) return path ? `${path}.${key}` : key;
     const found = findSecretKey(child, child !== null && typeof child === 'object' ? (path ? `${path}.${key}` : key) : path, depth + 1, type);
     if (found) return found;
   }

@@ -2,6 +2,7 @@
 // off the hot path: event() only keeps a reference. Bulky values are cut with a visible marker
 // (a recording must say what it left out), values JSON cannot hold are converted, and values
 // under secret-named keys are redacted as a last line of defence (adapters must not pass them).
+import { isSecretFieldName } from '../core/secret-names.ts';
 
 /** Statement text and other long strings: enough for any statement a human reads in replay. */
 export const MAX_STRING_BYTES = 64 * 1024;
@@ -14,26 +15,8 @@ const MAX_ARRAY = 1000;
 /** Deep enough for any sane event; also what stops a cyclic object. */
 const MAX_DEPTH = 16;
 
-/** Key names (lower case, `-` and `_` removed) that only ever hold secrets. */
-const SECRET_KEYS = new Set(['password', 'passphrase', 'secret', 'clientsecret', 'token', 'accesstoken', 'refreshtoken', 'apikey', 'privatekey', 'authorization']);
-
 export const REDACTED = '[REDACTED]';
 
-/** Answers by key: events repeat the same few keys. */
-const secretKeyMemo = new Map<string, boolean>();
-const MEMO_ENTRIES = 4096;
-const MEMO_KEY_LENGTH = 64;
-
-function isSecretKey(key: string): boolean {
-  let secret = secretKeyMemo.get(key);
-  if (secret !== undefined) return secret;
-  secret = SECRET_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''));
-  if (key.length <= MEMO_KEY_LENGTH) {
-    if (secretKeyMemo.size >= MEMO_ENTRIES) secretKeyMemo.clear();
-    secretKeyMemo.set(key, secret);
-  }
-  return secret;
-}
 
 /** `text` cut to at most `maxBytes` of UTF-8, with a marker naming the original size. */
 export function truncateText(text: string, maxBytes: number): string {
@@ -84,7 +67,7 @@ function clean(value: unknown, depth: number, maxBytes: number): unknown {
   if (Array.isArray(value)) return truncateArray(value, MAX_ARRAY, depth, maxBytes);
   const out: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
-    if (isSecretKey(key)) out[key] = REDACTED;
+    if (isSecretFieldName(key)) out[key] = REDACTED;
     else if (key === 'params' && Array.isArray(child)) out[key] = truncateArray(child, MAX_PARAMS, depth, MAX_PARAM_BYTES);
     else out[key] = clean(child, depth + 1, maxBytes);
   }
