@@ -17,7 +17,6 @@ const MAX_DEPTH = 16;
 
 export const REDACTED = '[REDACTED]';
 
-
 /** `text` cut to at most `maxBytes` of UTF-8, with a marker naming the original size. */
 export function truncateText(text: string, maxBytes: number): string {
   // Cheap test first: a string of n UTF-16 units is at most 3n bytes of UTF-8.
