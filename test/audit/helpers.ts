@@ -7,20 +7,14 @@ import SQLite from 'better-sqlite3';
 import canonicalizeModule from 'canonicalize';
 import { AuditLog } from '../../src/audit/audit-log.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
+import type { AuditTable } from '../../src/store/schema.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const canonicalize = canonicalizeModule as unknown as (input: unknown) => string;
 
-export interface RawAuditRow {
-  seq: number;
-  at: number;
-  type: string;
-  actor: string;
-  data: string;
-  prev_hash: string;
-  hash: string;
-}
+/** A row of `audit` as an attacker with raw SQLite access sees it. */
+export type RawAuditRow = AuditTable;
 
 export interface Fixture {
   readonly dir: string;

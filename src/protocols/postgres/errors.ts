@@ -36,6 +36,7 @@ function sqlStateOf(code: ErrorCode): string {
       return SqlState.ProtocolViolation;
     case 'PCS_PG_CLEARTEXT_REFUSED':
     case 'PCS_PG_UPSTREAM_AUTH_FAILED':
+    case 'PCS_CONNECTION_NO_CREDENTIAL':
       return SqlState.InvalidAuthorization;
     case 'PCS_PG_UNSUPPORTED_PROTOCOL':
       return SqlState.FeatureNotSupported;

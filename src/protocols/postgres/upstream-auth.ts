@@ -29,6 +29,9 @@ export class UpstreamAuthError extends Error {
   }
 }
 
+/** The server asks for a password and the connection has none: an operator's fix, said so. */
+export class MissingCredential extends UpstreamAuthError {}
+
 /** One login conversation; `answer` returns the message to send, or null when none is due. */
 export class UpstreamAuthenticator {
   readonly #user: string;
@@ -75,7 +78,7 @@ export class UpstreamAuthenticator {
   }
 
   #need(): string {
-    if (this.#password === undefined || this.#password === '') throw new UpstreamAuthError('the server asks for a password and the connection has none');
+    if (this.#password === undefined || this.#password === '') throw new MissingCredential('the server asks for a password and the connection has none');
     return this.#password;
   }
 }

@@ -13,7 +13,7 @@ import { readAuthentication, readBackendKeyData, readErrorFields } from './codec
 import { query, sslRequest, startupMessage } from './codec/frontend-encode.ts';
 import type { FrameReader } from './codec/framing.ts';
 import { FrameSource } from './frame-source.ts';
-import { UpstreamAuthenticator, UpstreamAuthError } from './upstream-auth.ts';
+import { MissingCredential, UpstreamAuthenticator, UpstreamAuthError } from './upstream-auth.ts';
 
 export type UpstreamTlsMode = 'disable' | 'prefer' | 'require' | 'verify-full';
 
@@ -67,6 +67,7 @@ export async function connectUpstream(target: UpstreamTarget, clientParams: Read
   } catch (err) {
     socket?.destroy();
     if (err instanceof GatewayError) throw err;
+    if (err instanceof MissingCredential) throw new GatewayError('PCS_CONNECTION_NO_CREDENTIAL', { connection: target.connection }, { cause: err });
     if (err instanceof UpstreamAuthError) throw new GatewayError('PCS_PG_UPSTREAM_AUTH_FAILED', { connection: target.connection }, { cause: err });
     throw new GatewayError('PCS_PG_UPSTREAM_UNREACHABLE', { connection: target.connection, cause: causeOf(err) }, { cause: err });
   } finally {

@@ -80,6 +80,7 @@ connections:
   - { name: tls-require, type: postgres, upstream: { host: 127.0.0.1, port: ${port}, database: postgres, user: md5_user, tls: require, password: "\${env:PCS_TEST_UPSTREAM_PW}" } }
   - { name: tls-verify, type: postgres, upstream: { host: 127.0.0.1, port: ${port}, database: postgres, user: md5_user, tls: verify-full, ca: "${dir}/ca.crt", password: "\${env:PCS_TEST_UPSTREAM_PW}" } }
   - { name: tls-wrong-ca, type: postgres, upstream: { host: 127.0.0.1, port: ${port}, database: postgres, user: md5_user, tls: verify-full, ca: "${dir}/other-ca.crt", password: "\${env:PCS_TEST_UPSTREAM_PW}" } }
+  - { name: no-cred, type: postgres, upstream: { host: 127.0.0.1, port: ${port}, database: postgres, user: scram_user, tls: disable } }
   - { name: tls-missing, type: postgres, upstream: { host: 127.0.0.1, port: 5432, database: postgres, user: postgres, tls: require } }
 policies:
   - { name: everyone, subjects: { groups: [agents] }, connections: ["*"], rules: [{ then: allow }] }
@@ -131,6 +132,14 @@ policies:
     // The machine's own server runs without TLS: `require` must not fall back to plaintext.
     await assert.rejects(connectTo('tls-missing'), (err: { code?: string; message: string }) => {
       assert.match(err.message, /tls-missing/);
+      return true;
+    });
+  });
+
+  it('tells the agent when the connection has no credential, and how an operator sets one', async () => {
+    await assert.rejects(connectTo('no-cred'), (err: { code?: string; message: string }) => {
+      assert.equal(err.code, '28000');
+      assert.match(err.message, /connection no-cred has no credential; set one with `portcullis credential set no-cred`/);
       return true;
     });
   });
