@@ -297,6 +297,8 @@ export const configSchema = z
       .strictObject({
         /** Key of the `hash` mask (`${env:...}`, at least 32 characters). Absent: derived from the vault master key. */
         hash_key: secret.min(32, 'use at least 32 characters (openssl rand -base64 32)').optional(),
+        /** An output column whose source cannot be established: `mask` it (redact), or `deny` the statement. */
+        unknown_lineage: z.enum(['mask', 'deny']).default('mask'),
       })
       .optional(),
     /** An embedded demo PostgreSQL database (PGlite) for trying the gateway without a server. */

@@ -17,6 +17,8 @@ export interface MaskSpec {
   readonly detector?: string;
   readonly with: 'redact' | 'partial' | 'hash' | 'null';
   readonly denyInPredicates?: boolean;
+  /** Where the rule was written (`agents.masks[0]`): what recordings and errors name. */
+  readonly source?: string;
   /** `detector: custom` only: the finding's label (recordings name it). */
   readonly name?: string;
   /** `detector: custom` only: the regular expression, as written in the policy. */
@@ -46,6 +48,8 @@ export interface Decision {
   readonly review?: ReviewSpec;
   /** Human-readable: why this verdict. */
   readonly reason: string;
+  /** Set when a check after policy denied what policy allowed (`PCS_MASK_...`): the error the client gets. */
+  readonly code?: string | undefined;
   /** What policies in shadow mode would have decided. They never change `verdict` to deny. */
   readonly shadow: readonly ShadowVerdict[];
   /** Brand: only src/policy can produce a Decision. */

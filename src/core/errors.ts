@@ -47,6 +47,12 @@ export const ERROR_CODES = {
 
   PCS_POLICY_REVIEW_UNAVAILABLE: { status: 403, message: 'this statement requires approval by {approvers}; approvals are not yet available on this gateway, so it was not run' },
 
+  PCS_MASK_PREDICATE_DENIED: { status: 403, message: 'the statement filters, joins, groups or orders on {column}, which mask {rule} protects with deny_in_predicates (a predicate reveals a masked value bit by bit); it was not run' },
+  PCS_MASK_PREDICATE_UNKNOWN: { status: 403, message: 'cannot tell which columns the predicates of this statement read ({reason}) while masks with deny_in_predicates apply; it was not run' },
+  PCS_MASK_LINEAGE_UNKNOWN: { status: 403, message: 'cannot tell where output column {column} comes from ({reason}); masking.unknown_lineage is deny, so it was not run' },
+  PCS_MASK_WRITE_REFUSED: { status: 403, message: 'the statement would copy {source}, which mask {rule} protects, into {target}, which no mask covers; it was not run' },
+  PCS_MASK_COPY_UNSUPPORTED: { status: 403, message: 'the output of this COPY cannot be masked ({reason}); use COPY ... TO STDOUT in text, csv or binary format without an ENCODING option' },
+
   PCS_PG_TLS_REQUIRED: { status: 400, message: 'this listener requires TLS: connect with sslmode=require (or verify-full with the gateway\'s certificate)' },
   PCS_PG_CLEARTEXT_REFUSED: { status: 401, message: 'the identity token may not be sent without TLS from {client}: connect with sslmode=require' },
   PCS_PG_PROTOCOL_VIOLATION: { status: 400, message: 'protocol violation: {detail}' },

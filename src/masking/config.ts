@@ -39,8 +39,9 @@ export function maskEntryProblems(m: MaskEntry): Array<{ readonly path: string; 
  * The rule for a validated entry, with the same shape as policy/compile.ts's MaskSpec plus
  * `name` and `pattern` for custom detectors (which that compiler does not carry yet).
  */
-export function maskRuleFromConfig(m: MaskEntry): MaskRule {
+export function maskRuleFromConfig(m: MaskEntry, source?: string): MaskRule {
   return Object.freeze({
+    ...(source !== undefined ? { source } : {}),
     ...(m.column !== undefined ? { column: m.column } : {}),
     ...(m.detector !== undefined ? { detector: m.detector } : {}),
     ...(m.name !== undefined ? { name: m.name } : {}),

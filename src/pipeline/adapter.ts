@@ -2,6 +2,7 @@
 // An adapter translates wire messages into Actions and decisions back into wire messages; all
 // it needs from the rest of the gateway comes through AdapterContext.
 import type { Config } from '../config/schema.ts';
+import type { MaskPlanner } from '../masking/plan.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import type { CredentialStore } from '../vault/credentials.ts';
@@ -14,6 +15,8 @@ export interface AdapterContext {
   readonly listen: string;
   readonly gate: Gate;
   readonly credentials: CredentialStore;
+  /** Mask plans for decisions' masks (one planner per process: the hash key is the deployment's). */
+  readonly masks: MaskPlanner;
   readonly recorder: Recorder;
   readonly metrics: Metrics;
   readonly logger: Logger;

@@ -4,7 +4,8 @@
 import type { Action } from '../core/action.ts';
 import type { AuditSink } from '../core/audit-event.ts';
 import type { Decision } from '../core/decision.ts';
-import { isGatewayError } from '../core/errors.ts';
+import { isGatewayError, type GatewayError } from '../core/errors.ts';
+import { overruled } from '../policy/decision.ts';
 import type { Identity } from '../core/identity.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
 import type { CompiledPolicies } from '../policy/compile.ts';
@@ -16,6 +17,12 @@ import type { Metrics } from '../runtime/metrics.ts';
 interface CounterChild {
   inc(value?: number): void;
 }
+
+/**
+ * A protocol's own check of an allowed action, run before the decision is audited (masking
+ * refuses a predicate on a masked column): a GatewayError turns the decision into a denial.
+ */
+export type DecisionCheck = (decision: Decision) => GatewayError | undefined;
 
 export interface SessionRef {
   readonly id: string;
@@ -65,8 +72,12 @@ export class Gate {
    * Decide one action. Synchronous on purpose (no promise on the hot path); the audit record
    * is appended in the background and a failure to append is logged, never lost silently.
    */
-  decide(identity: Identity, session: SessionRef, action: Action): Decision {
-    const decision = decide(this.#policies(), identity, session.connection, action);
+  decide(identity: Identity, session: SessionRef, action: Action, check?: DecisionCheck): Decision {
+    let decision = decide(this.#policies(), identity, session.connection, action);
+    if (check !== undefined && decision.verdict === 'allow') {
+      const refusal = check(decision);
+      if (refusal !== undefined) decision = overruled(decision, refusal.code, refusal.message);
+    }
     this.#decisionCounter(decision.verdict, session.connection.name).inc();
     this.#audit.append({
       type: 'policy.decision',
@@ -79,6 +90,7 @@ export class Gate {
         verdict: decision.verdict,
         rule: decision.rule ?? null,
         reason: decision.reason,
+        ...(decision.code !== undefined ? { code: decision.code } : {}),
         ...(decision.shadow.length ? { shadow: decision.shadow.map((s) => ({ policy: s.policy, verdict: s.verdict, rule: s.rule ?? null })) } : {}),
       },
     }).then(this.#onAudited, this.#onDecisionAuditFailed);

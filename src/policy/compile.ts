@@ -160,7 +160,7 @@ function compilePolicy(config: PolicyConfig): CompiledPolicy {
     groups: Object.freeze(config.subjects.groups.map(compileGlob)),
     connections: Object.freeze(config.connections.map(compileGlob)),
     rules,
-    masks: Object.freeze(config.masks.map(maskRuleFromConfig)),
+    masks: Object.freeze(config.masks.map((m, i) => maskRuleFromConfig(m, `${config.name}.masks[${i}]`))),
   };
   config.rules.forEach((rule, index) => rules.push(compileRule(rule, index, policy)));
   Object.freeze(rules);

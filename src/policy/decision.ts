@@ -15,7 +15,16 @@ export function makeDecision(
   shadow: readonly ShadowVerdict[],
 ): Decision {
   // Every field set every time: one object shape for V8. Deny carries no masks (nothing runs).
-  return { verdict, rule, masks: verdict === 'deny' ? NO_MASKS : masks, review: verdict === 'review' ? review : undefined, reason, shadow } as Decision;
+  return { verdict, rule, masks: verdict === 'deny' ? NO_MASKS : masks, review: verdict === 'review' ? review : undefined, reason, shadow, code: undefined } as Decision;
+}
+
+/**
+ * An allowed decision turned into a denial by a check that runs after policy in the data
+ * path (masking: a predicate on a masked column...). It keeps the rule that allowed, so the
+ * audit shows both, and carries the check's error code.
+ */
+export function overruled(decision: Decision, code: string, reason: string): Decision {
+  return { verdict: 'deny', rule: decision.rule, masks: NO_MASKS, review: undefined, reason, shadow: decision.shadow, code } as Decision;
 }
 
 /** deny > review > allow: the order for "most restrictive". */

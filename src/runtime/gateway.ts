@@ -88,7 +88,7 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
         logger.warn({ protocol, listen }, `listen.${protocol} is set, but this build has no ${protocol} adapter yet; not listening`);
         continue;
       }
-      listeners.set(protocol, await adapter.start({ config, listen, gate, credentials: services.credentials, recorder, metrics, logger: logger.child({ component: protocol }) }));
+      listeners.set(protocol, await adapter.start({ config, listen, gate, credentials: services.credentials, masks: services.masks, recorder, metrics, logger: logger.child({ component: protocol }) }));
     }
 
     await services.audit.append({ type: 'gateway.started', actor: 'system', data: { config: loaded.file, api: `${apiEndpoint.host}:${port}`, pid: process.pid } });

@@ -13,6 +13,8 @@ import { loadMasterKey, type MasterKey } from '../vault/master-key.ts';
 import { Vault } from '../vault/vault.ts';
 import { CredentialStore } from '../vault/credentials.ts';
 import type { Logger } from './logger.ts';
+import { MaskPlanner } from '../masking/plan.ts';
+import { resolveMaskHashKey } from '../masking/hash-key.ts';
 
 export interface Services {
   readonly config: Config;
@@ -26,6 +28,8 @@ export interface Services {
   readonly saml: SamlExchange;
   readonly credentials: CredentialStore;
   readonly policies: CompiledPolicies;
+  /** Mask plans with the deployment's hash key (configured, or derived from the master key). */
+  readonly masks: MaskPlanner;
   close(): Promise<void>;
 }
 
@@ -48,6 +52,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     const saml = new SamlExchange({ idps: config.identity.saml, localIssuer, audit, logger });
     const credentials = new CredentialStore(store, vault, audit);
     const policies = compilePolicies(config.policies);
+    const masks = new MaskPlanner(resolveMaskHashKey(config.masking?.hash_key, master.key));
     return {
       config,
       logger,
@@ -60,6 +65,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
       saml,
       credentials,
       policies,
+      masks,
       async close() {
         await audit.close();
         await store.close();

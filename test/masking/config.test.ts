@@ -37,7 +37,7 @@ describe('masks in the configuration', () => {
       - { detector: secrets, with: redact }
       - { detector: custom, name: employee_id, pattern: "EMP-[0-9]{6}", with: redact }
       - { column: "*.*.ssn", with: redact, deny_in_predicates: true }`));
-    const rules = (c.policies[0]?.masks ?? []).map(maskRuleFromConfig);
+    const rules = (c.policies[0]?.masks ?? []).map((m) => maskRuleFromConfig(m));
     assert.deepEqual(rules[3], { detector: 'custom', name: 'employee_id', pattern: 'EMP-[0-9]{6}', with: 'redact', denyInPredicates: false });
     assert.deepEqual(rules[0], { detector: 'payment_card', with: 'partial', denyInPredicates: false });
     const scanner = new MaskPlanner(KEY).plan(rules).scanner;

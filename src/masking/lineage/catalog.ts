@@ -13,6 +13,11 @@ export interface RelationCatalog {
    * relation without a definition is taken as a plain table.
    */
   isView?(schema: string, relation: string): boolean;
+  /**
+   * The search_path the view definitions were printed under (pg_get_viewdef qualifies only
+   * names that path does not show); `public` when absent.
+   */
+  readonly viewSearchPath?: readonly string[];
 }
 
 export interface CatalogColumnRow {
@@ -33,7 +38,7 @@ export interface CatalogViewRow {
 // NUL cannot occur in identifiers: a safe separator for keys.
 const key = (schema: string, relation: string): string => `${schema}\0${relation}`;
 
-export function createRelationCatalog(rows: Iterable<CatalogColumnRow>, views?: Iterable<CatalogViewRow>): RelationCatalog {
+export function createRelationCatalog(rows: Iterable<CatalogColumnRow>, views?: Iterable<CatalogViewRow>, opts?: { readonly viewSearchPath?: readonly string[] }): RelationCatalog {
   const byRelation = new Map<string, { column: string; position: number }[]>();
   for (const row of rows) {
     const k = key(row.schema, row.relation);
@@ -49,5 +54,6 @@ export function createRelationCatalog(rows: Iterable<CatalogColumnRow>, views?: 
     columns: (schema: string, relation: string) => columns.get(key(schema, relation)),
     viewDefinition: (schema: string, relation: string) => definitions.get(key(schema, relation)),
     isView: (schema: string, relation: string) => definitions.has(key(schema, relation)),
+    ...(opts?.viewSearchPath !== undefined && opts.viewSearchPath.length > 0 ? { viewSearchPath: Object.freeze([...opts.viewSearchPath]) } : {}),
   });
 }

@@ -5,7 +5,7 @@
 // COALESCE, ROW, arrays, JSON constructors...) is the union of its children, which is the
 // safe direction for node types this file has never heard of.
 import { isObject, names, str, unwrap, type JsonObject } from '../../policy/sql/ast.ts';
-import { functionKind } from './functions.ts';
+import { callWrites, functionKind } from './functions.ts';
 import { CONSTANT, opaque, union, unionAll } from './lin.ts';
 import { analyzeQuery } from './query.ts';
 import { addPredicate, wholeRow, type Context, type Scope } from './scope.ts';
@@ -79,8 +79,10 @@ function funcCall(body: JsonObject, scope: Scope, ctx: Context): ColumnLineage {
   for (const sort of Array.isArray(body.agg_order) ? body.agg_order : []) predicate(sortNode(sort), scope, ctx);
   predicate(body.agg_filter, scope, ctx);
   if (isObject(body.over)) windowDef(body.over, scope, ctx);
-  const fn = functionKind(names(body.funcname));
+  const parts = names(body.funcname);
+  const fn = functionKind(parts);
   const args = exprLineage(body.args, scope, ctx);
+  callWrites(parts, args, ctx);
   if (fn.kind === 'opaque') return opaque(fn.reason ?? 'opaque function');
   // count(*) reads no column; count(email) carries email (conservative: see docs/masking.md).
   return args;

@@ -4,7 +4,7 @@ import { parseSync } from 'libpg-query';
 import { isObject, names, str, unwrap, type JsonObject } from '../../policy/sql/ast.ts';
 import { Lru } from '../../policy/sql/lru.ts';
 import { exprLineage, predicate } from './expr.ts';
-import { builtinOutputs, functionKind } from './functions.ts';
+import { builtinOutputs, callWrites, functionKind } from './functions.ts';
 import { CONSTANT, opaque, source, union } from './lin.ts';
 import { analyzeQuery, rename } from './query.ts';
 import { addPredicate, Scope, type Column, type Context, type FromItem, type RangeEntry } from './scope.ts';
@@ -84,7 +84,7 @@ export function relationItem(rv: JsonObject, outer: Scope, ctx: Context, allowCt
  * An unqualified name is the first relation of that name along pg_catalog (searched first
  * unless the path lists it) and then the search path; unknown everywhere, the first schema.
  */
-function resolveSchema(relname: string, ctx: Context): string {
+export function resolveSchema(relname: string, ctx: Context): string {
   const path = ctx.searchPath.includes('pg_catalog') ? ctx.searchPath : ['pg_catalog', ...ctx.searchPath];
   for (const schema of path) if (ctx.catalog.columns(schema, relname) !== undefined) return schema;
   return ctx.searchPath[0] ?? 'public';
@@ -113,9 +113,9 @@ function expandView(schema: string, relname: string, definition: string, known: 
   try {
     // A view's predicates are recorded too: its WHERE filters on the agent's behalf. Its
     // names were bound when it was created, so the session's search_path (which the agent
-    // sets) must not re-bind them: definitions should come qualified (pg_get_viewdef under
-    // an empty search_path), and anything left unqualified resolves on a fixed path.
-    const columns = analyzeQuery(stmt[0], stmt[1], undefined, { ...ctx, searchPath: VIEW_SEARCH_PATH });
+    // sets) must not re-bind them: pg_get_viewdef qualifies what the path it ran under does
+    // not show, and the catalog says which path that was (`public` when it does not).
+    const columns = analyzeQuery(stmt[0], stmt[1], undefined, { ...ctx, searchPath: ctx.catalog.viewSearchPath ?? VIEW_SEARCH_PATH });
     return known !== undefined && known.length === columns.length ? rename(columns, known) : [...columns];
   } finally {
     ctx.views.pop();
@@ -161,6 +161,7 @@ function functionItem(body: JsonObject, scope: Scope, aliasName: string | undefi
     firstName ??= parts[parts.length - 1];
     const kind = functionKind(parts);
     const args = exprLineage(fn[1].args, scope, ctx);
+    callWrites(parts, args, ctx);
     const lineage = kind.kind === 'opaque' ? opaque(kind.reason ?? 'opaque function') : args;
     const defs = Array.isArray(coldefs) ? coldefs : Array.isArray(body.coldeflist) ? body.coldeflist : [];
     const defNames = defs.map((d) => str(unwrap(d)?.[1].colname) ?? '?column?');

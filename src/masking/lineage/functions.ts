@@ -4,6 +4,9 @@
 // (`query_to_xml('select ssn from customers', ...)`), which no argument lineage can describe.
 // A user-defined function can read any table itself, so its result is opaque.
 import { BUILTIN_VOLATILITY } from '../../policy/sql/builtin-functions.ts';
+import { opaque } from './lin.ts';
+import type { Context } from './scope.ts';
+import type { ColumnLineage } from './types.ts';
 
 const READS_BY_NAME = new Set(
   `query_to_xml query_to_xmlschema query_to_xml_and_xmlschema table_to_xml table_to_xmlschema
@@ -52,4 +55,32 @@ export function builtinOutputs(parts: readonly string[], argCount: number): read
   if (name === 'unnest' && argCount > 1) return Array.from({ length: argCount }, () => name);
   if (SCALAR_SRF.has(name)) return [name];
   return undefined;
+}
+
+/**
+ * Built-ins that keep their arguments where a later statement or another session can read
+ * them back: settings (current_setting), sequences, notifications, WAL messages, advisory
+ * lock keys (pg_locks), large objects.
+ */
+const STORES_ARGUMENTS = new Set(
+  `set_config setval pg_notify pg_logical_emit_message lo_from_bytea lo_put lowrite
+  pg_advisory_lock pg_advisory_lock_shared pg_advisory_xact_lock pg_advisory_xact_lock_shared
+  pg_try_advisory_lock pg_try_advisory_lock_shared pg_try_advisory_xact_lock pg_try_advisory_xact_lock_shared`.split(/\s+/),
+);
+
+/**
+ * For analyzeWrites: a call to a function that is not a built-in can write anything (even
+ * from a SELECT); a built-in that stores its arguments writes their lineage. Unqualified
+ * names count as built-ins only while pg_catalog is searched first: a path that lists it
+ * after another schema lets that schema's functions shadow the built-ins.
+ */
+export function callWrites(parts: readonly string[], args: ColumnLineage, ctx: Context): void {
+  if (ctx.write === undefined) return;
+  const name = (parts[parts.length - 1] ?? '').toLowerCase();
+  const schema = parts.length > 1 ? parts[parts.length - 2]?.toLowerCase() : undefined;
+  const catalogFirst = !ctx.searchPath.includes('pg_catalog') || ctx.searchPath[0] === 'pg_catalog';
+  const builtin = (schema === 'pg_catalog' || (schema === undefined && catalogFirst)) && BUILTIN_VOLATILITY.has(name);
+  const display = parts.join('.');
+  if (!builtin) ctx.write({ kind: 'file', name: `(function ${display})` }, opaque(`function ${display} is not a built-in: it can write anything`));
+  else if (STORES_ARGUMENTS.has(name)) ctx.write({ kind: 'file', name: `(function ${name})` }, args);
 }

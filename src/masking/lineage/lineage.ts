@@ -11,13 +11,13 @@ import type { RelationCatalog } from './catalog.ts';
 import { relationItem } from './from.ts';
 import { CONSTANT, opaque } from './lin.ts';
 import { analyzeQuery } from './query.ts';
-import { Scope, type Column, type Context } from './scope.ts';
+import { DEFAULT_SEARCH_PATH, Scope, type Column, type Context } from './scope.ts';
 import type { QueryLineage } from './types.ts';
 
-export type { ColumnLineage, OutputLineage, QueryLineage, SourceColumn } from './types.ts';
+export type { ColumnLineage, OutputLineage, QueryLineage, SourceColumn, WriteTarget, WrittenColumn } from './types.ts';
 export { createRelationCatalog, type RelationCatalog } from './catalog.ts';
+export { analyzeWrites } from './writes.ts';
 
-const DEFAULT_SEARCH_PATH: readonly string[] = ['public'];
 const ROOT = (): Scope => new Scope([], undefined, new Map());
 
 type Options = { readonly searchPath?: readonly string[] };

@@ -1,8 +1,8 @@
 // Lineage of a query's outputs: SELECT (with WITH, set operations, VALUES), and through
-// dml.ts the RETURNING lists of INSERT/UPDATE/DELETE. Predicates of every level are recorded
-// in the context as the walk meets them.
+// dml.ts the RETURNING lists of INSERT/UPDATE/DELETE (MERGE's is opaque). Predicates of every
+// level are recorded in the context as the walk meets them.
 import { isObject, names, str, unwrap, type JsonObject } from '../../policy/sql/ast.ts';
-import { analyzeDml } from './dml.ts';
+import { analyzeDml, analyzeMerge } from './dml.ts';
 import { exprLineage, predicate, sortNode, windowDef } from './expr.ts';
 import { fromItems } from './from.ts';
 import { opaque, sameLineage, union, unionAll } from './lin.ts';
@@ -20,6 +20,8 @@ export function analyzeQuery(type: string, body: JsonObject, parent: Scope | und
     case 'UpdateStmt':
     case 'DeleteStmt':
       return analyzeDml(type, body, parent, ctx);
+    case 'MergeStmt':
+      return analyzeMerge(body, parent, ctx);
     default:
       return [{ name: '*', lineage: opaque(`${type} used as a query`) }];
   }
@@ -196,7 +198,12 @@ function outputName(val: unknown): string {
     const inner = outputName(body.arg);
     return inner !== '?column?' ? inner : (names(isObject(body.typeName) ? body.typeName.names : []).pop() ?? '?column?');
   }
-  if (type === 'A_Indirection') return names(body.indirection).pop() ?? outputName(body.arg);
+  if (type === 'A_Indirection') {
+    // `(x).*` expands into columns lineage cannot count: named `*` like other such entries.
+    const list = Array.isArray(body.indirection) ? body.indirection : [];
+    if (unwrap(list[list.length - 1])?.[0] === 'A_Star') return '*';
+    return names(list).pop() ?? outputName(body.arg);
+  }
   if (type === 'CaseExpr') return 'case';
   if (type === 'CoalesceExpr') return 'coalesce';
   if (type === 'RowExpr') return 'row';

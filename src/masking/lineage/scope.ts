@@ -5,7 +5,10 @@
 // name may be one of its columns, and stepping out to the parent would be a guess.
 import type { RelationCatalog } from './catalog.ts';
 import { CONSTANT, opaque, sourceKey, unionAll } from './lin.ts';
-import type { ColumnLineage, SourceColumn } from './types.ts';
+import type { ColumnLineage, SourceColumn, WriteTarget } from './types.ts';
+
+/** The session's search_path when the caller gives none. */
+export const DEFAULT_SEARCH_PATH: readonly string[] = ['public'];
 
 export interface Column {
   readonly name: string;
@@ -44,6 +47,8 @@ export interface Context {
   readonly notes: Set<string>;
   /** Views being expanded, outermost first: bounds depth and breaks cycles. */
   readonly views: string[];
+  /** Set by analyzeWrites only (writes.ts): told of every value the walk sees written somewhere. */
+  readonly write?: (target: WriteTarget, lineage: ColumnLineage) => void;
 }
 
 export class Scope {

@@ -32,3 +32,16 @@ export interface QueryLineage {
   /** Whole-row references whose columns were expanded, for the recording. */
   readonly notes: readonly string[];
 }
+
+/** Where a written value lands. */
+export type WriteTarget =
+  /** A column of a table (schema-resolved; the table may be new, as with CREATE TABLE AS). */
+  | { readonly kind: 'column'; readonly schema: string; readonly table: string; readonly column: string }
+  /** Outside every table: a file or program (COPY TO), or code that can write anything (`(procedural code)`, `(function name)`). */
+  | { readonly kind: 'file'; readonly name: string };
+
+export interface WrittenColumn {
+  readonly target: WriteTarget;
+  /** What flows into it: columns (empty: constants only), or opaque with a reason. */
+  readonly lineage: ColumnLineage;
+}

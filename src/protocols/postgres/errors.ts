@@ -30,6 +30,11 @@ function sqlStateOf(code: ErrorCode): string {
     case 'PCS_POLICY_NO_MATCH':
     case 'PCS_POLICY_REVIEW_UNAVAILABLE':
     case 'PCS_PG_FUNCTION_CALL_REFUSED':
+    case 'PCS_MASK_PREDICATE_DENIED':
+    case 'PCS_MASK_PREDICATE_UNKNOWN':
+    case 'PCS_MASK_LINEAGE_UNKNOWN':
+    case 'PCS_MASK_WRITE_REFUSED':
+    case 'PCS_MASK_COPY_UNSUPPORTED':
       return SqlState.InsufficientPrivilege;
     case 'PCS_PG_TLS_REQUIRED':
     case 'PCS_PG_PROTOCOL_VIOLATION':
@@ -75,6 +80,7 @@ export function refusalFields(decision: Decision): ErrorFields {
     const err = new GatewayError('PCS_POLICY_REVIEW_UNAVAILABLE', { approvers: groups });
     return { severity: 'ERROR', code: SqlState.InsufficientPrivilege, message: err.message, detail: `${decision.reason} (${err.code})` };
   }
+  if (decision.code !== undefined) return { severity: 'ERROR', code: SqlState.InsufficientPrivilege, message: `${decision.reason} (${decision.code})`, detail: decision.code };
   const rule = decision.rule;
   if (rule === undefined) {
     return { severity: 'ERROR', code: SqlState.InsufficientPrivilege, message: `denied: ${decision.reason}`, detail: 'PCS_POLICY_NO_MATCH', hint: '`portcullis policy test` explains which rules apply' };

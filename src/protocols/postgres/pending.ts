@@ -5,6 +5,7 @@
 // https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-EXT-QUERY
 import type { ErrorFields } from './codec/backend-encode.ts';
 import type { StatementRecord } from './record.ts';
+import type { DescribeTarget, ResultSlot } from './masking/slot.ts';
 
 export type PendingKind = 'query' | 'parse' | 'bind' | 'describe' | 'execute' | 'close' | 'sync' | 'internal';
 
@@ -13,14 +14,18 @@ export interface Pending {
   /** Set when the message was replaced by a stand-in: the error the client sees instead. */
   readonly refusal: ErrorFields | null;
   readonly record: StatementRecord | null;
+  /** What masks this request's rows (query, execute); null when nothing does. */
+  readonly slot: ResultSlot | null;
+  /** A Describe: where its RowDescription goes (and whether the gateway sent it itself). */
+  readonly describe: DescribeTarget | null;
 }
 
 export class PendingQueue {
   #items: Pending[] = [];
   #head = 0;
 
-  push(kind: PendingKind, refusal: ErrorFields | null = null, record: StatementRecord | null = null): void {
-    this.#items.push({ kind, refusal, record });
+  push(kind: PendingKind, refusal: ErrorFields | null = null, record: StatementRecord | null = null, slot: ResultSlot | null = null, describe: DescribeTarget | null = null): void {
+    this.#items.push({ kind, refusal, record, slot, describe });
   }
 
   peek(): Pending | undefined {

@@ -1,6 +1,7 @@
 // What the recording keeps of a statement: its text, its parameters as text (binary ones
 // hex-prefixed, never decoded as text), the decision, and what the server answered.
 import type { Decision } from '../../core/decision.ts';
+import type { MaskedColumn } from './masking/result.ts';
 
 /** Longest parameter value kept, in bytes of the value (the recorder truncates again). */
 const MAX_PARAM_BYTES = 4096;
@@ -42,6 +43,8 @@ export class StatementRecord {
   rows: number | null = null;
   tag: string | null = null;
   sqlstate: string | null = null;
+  /** Which columns were masked and why, and how many rows had a value changed; null when nothing was. */
+  masking: { columns: MaskedColumn[]; rows_changed: number; notes: readonly string[] } | null = null;
 
   constructor(text: string, params: (string | null)[] | null, decision: Decision | null, extended: boolean) {
     this.text = text;
@@ -53,6 +56,18 @@ export class StatementRecord {
 
   addRows(n: number | null): void {
     if (n !== null) this.rows = (this.rows ?? 0) + n;
+  }
+
+  noteMasked(columns: readonly MaskedColumn[], notes: readonly string[] | undefined): void {
+    if (columns.length === 0) return;
+    this.masking ??= { columns: [], rows_changed: 0, notes: notes ?? [] };
+    this.masking.columns.push(...columns);
+  }
+
+  noteMaskedRows(rows: number): void {
+    if (rows === 0) return;
+    this.masking ??= { columns: [], rows_changed: 0, notes: [] };
+    this.masking.rows_changed += rows;
   }
 
   /** The event's kind and data. */
@@ -70,6 +85,7 @@ export class StatementRecord {
         tag: this.tag,
         duration_ms: Math.round((performance.now() - this.started) * 1000) / 1000,
         sqlstate: this.sqlstate,
+        ...(this.masking !== null ? { masking: this.masking } : {}),
       },
     };
   }

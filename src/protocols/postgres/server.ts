@@ -22,6 +22,7 @@ import { PgSession } from './session.ts';
 import { clientAddress, isLoopback, protocolOptions, unsafeEncoding, upstreamParams } from './startup.ts';
 import { connectUpstream, type Upstream } from './upstream.ts';
 import { CatalogCache } from './catalog-cache.ts';
+import { RelationCache } from './masking/relations.ts';
 
 /** A client that has not logged in within this time is dropped (PostgreSQL: authentication_timeout, 1 min). */
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -49,13 +50,17 @@ export class PgListener {
   readonly #server: Server;
   readonly #cancel = new CancelRegistry();
   readonly #catalogs = new CatalogCache();
+  readonly #relations = new RelationCache();
   readonly #sessions = new Set<PgSession>();
   readonly #handshakes = new Set<Socket>();
+  /** Whether any policy masks columns: only then is the relation catalog read. */
+  readonly #columnMasks: boolean;
   #sessionEnded: (() => void) | undefined;
   #closing = false;
 
   constructor(ctx: AdapterContext, settings: ListenerSettings) {
     this.#ctx = ctx;
+    this.#columnMasks = ctx.config.policies.some((p) => p.masks.some((m) => m.column !== undefined));
     this.#settings = settings;
     this.#server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
   }
@@ -224,9 +229,10 @@ export class PgListener {
     const upstream = await connectUpstream(
       { connection: connection.name, host: u.host, port: u.port, database: u.database, user: u.user, password: vaulted?.secret ?? inlineSecret(connection), tls: u.tls, ...(u.ca !== undefined ? { ca: u.ca } : {}) },
       upstreamParams(params),
-      { readCatalog: this.#catalogs.needsRefresh(connection.name) },
+      { readCatalog: this.#catalogs.needsRefresh(connection.name), readRelations: this.#columnMasks && this.#relations.needsRefresh(connection.name) },
     );
     if (upstream.functions) this.#catalogs.set(connection.name, upstream.functions, connection.read_functions);
+    if (upstream.relations) this.#relations.set(connection.name, upstream.relations);
     return upstream;
   }
 
@@ -251,6 +257,9 @@ export class PgListener {
       ref: { ...ref, id: recording.id },
       gate: this.#ctx.gate,
       catalogs: this.#catalogs,
+      relations: this.#relations,
+      masks: this.#ctx.masks,
+      unknownLineage: this.#ctx.config.masking?.unknown_lineage ?? 'mask',
       recording,
       logger: this.#ctx.logger,
       onEnd: (s) => {

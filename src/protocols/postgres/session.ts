@@ -18,10 +18,21 @@ import type { Gate, SessionRef } from '../../pipeline/gate.ts';
 import type { SessionRecording } from '../../recorder/recorder.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { errorResponse } from './codec/backend-encode.ts';
-import { readCommandComplete, readErrorFields, rowsFromTag } from './codec/backend-read.ts';
+import { readCommandComplete, readErrorFields, readRowDescription, readTextRow, rowsFromTag, type FieldDescription } from './codec/backend-read.ts';
+import { MessageWriter } from './codec/writer.ts';
+import { copyData } from './codec/backend-encode.ts';
+import type { MaskPlanner } from '../../masking/plan.ts';
+import { copyOutputFormat } from './masking/copy-format.ts';
+import { createCopyMasker } from './masking/copy-masker.ts';
+import { maskMessage } from './masking/messages.ts';
+import { isOld, RELATION_CATALOG_SQL, relationSnapshot, type RelationCache, type RelationSnapshot } from './masking/relations.ts';
+import { columnMasks, resolveFormats, ResultMasker } from './masking/result.ts';
+import { ResultSlot, type DescribeTarget, type MaskContext, type StatementShape } from './masking/slot.ts';
+import { analyzeStatementMasking, type StatementMasking } from './masking/statement.ts';
+import { valueMasker, type ValueMasker } from './masking/values.ts';
 import { Backend, Frontend } from './codec/constants.ts';
 import { FramingError, type FrameReader } from './codec/framing.ts';
-import { bind, parse, query, TERMINATE } from './codec/frontend-encode.ts';
+import { bind, describe, parse, query, TERMINATE } from './codec/frontend-encode.ts';
 import { decodeFrontend, MalformedMessage, type FrontendMessage } from './codec/frontend.ts';
 import { gatewayErrorFields, refusalFields } from './errors.ts';
 import { Forwarder } from './forwarder.ts';
@@ -37,8 +48,31 @@ const DENIED_SQL = '/* portcullis: denied by policy */ DENIED';
 /** A statement name nobody prepares: a Bind to it fails with 26000. */
 const DENIED_STATEMENT = 'portcullis: denied statement';
 const SEARCH_PATH_SQL = 'SELECT pg_catalog.current_schemas(false)::text';
+/** `COPY ... TO STDOUT`: the rows come to the client, so a mask must be able to read them. */
+const COPY_TO_CLIENT = /\bstdout\b/i;
+/** Before a catalog was read (or when none could be): every relation unknown, so every column opaque. */
+const EMPTY_SNAPSHOT: RelationSnapshot = relationSnapshot(undefined, ['public'], 0);
 
-interface PreparedInfo {
+function withSlot(slot: ResultSlot | null | undefined): DescribeTarget | null {
+  return slot ? { portal: slot, internal: false } : null;
+}
+
+function withShape(shape: StatementShape | undefined): DescribeTarget | null {
+  return shape ? { statement: shape, internal: false } : null;
+}
+
+/** NotificationResponse with its payload withheld: process id and channel stay. */
+function withheldNotification(frame: Buffer): Buffer {
+  const channelEnd = frame.indexOf(0, 9);
+  if (channelEnd < 0) return frame;
+  const w = new MessageWriter(Backend.NotificationResponse, 64);
+  w.int32(frame.readInt32BE(5));
+  w.cstring(frame.toString('utf8', 9, channelEnd));
+  w.cstring('[withheld by portcullis: notifications may carry masked data]');
+  return w.finish();
+}
+
+interface PreparedInfo extends StatementShape {
   readonly text: string;
   readonly decision: Decision;
 }
@@ -47,6 +81,14 @@ interface PortalInfo {
   readonly text: string;
   readonly decision: Decision | null;
   readonly params: (string | null)[];
+  /** Masking of the portal's rows; null when none applies. */
+  readonly slot: ResultSlot | null;
+  readonly statement: StatementShape | undefined;
+}
+
+/** Masking of a statement prepared with SQL PREPARE: its rows are traced to nothing, so fail closed. */
+interface SqlPreparedMask {
+  readonly mask: MaskContext;
 }
 
 export interface SessionOptions {
@@ -58,6 +100,10 @@ export interface SessionOptions {
   readonly gate: Gate;
   /** User-function volatility of this session's connection. */
   readonly catalogs: CatalogCache;
+  /** Relations of the connection, for masking's lineage. */
+  readonly relations: RelationCache;
+  readonly masks: MaskPlanner;
+  readonly unknownLineage: 'mask' | 'deny';
   readonly recording: SessionRecording;
   readonly logger: Logger;
   /** Called once, when the session has ended and its recording is closed. */
@@ -82,12 +128,27 @@ export class PgSession {
   readonly #catalogs: CatalogCache;
   /** SQL-level prepared statements (`PREPARE name AS ...`) that policy allowed, by name. */
   readonly #sqlPrepared = new Map<string, SqlStatement>();
+  readonly #sqlPreparedMasks = new Map<string, SqlPreparedMask>();
+  readonly #relations: RelationCache;
+  readonly #masks: MaskPlanner;
+  readonly #unknownLineage: 'mask' | 'deny';
+  /** This session's view of the relations: refreshed after its own DDL and when old. */
+  #snapshot: RelationSnapshot;
+  #refreshRelations = false;
+  /** Column masks applied in this session: notification payloads are withheld from then on. */
+  #columnMasking = false;
+  /** The action being decided, for #maskCheck, and the masking it worked out. */
+  #checking: SqlAction | undefined = undefined;
+  #checked: MaskContext | undefined = undefined;
   readonly #recording: SessionRecording;
   readonly #logger: Logger;
   readonly #onEnd: (session: PgSession) => void;
   #searchPath: readonly string[];
   #refreshPath = false;
-  #internalValue: string | undefined = undefined;
+  /** Rows of the internal query's result sets (search_path, then the relation catalog). */
+  #internalResults: (string | null)[][][] = [];
+  #internalFailed = false;
+  #internalReadsRelations = false;
   /** The client is paused while the search_path is re-read, or while the upstream drains. */
   #holding = false;
   #waitingUpDrain = false;
@@ -109,6 +170,10 @@ export class PgSession {
     this.#ref = opts.ref;
     this.#gate = opts.gate;
     this.#catalogs = opts.catalogs;
+    this.#relations = opts.relations;
+    this.#masks = opts.masks;
+    this.#unknownLineage = opts.unknownLineage;
+    this.#snapshot = opts.relations.get(opts.ref.connection.name) ?? EMPTY_SNAPSHOT;
     this.#recording = opts.recording;
     this.#logger = opts.logger;
     this.#onEnd = opts.onEnd;
@@ -195,15 +260,27 @@ export class PgSession {
         const msg = narrow(decodeFrontend(frame), 'Execute');
         const portal = this.#portals.get(msg.portal);
         const record = portal === undefined ? null : new StatementRecord(portal.text, portal.params, portal.decision, true);
-        this.#pending.push('execute', null, record);
+        const slot = portal?.slot ?? null;
+        if (slot !== null && slot.result === undefined && slot.fields === undefined) {
+          const described = portal?.statement?.fields;
+          if (described !== undefined) this.#portalResult(slot, described);
+          else {
+            // The client never described this portal: ask, so that rows are masked by their fields.
+            this.#pending.push('describe', null, null, null, { portal: slot, internal: true });
+            this.#toUp.write(describe('P', msg.portal));
+          }
+        }
+        this.#pending.push('execute', null, record, slot);
         this.#toUp.add(frame);
         return;
       }
-      case Frontend.Describe:
-        decodeFrontend(frame);
-        this.#pending.push('describe');
+      case Frontend.Describe: {
+        const msg = narrow(decodeFrontend(frame), 'Describe');
+        const target: DescribeTarget | null = msg.target === 'portal' ? withSlot(this.#portals.get(msg.name)?.slot) : withShape(this.#statements.get(msg.name));
+        this.#pending.push('describe', null, null, null, target);
         this.#toUp.add(frame);
         return;
+      }
       case Frontend.Close: {
         const msg = narrow(decodeFrontend(frame), 'Close');
         if (msg.target === 'statement') this.#statements.delete(msg.name);
@@ -242,20 +319,66 @@ export class PgSession {
     return sqlAction(sql, this.#searchPath, this.#catalogs.get(this.#ref.connection.name), this.#sqlPrepared);
   }
 
-  /** What an allowed statement changes for later decisions: prepared names, the catalog. */
-  #allowed(action: SqlAction): void {
+  /** Policy, then masking's own check (predicates, writes, COPY formats): one audited decision. */
+  #decide(action: SqlAction): Decision {
+    this.#checking = action;
+    this.#checked = undefined;
+    return this.#gate.decide(this.#identity, this.#ref, action, this.#maskCheck);
+  }
+
+  readonly #maskCheck = (decision: Decision): GatewayError | undefined => {
+    if (decision.masks.length === 0) return undefined;
+    const plan = this.#masks.plan(decision.masks);
+    const action = this.#checking;
+    if (plan.empty || action === undefined) return undefined;
+    let stmt: StatementMasking | undefined;
+    if (plan.hasColumnRules) {
+      this.#columnMasking = true;
+      const pathMayMove = this.#refreshPath || (action.statements.length > 1 && mayChangeSearchPath(action));
+      stmt = analyzeStatementMasking(action.text, action.statements, plan, this.#snapshot, this.#searchPath, { unknownLineage: this.#unknownLineage, pathMayMove, functionCannotWrite: this.#functionCannotWrite });
+      if (stmt?.refusal !== undefined) return stmt.refusal;
+    }
+    if (startsCopy(action) && COPY_TO_CLIENT.test(action.text) && copyOutputFormat(action.text) === undefined) {
+      return new GatewayError('PCS_MASK_COPY_UNSUPPORTED', { reason: 'one COPY ... TO STDOUT per statement text, with the options text, csv or binary allow' });
+    }
+    this.#checked = { plan, stmt, sql: action.text };
+    return undefined;
+  };
+
+  readonly #functionCannotWrite = (name: string): boolean => {
+    const catalog = this.#catalogs.get(this.#ref.connection.name);
+    if (catalog === undefined) return false;
+    const names = name.includes('.') ? [name] : this.#searchPath.map((schema) => `${schema}.${name}`);
+    for (const n of names) {
+      const v = catalog.volatility(n);
+      if (v !== undefined) return v !== 'volatile';
+    }
+    return false;
+  };
+
+  /** What an allowed statement changes for later decisions: prepared names, the catalogs. */
+  #allowed(action: SqlAction, mask: MaskContext | undefined): void {
     for (const s of action.statements) {
-      if (s.prepared) this.#sqlPrepared.set(s.prepared.name, s);
-      if (s.effect === 'ddl') this.#catalogs.invalidate(this.#ref.connection.name);
+      if (s.prepared) {
+        this.#sqlPrepared.set(s.prepared.name, s);
+        if (mask !== undefined) this.#sqlPreparedMasks.set(s.prepared.name, { mask: { ...mask, stmt: mask.stmt === undefined ? undefined : { ...mask.stmt, results: [] } } });
+        else this.#sqlPreparedMasks.delete(s.prepared.name);
+      }
+      if (s.effect === 'ddl') {
+        this.#catalogs.invalidate(this.#ref.connection.name);
+        this.#relations.invalidate(this.#ref.connection.name);
+        if (this.#columnMasking && !startsCopy(action)) this.#refreshRelations = true;
+      }
     }
   }
 
   #onQuery(msg: Extract<FrontendMessage, { type: 'Query' }>, frame: Buffer): void {
     const action = this.#analyse(msg.sql);
-    const decision = this.#gate.decide(this.#identity, this.#ref, action);
+    const decision = this.#decide(action);
     if (decision.verdict === 'allow') {
-      this.#allowed(action);
-      this.#pending.push('query', null, new StatementRecord(msg.sql, null, decision, false));
+      const mask = this.#checked;
+      this.#allowed(action, mask);
+      this.#pending.push('query', null, new StatementRecord(msg.sql, null, decision, false), mask === undefined ? null : new ResultSlot(mask));
       this.#toUp.add(frame);
       if (mayChangeSearchPath(action) && !startsCopy(action)) this.#refreshPath = true;
       this.#afterSegment();
@@ -268,10 +391,11 @@ export class PgSession {
 
   #onParse(msg: Extract<FrontendMessage, { type: 'Parse' }>, frame: Buffer): void {
     const action = this.#analyse(msg.sql);
-    const decision = this.#gate.decide(this.#identity, this.#ref, action);
-    this.#statements.set(msg.name, { text: msg.sql, decision });
+    const decision = this.#decide(action);
+    const mask = decision.verdict === 'allow' ? this.#checked : undefined;
+    this.#statements.set(msg.name, { text: msg.sql, decision, mask, fields: undefined });
     if (decision.verdict === 'allow') {
-      this.#allowed(action);
+      this.#allowed(action, mask);
       this.#pending.push('parse');
       this.#toUp.add(frame);
       if (mayChangeSearchPath(action) && !startsCopy(action)) this.#refreshPath = true;
@@ -294,18 +418,28 @@ export class PgSession {
       return;
     }
     // A statement we did not see parsed was made with SQL PREPARE, decided when it ran.
-    this.#portals.set(msg.portal, prepared === undefined ? { text: `(prepared statement "${msg.statement}")`, decision: null, params } : { text: prepared.text, decision: prepared.decision, params });
+    const mask = prepared === undefined ? this.#sqlPreparedMasks.get(msg.statement)?.mask : prepared.mask;
+    const slot = mask === undefined ? null : new ResultSlot(mask, msg.resultFormats);
+    this.#portals.set(msg.portal, prepared === undefined ? { text: `(prepared statement "${msg.statement}")`, decision: null, params, slot, statement: undefined } : { text: prepared.text, decision: prepared.decision, params, slot, statement: prepared });
     this.#pending.push('bind');
     this.#toUp.add(frame);
   }
 
-  /** After a Sync or Query: re-read search_path when what ran may have moved it. */
+  /**
+   * After a Sync or Query: re-read the search_path when what ran may have moved it, and the
+   * relations after DDL (or when they are old) so that lineage sees what the server sees.
+   */
   #afterSegment(): void {
-    if (!this.#refreshPath) return;
+    if (this.#columnMasking && !this.#refreshRelations && this.#snapshot !== EMPTY_SNAPSHOT && isOld(this.#snapshot)) this.#refreshRelations = true;
+    if (!this.#refreshPath && !this.#refreshRelations) return;
+    const relations = this.#refreshRelations;
     this.#refreshPath = false;
+    this.#refreshRelations = false;
     this.#pending.push('internal');
-    this.#internalValue = undefined;
-    this.#toUp.write(query(SEARCH_PATH_SQL));
+    this.#internalReadsRelations = relations;
+    this.#internalResults = [];
+    this.#internalFailed = false;
+    this.#toUp.write(query(relations ? `${SEARCH_PATH_SQL}; ${RELATION_CATALOG_SQL}` : SEARCH_PATH_SQL));
     // Statements after this one are decided with the new path: hold the client until it is known.
     this.#holding = true;
   }
@@ -356,7 +490,39 @@ export class PgSession {
     const head = this.#pending.peek();
     if (head?.kind === 'internal' && this.#internalFrame(frame, type)) return;
     switch (type) {
-      case Backend.DataRow:
+      case Backend.DataRow: {
+        const result = head?.slot?.result;
+        if (result !== undefined) {
+          const out = result.row(frame);
+          if (out !== frame) return this.#toClient.write(out);
+        }
+        break;
+      }
+      case Backend.CopyOutResponse:
+        if (head?.slot) this.#copyStarts(head.slot, head.record, frame);
+        break;
+      case Backend.CopyData: {
+        const copy = head?.slot?.copy;
+        if (copy !== undefined) {
+          for (const payload of copy.push(frame.subarray(5))) this.#toClient.write(copyData(payload));
+          return;
+        }
+        break;
+      }
+      case Backend.CopyDone: {
+        const copy = head?.slot?.copy;
+        if (copy !== undefined) {
+          for (const payload of copy.end()) this.#toClient.write(copyData(payload));
+          head?.record?.noteMaskedRows(copy.maskedRows);
+        }
+        break;
+      }
+      case Backend.NoticeResponse:
+        if (head?.slot) return this.#toClient.write(maskMessage(frame, head.slot.ctx.plan, head.slot.ctx.stmt?.sensitive ?? false));
+        break;
+      case Backend.NotificationResponse:
+        // pg_notify can carry any value to a listener, past every result column.
+        if (this.#columnMasking) return this.#toClient.write(withheldNotification(frame));
         break;
       case Backend.CommandComplete: {
         if (head?.record) {
@@ -378,8 +544,19 @@ export class PgSession {
         this.#pending.shift();
         break;
       case Backend.RowDescription:
+        if (head?.kind === 'describe') {
+          this.#pending.shift();
+          if (head.describe !== null && this.#described(head.describe, frame)) return;
+        } else if (head?.slot && head.kind === 'query') this.#queryResult(head.slot, head.record, frame);
+        break;
       case Backend.NoData:
-        if (head?.kind === 'describe') this.#pending.shift();
+        if (head?.kind === 'describe') {
+          this.#pending.shift();
+          if (head.describe?.internal === true) {
+            if (head.describe.portal) head.describe.portal.fields = [];
+            return;
+          }
+        }
         break;
       case Backend.ErrorResponse:
         this.#copyIn = false;
@@ -406,7 +583,8 @@ export class PgSession {
     }
     if (head.refusal !== null) this.#toClient.write(errorResponse(head.refusal));
     else {
-      this.#toClient.add(frame);
+      if (head.slot !== null) this.#toClient.write(maskMessage(frame, head.slot.ctx.plan, head.slot.ctx.stmt?.sensitive ?? false));
+      else this.#toClient.add(frame);
       if (head.record !== null) head.record.sqlstate = readErrorFields(frame).code;
     }
     // A simple Query (or Sync) ends at ReadyForQuery; anything else fails and takes with it
@@ -416,33 +594,107 @@ export class PgSession {
     this.#pending.skipToSync();
   }
 
+  /** A simple Query's result set begins: work out its masking once, from the fields. */
+  #queryResult(slot: ResultSlot, record: StatementRecord | null, frame: Buffer): void {
+    const fields = readRowDescription(frame);
+    this.#setResult(slot, fields, fields.map((f) => f.format), record, slot.results++);
+  }
+
+  /** Fields of a described portal or statement; true when the answer is the gateway's own (swallowed). */
+  #described(target: DescribeTarget, frame: Buffer): boolean {
+    const fields = readRowDescription(frame);
+    if (target.statement) target.statement.fields = fields;
+    if (target.portal) this.#portalResult(target.portal, fields);
+    return target.internal;
+  }
+
+  #portalResult(slot: ResultSlot, fields: readonly FieldDescription[]): void {
+    slot.fields = fields;
+    // A portal is one statement: its result is always the first (and only) one.
+    this.#setResult(slot, fields, resolveFormats(slot.formats ?? [], fields.length), null, 0);
+  }
+
+  #setResult(slot: ResultSlot, fields: readonly FieldDescription[], formats: readonly number[], record: StatementRecord | null, index: number): void {
+    const { plan, stmt } = slot.ctx;
+    if (record !== null) this.#resultDone(slot, record);
+    const result = new ResultMasker(plan, fields, columnMasks(stmt, plan, fields, this.#snapshot, index), formats);
+    slot.result = result.idle ? undefined : result;
+    record?.noteMasked(result.masked, stmt?.notes);
+  }
+
+  /** Counts of the slot's current result into the record (a Query may have several results). */
+  #resultDone(slot: ResultSlot, record: StatementRecord): void {
+    const result = slot.result;
+    if (result === undefined) return;
+    record.noteMaskedRows(result.rowsChanged);
+    result.rowsChanged = 0;
+  }
+
+  /** COPY ... TO STDOUT: mask its data rows by the statement's lineage (no RowDescription comes). */
+  #copyStarts(slot: ResultSlot, record: StatementRecord | null, frame: Buffer): void {
+    const format = copyOutputFormat(slot.ctx.sql);
+    if (format === undefined) return; // refused at decision time when it mattered
+    const count = frame.length >= 8 ? frame.readUInt16BE(6) : 0;
+    const { plan, stmt } = slot.ctx;
+    const outputs = stmt?.results[slot.results++];
+    const lined = outputs !== undefined && outputs.length === count;
+    const binary = format.kind === 'binary';
+    const scanner = plan.scanner;
+    const maskers: (ValueMasker | undefined)[] = [];
+    for (let i = 0; i < count; i++) {
+      const mask = stmt === undefined ? undefined : lined ? outputs[i] : stmt.failClosed;
+      // No types in a COPY: a binary value is masked to NULL, text takes the mask as text. Nor
+      // origins: nothing shows a value is the protected column itself, so `partial` redacts.
+      if (mask !== undefined) maskers.push(valueMasker(plan, { ...mask.rule, with: mask.rule.with === 'partial' ? 'redact' : mask.rule.with }, binary ? -1 : 25, binary ? 1 : 0));
+      else maskers.push(scanner === undefined ? undefined : (v) => scanner.scanBytes(v));
+    }
+    if (maskers.some((m) => m !== undefined)) slot.copy = createCopyMasker(format, maskers);
+    if (record !== null && stmt !== undefined) {
+      const masked = maskers.flatMap((_, i) => {
+        const mask = lined ? outputs[i] : stmt.failClosed;
+        return mask === undefined ? [] : [{ index: i, name: `column ${i + 1}`, with: mask.rule.with === 'partial' ? ('redact' as const) : mask.rule.with, rule: mask.rule.source ?? 'mask', why: mask.why }];
+      });
+      record.noteMasked(masked, stmt.notes);
+    }
+  }
+
   /** The head request is answered: record it when it carries a statement. */
   #complete(): void {
     const done = this.#pending.shift();
+    if (done?.slot && done.record) {
+      if (done.kind === 'execute' && done.slot.result !== undefined) done.record.noteMasked(done.slot.result.masked, done.slot.ctx.stmt?.notes);
+      this.#resultDone(done.slot, done.record);
+    }
     if (done?.record) this.#emit(done.record);
   }
 
-  /** Answers to the internal search_path query are consumed here; true when swallowed. */
+  /** Answers to the internal query (search_path, relations) are consumed here; true when swallowed. */
   #internalFrame(frame: Buffer, type: number | undefined): boolean {
     switch (type) {
-      case Backend.DataRow: {
-        const len = frame.readInt32BE(7);
-        if (frame.readInt16BE(5) === 1 && len >= 0) this.#internalValue = frame.toString('utf8', 11, 11 + len);
-        return true;
-      }
       case Backend.RowDescription:
-      case Backend.CommandComplete:
+        this.#internalResults.push([]);
+        return true;
+      case Backend.DataRow:
+        this.#internalResults[this.#internalResults.length - 1]?.push(readTextRow(frame));
+        return true;
       case Backend.ErrorResponse:
+        this.#internalFailed = true;
+        return true;
+      case Backend.CommandComplete:
       case Backend.EmptyQueryResponse:
         return true;
-      case Backend.ReadyForQuery:
+      case Backend.ReadyForQuery: {
         this.#pending.shift();
-        // In a failed transaction the query errors: the previous path stands until ROLLBACK.
-        if (this.#internalValue !== undefined) this.#searchPath = parseTextArray(this.#internalValue);
+        // In a failed transaction the query errors: the previous path and relations stand until ROLLBACK.
+        const path = this.#internalResults[0]?.[0]?.[0];
+        if (typeof path === 'string') this.#searchPath = parseTextArray(path);
+        const relations = this.#internalResults[1];
+        if (this.#internalReadsRelations && !this.#internalFailed && relations !== undefined && relations.length > 0) this.#snapshot = relationSnapshot(relations, this.#searchPath);
         this.#holding = false;
         if (!this.#waitingUpDrain) this.#client.resume();
         setImmediate(() => this.#pumpClient());
         return true;
+      }
       default:
         return false; // notices, notifications, parameter status: the client's
     }

@@ -9,7 +9,8 @@ import type { FunctionCatalogRow } from '../../policy/sql/function-catalog.ts';
 import { FUNCTION_CATALOG_SQL } from './catalog-cache.ts';
 import { GatewayError } from '../../core/errors.ts';
 import { Backend, DEFAULT_MAX_MESSAGE_SIZE } from './codec/constants.ts';
-import { readAuthentication, readBackendKeyData, readErrorFields } from './codec/backend-read.ts';
+import { readAuthentication, readBackendKeyData, readErrorFields, readTextRow } from './codec/backend-read.ts';
+import { RELATION_CATALOG_SQL, relationSnapshot, type RelationSnapshot } from './masking/relations.ts';
 import { query, sslRequest, startupMessage } from './codec/frontend-encode.ts';
 import type { FrameReader } from './codec/framing.ts';
 import { FrameSource } from './frame-source.ts';
@@ -45,12 +46,16 @@ export interface Upstream {
   readonly searchPath: readonly string[];
   /** User-defined functions and their volatility, when the login was asked to read them. */
   readonly functions: readonly FunctionCatalogRow[] | undefined;
+  /** The relation catalog (masking/relations.ts), when asked for; undefined also when it could not be read. */
+  readonly relations: RelationSnapshot | undefined;
   readonly tls: boolean;
 }
 
 export interface LoginOptions {
   /** Also read the function catalog (see catalog-cache.ts) before handing over. */
   readonly readCatalog: boolean;
+  /** Also read the relation catalog masking needs. */
+  readonly readRelations?: boolean;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -159,8 +164,9 @@ async function login(socket: Socket, source: FrameSource, target: UpstreamTarget
       case Backend.ReadyForQuery: {
         const searchPath = parseTextArray((await readRows(socket, source, 'SELECT pg_catalog.current_schemas(false)::text'))[0]?.[0] ?? '{}');
         const functions = opts.readCatalog ? (await readRows(socket, source, FUNCTION_CATALOG_SQL)).flatMap(toCatalogRow) : undefined;
+        const relations = opts.readRelations === true ? await readRelations(socket, source, searchPath) : undefined;
         source.detach();
-        return { socket, reader: source.reader, parameterStatus, key, searchPath, functions, tls };
+        return { socket, reader: source.reader, parameterStatus, key, searchPath, functions, relations, tls };
       }
       default:
         // NoticeResponse, NegotiateProtocolVersion: nothing to act on before the session.
@@ -180,21 +186,19 @@ async function readRows(socket: Socket, source: FrameSource, sql: string): Promi
   for (;;) {
     const frame = await source.next();
     if (frame[0] === Backend.DataRow) {
-      const row: (string | null)[] = [];
-      let at = 7;
-      for (let i = frame.readInt16BE(5); i > 0; i--) {
-        const len = frame.readInt32BE(at);
-        at += 4;
-        row.push(len < 0 ? null : frame.toString('utf8', at, at + len));
-        if (len > 0) at += len;
-      }
-      rows.push(row);
+      rows.push(readTextRow(frame));
     } else if (frame[0] === Backend.ErrorResponse) {
       rows.length = 0;
     } else if (frame[0] === Backend.ReadyForQuery) {
       return rows;
     }
   }
+}
+
+async function readRelations(socket: Socket, source: FrameSource, searchPath: readonly string[]): Promise<RelationSnapshot | undefined> {
+  const rows = await readRows(socket, source, RELATION_CATALOG_SQL);
+  // No rows at all means the query failed (every database has catalog tables): keep none.
+  return rows.length === 0 ? undefined : relationSnapshot(rows, searchPath);
 }
 
 function toCatalogRow(row: (string | null)[]): FunctionCatalogRow[] {

@@ -58,3 +58,41 @@ export function errorResponse(fields: ErrorFields, notice = false): Buffer {
   if (fields.position !== undefined) w.int8(ErrorField.Position).cstring(String(fields.position));
   return w.int8(0).finish();
 }
+
+/** DataRow from its values (null: SQL NULL), each in the format the client asked for. */
+export function dataRow(values: readonly (Buffer | null)[]): Buffer {
+  let size = 7;
+  for (const v of values) size += 4 + (v === null ? 0 : v.length);
+  const out = Buffer.allocUnsafe(size);
+  out[0] = Backend.DataRow;
+  out.writeInt32BE(size - 1, 1);
+  out.writeUInt16BE(values.length, 5);
+  let at = 7;
+  for (const v of values) {
+    if (v === null) {
+      out.writeInt32BE(-1, at);
+      at += 4;
+    } else {
+      out.writeInt32BE(v.length, at);
+      v.copy(out, at + 4);
+      at += 4 + v.length;
+    }
+  }
+  return out;
+}
+
+/** ErrorResponse or NoticeResponse from (code, text) pairs, in the order given. */
+export function messageWithFields(type: number, fields: ReadonlyArray<readonly [number, string]>): Buffer {
+  const w = new MessageWriter(type, 128);
+  for (const [code, text] of fields) w.int8(code).cstring(text);
+  return w.int8(0).finish();
+}
+
+/** CopyData carrying `payload`. */
+export function copyData(payload: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(5 + payload.length);
+  out[0] = Backend.CopyData;
+  out.writeInt32BE(4 + payload.length, 1);
+  payload.copy(out, 5);
+  return out;
+}

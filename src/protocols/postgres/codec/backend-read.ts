@@ -77,3 +77,57 @@ export function readErrorFields(frame: Buffer): BackendError {
   }
   return { severity, code, message };
 }
+
+/** One field of a RowDescription. `tableOid`/`column` are 0 unless the field is a plain column reference. */
+export interface FieldDescription {
+  readonly name: string;
+  readonly tableOid: number;
+  readonly column: number;
+  readonly typeOid: number;
+  /** 0 text, 1 binary; in the answer to Describe of a statement always 0 (formats come with Bind). */
+  readonly format: number;
+}
+
+export function readRowDescription(frame: Buffer): FieldDescription[] {
+  const r = new MessageReader(frame, HEADER_LENGTH);
+  const count = r.uint16();
+  const out: FieldDescription[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = r.cstring();
+    const tableOid = r.uint32();
+    const column = r.int16();
+    const typeOid = r.uint32();
+    r.int16(); // type size
+    r.int32(); // type modifier
+    out.push({ name, tableOid, column, typeOid, format: r.int16() });
+  }
+  return out;
+}
+
+/** Every field of an ErrorResponse/NoticeResponse in order, as (code, text) pairs. */
+export function readMessageFields(frame: Buffer): Array<[number, string]> {
+  const out: Array<[number, string]> = [];
+  let pos = HEADER_LENGTH;
+  while (pos < frame.length) {
+    const field = frame[pos] as number;
+    if (field === 0) break;
+    const end = frame.indexOf(0, pos + 1);
+    if (end < 0) break;
+    out.push([field, frame.toString('utf8', pos + 1, end)]);
+    pos = end + 1;
+  }
+  return out;
+}
+
+/** A DataRow's values decoded as UTF-8 text (for the gateway's own text-format queries). */
+export function readTextRow(frame: Buffer): (string | null)[] {
+  const row: (string | null)[] = [];
+  let at = HEADER_LENGTH + 2;
+  for (let i = frame.readUInt16BE(HEADER_LENGTH); i > 0; i--) {
+    const len = frame.readInt32BE(at);
+    at += 4;
+    row.push(len < 0 ? null : frame.toString('utf8', at, at + len));
+    if (len > 0) at += len;
+  }
+  return row;
+}

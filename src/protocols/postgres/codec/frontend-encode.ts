@@ -46,4 +46,9 @@ export function bind(portal: string, statement: string): Buffer {
   return new MessageWriter(Frontend.Bind).cstring(portal).cstring(statement).int16(0).int16(0).int16(0).finish();
 }
 
+/** Describe of a portal ('P') or statement ('S'). */
+export function describe(target: 'P' | 'S', name: string): Buffer {
+  return new MessageWriter(Frontend.Describe).int8(target.charCodeAt(0)).cstring(name).finish();
+}
+
 export const TERMINATE: Buffer = new MessageWriter(Frontend.Terminate, 5).finish();

@@ -27,6 +27,8 @@ export type FrontendMessage =
       readonly paramFormats: readonly number[];
       /** null is SQL NULL; values are views of the frame (copy before keeping them). */
       readonly params: readonly (Buffer | null)[];
+      /** Result-column formats (0 text, 1 binary): none means all text, one applies to all. */
+      readonly resultFormats: readonly number[];
     }
   | { readonly type: 'Describe'; readonly target: 'statement' | 'portal'; readonly name: string }
   | { readonly type: 'Execute'; readonly portal: string; readonly maxRows: number }
@@ -158,6 +160,9 @@ function decodeBind(r: MessageReader): FrontendMessage {
     const len = r.int32();
     params.push(len === -1 ? null : r.bytes(len));
   }
-  // Result-column formats follow; nothing in them matters to policy.
-  return { type: 'Bind', portal, statement, paramFormats, params };
+  // Masking rewrites values in the format the client asked for.
+  const nResult = r.uint16();
+  const resultFormats: number[] = [];
+  for (let i = 0; i < nResult; i++) resultFormats.push(r.int16());
+  return { type: 'Bind', portal, statement, paramFormats, params, resultFormats };
 }

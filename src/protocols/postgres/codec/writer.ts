@@ -111,6 +111,14 @@ export class MessageReader {
     return v;
   }
 
+  /** OIDs are unsigned 32-bit. */
+  uint32(): number {
+    this.#need(4);
+    const v = this.#buf.readUInt32BE(this.#pos);
+    this.#pos += 4;
+    return v;
+  }
+
   cstring(): string {
     const end = this.#buf.indexOf(0, this.#pos);
     if (end < 0) throw new RangeError('string without terminating NUL');

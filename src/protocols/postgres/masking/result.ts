@@ -1,0 +1,127 @@
+// One result set's masking: from the statement's lineage masks, the server's RowDescription
+// (types, formats, and the origin of plain column references) and the plan's detectors, a
+// per-column decision made once; then each DataRow is rewritten only where a value changes.
+// A result set with nothing to mask is never looked at row by row.
+import type { MaskSpec } from '../../../core/decision.ts';
+import type { MaskPlan } from '../../../masking/plan.ts';
+import { MASK_STRENGTH } from '../../../masking/scanner.ts';
+import { dataRow } from '../codec/backend-encode.ts';
+import type { FieldDescription } from '../codec/backend-read.ts';
+import type { RelationSnapshot } from './relations.ts';
+import type { ColumnMask, StatementMasking } from './statement.ts';
+import { scannable, valueMasker, type ValueMasker } from './values.ts';
+
+/** What the recording says about a masked column. */
+export interface MaskedColumn {
+  readonly index: number;
+  readonly name: string;
+  readonly with: MaskSpec['with'];
+  readonly rule: string;
+  readonly why: string;
+}
+
+/** Where a masked value did not come straight from the protected column, `partial` would keep a piece of something else (the tail of `encode(ssn, 'base64')`): redact instead. */
+const REDACT_DERIVED = new WeakMap<MaskSpec, MaskSpec>();
+function derivedRule(rule: MaskSpec): MaskSpec {
+  if (rule.with !== 'partial') return rule;
+  let r = REDACT_DERIVED.get(rule);
+  if (r === undefined) REDACT_DERIVED.set(rule, (r = Object.freeze({ ...rule, with: 'redact' as const })));
+  return r;
+}
+
+/**
+ * The mask of each field. `stmt` undefined: only detectors apply. Lineage that does not line
+ * up with the fields the server sends (a star over an unknown relation, EXECUTE) masks every
+ * field; the RowDescription origin adds masks lineage missed, never removes one.
+ */
+export function columnMasks(stmt: StatementMasking | undefined, plan: MaskPlan, fields: readonly FieldDescription[], snapshot: RelationSnapshot | undefined, resultIndex = 0): (ColumnMask | undefined)[] {
+  const out: (ColumnMask | undefined)[] = new Array<ColumnMask | undefined>(fields.length).fill(undefined);
+  if (stmt === undefined || !plan.hasColumnRules) return out;
+  const outputs = stmt.results[resultIndex];
+  const lined = outputs !== undefined && outputs.length === fields.length;
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i] as FieldDescription;
+    let mask = lined ? outputs[i] : stmt.failClosed;
+    if (field.tableOid !== 0) {
+      const info = snapshot?.byOid.get(field.tableOid);
+      const column = info?.columns.get(field.column);
+      if (info === undefined || column === undefined) {
+        mask ??= { rule: stmt.failClosed.rule, why: `origin: relation ${field.tableOid} is not in the catalog` };
+      } else if (!info.view) {
+        const rule = plan.columnMask(info.schema, info.relation, column);
+        if (rule !== undefined && (mask === undefined || MASK_STRENGTH[rule.with] > MASK_STRENGTH[mask.rule.with])) {
+          mask = { rule, why: `origin ${info.schema}.${info.relation}.${column}${mask === undefined ? ' (missed by lineage)' : ''}`, source: { schema: info.schema, table: info.relation, column } };
+        }
+        // `partial` keeps the value's shape only for a plain reference to the protected column.
+        if (mask !== undefined && mask.rule.with === 'partial' && !(mask.source?.schema === info.schema && mask.source.table === info.relation && mask.source.column === column)) {
+          mask = { ...mask, rule: derivedRule(mask.rule) };
+        }
+        out[i] = mask;
+        continue;
+      }
+    }
+    out[i] = mask === undefined ? undefined : { ...mask, rule: derivedRule(mask.rule) };
+  }
+  return out;
+}
+
+export class ResultMasker {
+  readonly #maskers: (ValueMasker | undefined)[];
+  readonly #scan: boolean[];
+  readonly #plan: MaskPlan;
+  /** Nothing to do per row: the session relays DataRows untouched. */
+  readonly idle: boolean;
+  readonly masked: readonly MaskedColumn[];
+  rowsChanged = 0;
+
+  /** `formats`: per field, 0 text or 1 binary (the Bind's formats resolved against the fields). */
+  constructor(plan: MaskPlan, fields: readonly FieldDescription[], masks: readonly (ColumnMask | undefined)[], formats: readonly number[]) {
+    this.#plan = plan;
+    const scanner = plan.scanner;
+    this.#maskers = masks.map((m, i) => (m === undefined ? undefined : valueMasker(plan, m.rule, fields[i]?.typeOid ?? 0, formats[i] ?? 0)));
+    this.#scan = fields.map((f, i) => scanner !== undefined && masks[i] === undefined && scannable(f.typeOid, formats[i] ?? 0));
+    this.masked = masks.flatMap((m, i) => (m === undefined ? [] : [{ index: i, name: fields[i]?.name ?? '?', with: m.rule.with, rule: m.rule.source ?? 'mask', why: m.why }]));
+    this.idle = this.masked.length === 0 && !this.#scan.some(Boolean);
+  }
+
+  /** The DataRow to send: the same frame when no value changed. */
+  row(frame: Buffer): Buffer {
+    const count = frame.readUInt16BE(5);
+    let at = 7;
+    let values: (Buffer | null)[] | undefined;
+    for (let i = 0; i < count; i++) {
+      const len = frame.readInt32BE(at);
+      at += 4;
+      const value = len < 0 ? null : frame.subarray(at, at + len);
+      if (len > 0) at += len;
+      let next: Buffer | null = value;
+      if (value !== null) {
+        const masker = i < this.#maskers.length ? this.#maskers[i] : this.#maskers.find((m) => m !== undefined);
+        if (masker !== undefined) next = masker(value);
+        else if (this.#scan[i] === true) next = (this.#plan.scanner as NonNullable<MaskPlan['scanner']>).scanBytes(value);
+      }
+      if (next !== value && values === undefined) {
+        values = [];
+        // Re-read the fields before this one: they stay as they were.
+        let p = 7;
+        for (let j = 0; j < i; j++) {
+          const l = frame.readInt32BE(p);
+          p += 4;
+          values.push(l < 0 ? null : frame.subarray(p, p + l));
+          if (l > 0) p += l;
+        }
+      }
+      values?.push(next);
+    }
+    if (values === undefined) return frame;
+    this.rowsChanged++;
+    return dataRow(values);
+  }
+}
+
+/** Formats per field from a Bind's result formats (none: all text; one: all alike). */
+export function resolveFormats(resultFormats: readonly number[], count: number): number[] {
+  if (resultFormats.length === 0) return new Array<number>(count).fill(0);
+  if (resultFormats.length === 1) return new Array<number>(count).fill(resultFormats[0] ?? 0);
+  return Array.from({ length: count }, (_, i) => resultFormats[i] ?? 0);
+}

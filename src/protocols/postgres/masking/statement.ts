@@ -1,0 +1,175 @@
+// What masking means for one statement, worked out once when it is decided: which output
+// columns to mask and with which rule (from lineage), whether a predicate or a write on a
+// masked column refuses it, and whether the server's messages about it may echo protected
+// values. The wire side (result.ts) applies this to the rows.
+import type { SqlStatement } from '../../../core/action.ts';
+import type { MaskSpec } from '../../../core/decision.ts';
+import { GatewayError } from '../../../core/errors.ts';
+import { analyzeLineage, analyzePredicates, analyzeWrites, type ColumnLineage, type QueryLineage, type SourceColumn } from '../../../masking/lineage/lineage.ts';
+import type { MaskPlan } from '../../../masking/plan.ts';
+import { MASK_STRENGTH } from '../../../masking/scanner.ts';
+import type { RelationSnapshot } from './relations.ts';
+
+/** How one output column is masked, and why (for the recording). */
+export interface ColumnMask {
+  readonly rule: MaskSpec;
+  /** `lineage public.customers.email`, `unknown lineage: ...`, `origin public.customers.ssn`. */
+  readonly why: string;
+  /** The one masked source when there is exactly one: `partial` keeps its shape only for a plain reference to it. */
+  readonly source?: SourceColumn;
+}
+
+/** One result set's masks, per output column in order (undefined: clear). */
+export type ResultMasks = readonly (ColumnMask | undefined)[];
+
+export interface StatementMasking {
+  readonly plan: MaskPlan;
+  /**
+   * The masks of each result set the text sends, in order (a simple Query may hold several
+   * statements). A result set beyond these (lineage saw no rows, or none could be traced)
+   * has every field masked.
+   */
+  readonly results: readonly ResultMasks[];
+  /** Masks every field whose lineage is unknown; also used when the output count differs from the server's. */
+  readonly failClosed: ColumnMask;
+  /** The statement must not run. */
+  readonly refusal: GatewayError | undefined;
+  /** Errors and notices about this statement may echo protected values: rewrite them. */
+  readonly sensitive: boolean;
+  /** Whole-row expansions and other remarks of lineage, for the recording. */
+  readonly notes: readonly string[];
+}
+
+export interface MaskingOptions {
+  readonly unknownLineage: 'mask' | 'deny';
+  /**
+   * Names may resolve differently on the server than here: an earlier statement of the same
+   * text or pipeline may move the search_path. Then no result is traced (all masked).
+   */
+  readonly pathMayMove: boolean;
+  /** User functions the catalog says cannot write (stable, immutable): not a laundering risk. */
+  readonly functionCannotWrite?: (name: string) => boolean;
+}
+
+const FAIL_CLOSED_SOURCE = 'fail-closed';
+
+/** The mask for a column nobody can trace: at least `redact`, `null` when a rule nulls. */
+function failClosedRule(plan: MaskPlan): MaskSpec {
+  let fn: MaskSpec['with'] = 'redact';
+  for (const r of plan.rules) if (r.column !== undefined && MASK_STRENGTH[r.with] > MASK_STRENGTH[fn]) fn = r.with;
+  return Object.freeze({ with: fn, source: FAIL_CLOSED_SOURCE });
+}
+
+const name = (s: SourceColumn): string => `${s.schema}.${s.table}.${s.column}`;
+
+/** The strongest rule over a lineage's sources, or undefined when none is masked. */
+export function lineageMask(plan: MaskPlan, lineage: ColumnLineage, failClosed: MaskSpec): ColumnMask | undefined {
+  if (lineage.kind === 'opaque') return { rule: failClosed, why: `unknown lineage: ${lineage.reason}` };
+  let best: MaskSpec | undefined;
+  let masked: SourceColumn[] | undefined;
+  for (const s of lineage.sources) {
+    const rule = plan.columnMask(s.schema, s.table, s.column);
+    if (rule === undefined) continue;
+    (masked ??= []).push(s);
+    if (best === undefined || MASK_STRENGTH[rule.with] > MASK_STRENGTH[best.with]) best = rule;
+  }
+  if (best === undefined || masked === undefined) return undefined;
+  return { rule: best, why: `lineage ${masked.map(name).join(', ')}`, ...(masked.length === 1 ? { source: masked[0] as SourceColumn } : {}) };
+}
+
+/**
+ * Undefined when the plan has no column rules (detectors alone need no analysis). The
+ * statements are the policy analysis of the same text (for the relations it touches).
+ */
+export function analyzeStatementMasking(sql: string, statements: readonly SqlStatement[], plan: MaskPlan, snapshot: RelationSnapshot, searchPath: readonly string[], opts: MaskingOptions): StatementMasking | undefined {
+  if (!plan.hasColumnRules) return undefined;
+  const catalog = snapshot.catalog;
+  const failClosed = failClosedRule(plan);
+  const failClosedMask: ColumnMask = { rule: failClosed, why: 'unknown lineage: the result has more columns than the statement shows' };
+  let refusal: GatewayError | undefined;
+  let sensitive = false;
+
+  // Each statement on its own, so that `SET ...; SELECT ...` traces the SELECT's result.
+  const texts = statements.length > 1 ? statements.map((s) => s.text) : [sql];
+  const results: ResultMasks[] = [];
+  const notes: string[] = [];
+  let lineage: QueryLineage | undefined;
+  for (const text of texts) {
+    lineage = analyzeLineage(text, catalog, { searchPath });
+    if (lineage === undefined) continue;
+    notes.push(...lineage.notes);
+    const outputs = lineage.outputs.map((o) => lineageMask(plan, o.lineage, failClosed));
+    results.push(outputs);
+    outputs.forEach((m, i) => {
+      if (m === undefined) return;
+      sensitive = true;
+      const out = lineage?.outputs[i];
+      if (refusal === undefined && opts.unknownLineage === 'deny' && out?.lineage.kind === 'opaque') {
+        refusal = new GatewayError('PCS_MASK_LINEAGE_UNKNOWN', { column: out.name, reason: out.lineage.reason });
+      }
+    });
+  }
+  if (opts.pathMayMove) {
+    results.length = 0;
+    sensitive = true;
+  }
+
+  // Predicates: every statement of the text, with rows or without (a row count leaks too).
+  const predicates = lineage !== undefined && texts.length === 1 ? lineage : analyzePredicates(sql, catalog, { searchPath });
+  const denyInPredicates = plan.rules.some((r) => r.column !== undefined && r.denyInPredicates === true);
+  for (const col of predicates.predicateColumns) {
+    const rule = plan.columnMask(col.schema, col.table, col.column);
+    if (rule === undefined) continue;
+    sensitive = true;
+    if (refusal === undefined && rule.denyInPredicates === true) refusal = new GatewayError('PCS_MASK_PREDICATE_DENIED', { column: name(col), rule: rule.source ?? rule.column ?? 'a mask' });
+  }
+  if (predicates.opaquePredicates.length > 0) {
+    sensitive = true;
+    if (refusal === undefined && denyInPredicates) refusal = new GatewayError('PCS_MASK_PREDICATE_UNKNOWN', { reason: predicates.opaquePredicates[0] ?? 'unknown' });
+  }
+
+  // Writes: a masked column copied where no mask covers it would be read back in clear.
+  if (statements.some((s) => s.effect !== 'read')) {
+    for (const w of analyzeWrites(sql, catalog, { searchPath })) {
+      if (w.target.kind === 'file' && w.target.name.startsWith('(function ') && opts.functionCannotWrite?.(w.target.name.slice(10, -1)) === true) continue;
+      const covered = w.target.kind === 'column' && plan.columnMask(w.target.schema, w.target.table, w.target.column) !== undefined;
+      if (covered) continue;
+      const mask = lineageMask(plan, w.lineage, failClosed);
+      if (mask === undefined) continue;
+      sensitive = true;
+      const target = w.target.kind === 'column' ? `${w.target.schema}.${w.target.table}.${w.target.column}` : w.target.name;
+      const source = w.lineage.kind === 'opaque' ? `data of unknown origin (${w.lineage.reason})` : mask.why.replace(/^lineage /, '');
+      refusal ??= new GatewayError('PCS_MASK_WRITE_REFUSED', { source, rule: mask.rule.source ?? 'a mask', target });
+    }
+  }
+
+  if (!sensitive) sensitive = touchesProtected(statements, plan, snapshot);
+  return Object.freeze({
+    plan,
+    results,
+    failClosed: failClosedMask,
+    refusal,
+    sensitive,
+    notes,
+  });
+}
+
+/**
+ * Whether the server could quote a protected value in an error about these statements
+ * ("Failing row contains (...)", "Key (email)=(...)"): they touch a relation with a masked
+ * column, a view, a relation the catalog does not know, or run procedural code.
+ */
+function touchesProtected(statements: readonly SqlStatement[], plan: MaskPlan, snapshot: RelationSnapshot): boolean {
+  for (const s of statements) {
+    if (s.command === 'do' || s.command === 'call' || s.effect === 'unknown') return true;
+    for (const rel of s.relations) {
+      const dot = rel.name.lastIndexOf('.');
+      const schema = dot < 0 ? 'public' : rel.name.slice(0, dot);
+      const relation = dot < 0 ? rel.name : rel.name.slice(dot + 1);
+      const columns = snapshot.catalog.columns(schema, relation);
+      if (columns === undefined || snapshot.catalog.isView?.(schema, relation) === true) return true;
+      if (columns.some((c) => plan.columnMask(schema, relation, c) !== undefined)) return true;
+    }
+  }
+  return false;
+}
