@@ -1,12 +1,12 @@
 // node-postgres through the gateway: parameterised queries, a pool, a denied statement
 // inside a transaction, and the exact order of responses in a pipeline with a denied Parse.
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
+import { FrameCollector, rawSession } from './raw.ts';
 import { adminSql, createDatabase, dropDatabase, eventually, recordedEvents, standardConfig, startPgGateway, type PgGateway } from './support.ts';
 
 describe('postgres adapter with node-postgres', () => {
@@ -117,62 +117,6 @@ describe('postgres adapter with node-postgres', () => {
     socket.end(serialize.end());
   });
 });
-
-/** A raw socket logged in through the gateway (cleartext token on loopback), after ReadyForQuery. */
-async function rawSession(port: number, token: string): Promise<Socket> {
-  const socket = connect({ host: '127.0.0.1', port });
-  await new Promise((resolve) => socket.once('connect', resolve));
-  const frames = new FrameCollector(socket);
-  socket.write(serialize.startup({ user: 'agent', database: 'app-db' }));
-  await frames.until((t) => t.includes('R'));
-  socket.write(serialize.password(token));
-  await frames.until((t) => t.includes('Z'));
-  frames.detach();
-  return socket;
-}
-
-interface RawFrame {
-  readonly type: string;
-  readonly body: Buffer;
-}
-
-class FrameCollector {
-  #buf = Buffer.alloc(0);
-  readonly #frames: RawFrame[] = [];
-  #wake: (() => void) | undefined;
-  readonly #socket: Socket;
-  readonly #onData = (d: Buffer): void => {
-    this.#buf = Buffer.concat([this.#buf, d]);
-    while (this.#buf.length >= 5) {
-      const len = this.#buf.readInt32BE(1);
-      if (this.#buf.length < len + 1) break;
-      this.#frames.push({ type: String.fromCharCode(this.#buf[0] as number), body: this.#buf.subarray(5, len + 1) });
-      this.#buf = this.#buf.subarray(len + 1);
-    }
-    this.#wake?.();
-  };
-
-  constructor(socket: Socket) {
-    this.#socket = socket;
-    socket.on('data', this.#onData);
-  }
-
-  detach(): void {
-    this.#socket.off('data', this.#onData);
-  }
-
-  async until(done: (types: string[]) => boolean, timeoutMs = 5000): Promise<RawFrame[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (!done(this.#frames.map((f) => f.type))) {
-      if (Date.now() > deadline) throw new Error(`timed out; got ${this.#frames.map((f) => f.type).join(' ')}`);
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        setTimeout(resolve, 50);
-      });
-    }
-    return this.#frames;
-  }
-}
 
 describe('postgres adapter session state and shutdown', () => {
   let db: string;
