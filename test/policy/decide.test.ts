@@ -258,7 +258,7 @@ void describe('decide: multi-statement SQL', () => {
     assert.deepEqual(d.rule, { policy: 'p', index: 1 });
     assert.equal(d.reason, 'statement 3 of 4: rule 1 of p sends for review write (update)');
     assert.deepEqual(d.review, { mode: 'defer', timeoutSeconds: 900, approvers: { groups: ['dba', 'security'], min: 2, allGroups: true } });
-    assert.deepEqual(d.masks, [{ column: 'public.customers.email', with: 'partial', denyInPredicates: false }]);
+    assert.deepEqual(d.masks, [{ column: 'public.customers.email', with: 'partial', denyInPredicates: false, source: 'p.masks[0]' }]);
 
     const denied = decide(policies, who, PROD, await actionFor('prod-db', 'select 1; update t set x = 1; drop table t; select 2'));
     assert.equal(denied.verdict, 'deny');
@@ -277,8 +277,8 @@ void describe('decide: multi-statement SQL', () => {
     const d = decide(policies, who, PROD, await actionFor('prod-db', 'checkpoint; select * from customers'));
     assert.equal(d.verdict, 'allow');
     assert.deepEqual(d.masks, [
-      { detector: 'email', with: 'redact', denyInPredicates: false },
-      { column: 'public.customers.email', with: 'partial', denyInPredicates: false },
+      { detector: 'email', with: 'redact', denyInPredicates: false, source: 'q.masks[0]' },
+      { column: 'public.customers.email', with: 'partial', denyInPredicates: false, source: 'p.masks[0]' },
     ]);
   });
 
@@ -304,7 +304,7 @@ void describe('decide: review defaults and masks', () => {
     const d = decide(policies, identity('x'), PROD, await actionFor('prod-db', 'select ssn from people'));
     assert.equal(d.verdict, 'review');
     assert.deepEqual(d.review, { mode: 'hold', timeoutSeconds: 120, approvers: { groups: ['admins'], min: 1, allGroups: false } });
-    assert.deepEqual(d.masks, [{ column: '*.*.ssn', with: 'hash', denyInPredicates: true }]);
+    assert.deepEqual(d.masks, [{ column: '*.*.ssn', with: 'hash', denyInPredicates: true, source: 'reviewed.masks[0]' }]);
     assert.deepEqual(d.shadow, []);
   });
 });
@@ -350,7 +350,7 @@ void describe('decide: shadow policies', () => {
     assert.equal(d.rule, undefined);
     assert.equal(d.reason, 'allowed because no enforcing rule matches; shadow policy new-rules would have decided deny (no DDL from agents)');
     assert.equal(d.shadow[0]?.verdict, 'deny');
-    assert.deepEqual(d.masks, [{ detector: 'card', with: 'redact', denyInPredicates: false }]);
+    assert.deepEqual(d.masks, [{ detector: 'card', with: 'redact', denyInPredicates: false, source: 'new-rules.masks[0]' }]);
   });
 
   void it('when nothing matches in any policy: deny', async () => {

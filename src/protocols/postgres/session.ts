@@ -28,7 +28,7 @@ import { maskMessage } from './masking/messages.ts';
 import { isOld, RELATION_CATALOG_SQL, relationSnapshot, type RelationCache, type RelationSnapshot } from './masking/relations.ts';
 import { columnMasks, resolveFormats, ResultMasker } from './masking/result.ts';
 import { ResultSlot, type DescribeTarget, type MaskContext, type StatementShape } from './masking/slot.ts';
-import { analyzeStatementMasking, type StatementMasking } from './masking/statement.ts';
+import { statementMasking, type StatementMasking } from './masking/statement.ts';
 import { valueMasker, type ValueMasker } from './masking/values.ts';
 import { Backend, Frontend } from './codec/constants.ts';
 import { FramingError, type FrameReader } from './codec/framing.ts';
@@ -335,7 +335,7 @@ export class PgSession {
     if (plan.hasColumnRules) {
       this.#columnMasking = true;
       const pathMayMove = this.#refreshPath || (action.statements.length > 1 && mayChangeSearchPath(action));
-      stmt = analyzeStatementMasking(action.text, action.statements, plan, this.#snapshot, this.#searchPath, { unknownLineage: this.#unknownLineage, pathMayMove, functionCannotWrite: this.#functionCannotWrite });
+      stmt = statementMasking(action.text, action.statements, plan, this.#snapshot, this.#searchPath, { unknownLineage: this.#unknownLineage, pathMayMove, functionCannotWrite: this.#functionCannotWrite });
       if (stmt?.refusal !== undefined) return stmt.refusal;
     }
     if (startsCopy(action) && COPY_TO_CLIENT.test(action.text) && copyOutputFormat(action.text) === undefined) {

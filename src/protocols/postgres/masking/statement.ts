@@ -173,3 +173,30 @@ function touchesProtected(statements: readonly SqlStatement[], plan: MaskPlan, s
   }
   return false;
 }
+
+const CACHE_SIZE = 512;
+const caches = new WeakMap<RelationSnapshot, WeakMap<MaskPlan, Map<string, StatementMasking | undefined>>>();
+
+/**
+ * analyzeStatementMasking, remembered per relation snapshot and plan (both replaced, never
+ * mutated, when they change): agents repeat statements, and lineage costs a parse or two.
+ */
+export function statementMasking(sql: string, statements: readonly SqlStatement[], plan: MaskPlan, snapshot: RelationSnapshot, searchPath: readonly string[], opts: MaskingOptions): StatementMasking | undefined {
+  if (opts.pathMayMove) return analyzeStatementMasking(sql, statements, plan, snapshot, searchPath, opts);
+  let byPlan = caches.get(snapshot);
+  if (byPlan === undefined) caches.set(snapshot, (byPlan = new WeakMap()));
+  let cache = byPlan.get(plan);
+  if (cache === undefined) byPlan.set(plan, (cache = new Map()));
+  const key = `${searchPath.join('\0')}\u0001${sql}`;
+  if (cache.has(key)) {
+    const hit = cache.get(key);
+    // Newest last: a Map keeps insertion order, so the first key is the least recently used.
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit;
+  }
+  const result = analyzeStatementMasking(sql, statements, plan, snapshot, searchPath, opts);
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  cache.set(key, result);
+  return result;
+}
