@@ -143,7 +143,7 @@ export function analyzeStatementMasking(sql: string, statements: readonly SqlSta
     }
   }
 
-  if (!sensitive) sensitive = touchesProtected(statements, plan, snapshot);
+  if (!sensitive) sensitive = touchesProtected(statements, plan, snapshot, searchPath);
   return Object.freeze({
     plan,
     results,
@@ -159,13 +159,15 @@ export function analyzeStatementMasking(sql: string, statements: readonly SqlSta
  * ("Failing row contains (...)", "Key (email)=(...)"): they touch a relation with a masked
  * column, a view, a relation the catalog does not know, or run procedural code.
  */
-function touchesProtected(statements: readonly SqlStatement[], plan: MaskPlan, snapshot: RelationSnapshot): boolean {
+function touchesProtected(statements: readonly SqlStatement[], plan: MaskPlan, snapshot: RelationSnapshot, searchPath: readonly string[]): boolean {
   for (const s of statements) {
     if (s.command === 'do' || s.command === 'call' || s.effect === 'unknown') return true;
     for (const rel of s.relations) {
       const dot = rel.name.lastIndexOf('.');
-      const schema = dot < 0 ? 'public' : rel.name.slice(0, dot);
       const relation = dot < 0 ? rel.name : rel.name.slice(dot + 1);
+      // Unqualified: the first schema of the path that has it, as the server resolves it.
+      const schema = dot >= 0 ? rel.name.slice(0, dot) : ['pg_catalog', ...searchPath].find((sch) => snapshot.catalog.columns(sch, relation) !== undefined);
+      if (schema === undefined) return true;
       const columns = snapshot.catalog.columns(schema, relation);
       if (columns === undefined || snapshot.catalog.isView?.(schema, relation) === true) return true;
       if (columns.some((c) => plan.columnMask(schema, relation, c) !== undefined)) return true;
