@@ -11,6 +11,7 @@ import { tokenRoutes } from './routes/tokens.ts';
 import { connectionRoutes } from './routes/connections.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { policyRoutes } from './routes/policy.ts';
+import { reviewRoutes } from './routes/reviews.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 
 /** Bodies are small JSON documents; SAML responses are the largest thing posted. */
@@ -65,5 +66,6 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
   auditRoutes(app, ctx);
   policyRoutes(app, ctx);
   sessionRoutes(app, ctx);
+  reviewRoutes(app, ctx);
   return app;
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { SQL_EFFECTS } from '../core/action.ts';
 import { isLoopbackHost, isLoopbackHttp } from '../identity/urls.ts';
 import { maskEntryProblems } from '../masking/config.ts';
+import { notificationsSchema } from '../notify/config.ts';
 
 /** `15m`, `120s`, `1h30m`, `500ms` or a number of seconds; parsed to seconds. */
 export const duration = z
@@ -215,16 +216,35 @@ const mask = z
     for (const p of maskEntryProblems(m)) ctx.addIssue({ code: 'custom', message: p.message, path: p.path === '' ? [] : [p.path] });
   });
 
+const approvers = z
+  .strictObject({
+    groups: z.array(z.string().min(1)).min(1),
+    min: z.number().int().min(1).default(1),
+    all_groups: z.boolean().default(false),
+  })
+  .default({ groups: ['admins'], min: 1, all_groups: false });
+
 const review = z.strictObject({
   mode: z.enum(['hold', 'defer']).default('hold'),
+  /** How long a review waits for a decision (and a held statement with it). */
   timeout: duration.default(120),
-  approvers: z
-    .strictObject({
-      groups: z.array(z.string().min(1)).min(1),
-      min: z.number().int().min(1).default(1),
-      all_groups: z.boolean().default(false),
-    })
-    .default({ groups: ['admins'], min: 1, all_groups: false }),
+  approvers,
+  /** An approval lets that exact action run this many times... */
+  uses: z.number().int().min(1).max(1000).default(1),
+  /** ...within this time after the approval. */
+  valid_for: duration.default(3600),
+});
+
+/**
+ * A just-in-time policy: it applies to a subject only while an approved access request for it
+ * is running. `subjects` says who may ask.
+ */
+const access = z.strictObject({
+  approvers,
+  /** The longest access a request may ask for. */
+  max_duration: duration.default(3600),
+  /** How long a request waits for a decision. */
+  timeout: duration.default(86400),
 });
 
 const rule = z
@@ -248,6 +268,8 @@ const policy = z.strictObject({
   connections: z.array(glob).min(1),
   rules: z.array(rule).min(1),
   masks: z.array(mask).default([]),
+  /** Present: a just-in-time policy (docs/reviews.md). */
+  access: access.optional(),
 });
 
 /** The embedded demo PostgreSQL (PGlite): no authentication, so loopback only. */
@@ -292,6 +314,17 @@ export const configSchema = z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .default({ level: 'info' }),
     shutdown: z.strictObject({ grace: duration.default(10) }).default({ grace: 10 }),
+    /** Where approvers are told about reviews (docs/notifications.md). */
+    notifications: notificationsSchema.default({ webhooks: [], slack: [] }),
+    /** Reviews and access requests (docs/reviews.md). */
+    reviews: z
+      .strictObject({
+        /** Base URL of the admin API as approvers reach it, for links in notices and errors. Default: http://<listen.api>. */
+        url: z.string().url().optional(),
+        /** Identities in these groups are agents: they can never approve anything. */
+        agent_groups: z.array(z.string().min(1)).default(['agents']),
+      })
+      .default({ agent_groups: ['agents'] }),
     /** Masking settings (docs/masking.md). */
     masking: z
       .strictObject({

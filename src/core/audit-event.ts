@@ -13,7 +13,17 @@ export type AuditEventType =
   | 'credential.deleted'
   | 'policy.decision'
   | 'review.created'
-  | 'review.decided'
+  | 'review.vote'
+  | 'review.approved'
+  | 'review.denied'
+  | 'review.expired'
+  | 'review.used'
+  | 'review.notified'
+  | 'access.requested'
+  | 'access.approved'
+  | 'access.denied'
+  | 'access.expired'
+  | 'access.ended'
   | 'session.started'
   | 'session.ended';
 

@@ -25,10 +25,20 @@ export interface MaskSpec {
   readonly pattern?: string;
 }
 
+export interface Approvers {
+  readonly groups: readonly string[];
+  readonly min: number;
+  readonly allGroups: boolean;
+}
+
 export interface ReviewSpec {
   readonly mode: 'hold' | 'defer';
   readonly timeoutSeconds: number;
-  readonly approvers: { readonly groups: readonly string[]; readonly min: number; readonly allGroups: boolean };
+  readonly approvers: Approvers;
+  /** An approval lets the exact action run this many times... */
+  readonly uses: number;
+  /** ...within this many seconds of the approval. */
+  readonly validForSeconds: number;
 }
 
 export interface ShadowVerdict {

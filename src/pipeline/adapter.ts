@@ -3,6 +3,7 @@
 // it needs from the rest of the gateway comes through AdapterContext.
 import type { Config } from '../config/schema.ts';
 import type { MaskPlanner } from '../masking/plan.ts';
+import type { ReviewService } from '../reviews/service.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import type { CredentialStore } from '../vault/credentials.ts';
@@ -17,6 +18,8 @@ export interface AdapterContext {
   readonly credentials: CredentialStore;
   /** Mask plans for decisions' masks (one planner per process: the hash key is the deployment's). */
   readonly masks: MaskPlanner;
+  /** Reviews: held and deferred actions, approvals to use. */
+  readonly reviews: ReviewService;
   readonly recorder: Recorder;
   readonly metrics: Metrics;
   readonly logger: Logger;

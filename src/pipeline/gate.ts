@@ -9,7 +9,7 @@ import { overruled } from '../policy/decision.ts';
 import type { Identity } from '../core/identity.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
 import type { CompiledPolicies } from '../policy/compile.ts';
-import { decide, type ConnectionRef } from '../policy/decide.ts';
+import { decide, type AccessGrants, type ConnectionRef } from '../policy/decide.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 
@@ -33,6 +33,8 @@ export interface SessionRef {
 
 export class Gate {
   readonly #policies: () => CompiledPolicies;
+  /** Running just-in-time access (approved access requests). */
+  readonly #grants: AccessGrants | undefined;
   readonly #authenticator: Authenticator;
   readonly #audit: AuditSink;
   readonly #metrics: Metrics;
@@ -46,8 +48,9 @@ export class Gate {
     this.#logger.error({ err, type: 'policy.decision' }, 'audit append failed');
   };
 
-  constructor(opts: { policies: () => CompiledPolicies; authenticator: Authenticator; audit: AuditSink; metrics: Metrics; logger: Logger }) {
+  constructor(opts: { policies: () => CompiledPolicies; authenticator: Authenticator; audit: AuditSink; metrics: Metrics; logger: Logger; grants?: AccessGrants }) {
     this.#policies = opts.policies;
+    this.#grants = opts.grants;
     this.#authenticator = opts.authenticator;
     this.#audit = opts.audit;
     this.#metrics = opts.metrics;
@@ -73,8 +76,9 @@ export class Gate {
    * is appended in the background and a failure to append is logged, never lost silently.
    */
   decide(identity: Identity, session: SessionRef, action: Action, check?: DecisionCheck): Decision {
-    let decision = decide(this.#policies(), identity, session.connection, action);
-    if (check !== undefined && decision.verdict === 'allow') {
+    let decision = decide(this.#policies(), identity, session.connection, action, this.#grants);
+    // A review is checked too: what masking refuses is refused before anyone is asked.
+    if (check !== undefined && decision.verdict !== 'deny') {
       const refusal = check(decision);
       if (refusal !== undefined) decision = overruled(decision, refusal.code, refusal.message);
     }

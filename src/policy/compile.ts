@@ -2,7 +2,7 @@
 // that decide() only runs predicates: no RegExp is built and no config is re-read per request.
 import { maskRuleFromConfig } from '../masking/config.ts';
 import type { ActionKind, SqlEffect } from '../core/action.ts';
-import type { MaskSpec, ReviewSpec, RuleRef, Verdict } from '../core/decision.ts';
+import type { Approvers, MaskSpec, ReviewSpec, RuleRef, Verdict } from '../core/decision.ts';
 import type { MatchConfig, PolicyConfig, RuleConfig } from '../config/schema.ts';
 import { compileDottedGlob, compileGlob, type Matcher } from './glob.ts';
 import { compilePathPattern } from './http-path.ts';
@@ -67,6 +67,14 @@ export interface CompiledPolicy {
   readonly rules: readonly CompiledRule[];
   /** Frozen and shared by every Decision this policy makes. */
   readonly masks: readonly MaskSpec[];
+  /** A just-in-time policy: applies only while an access request for it is approved and running. */
+  readonly access: AccessSpec | undefined;
+}
+
+export interface AccessSpec {
+  readonly approvers: Approvers;
+  readonly maxDurationSeconds: number;
+  readonly timeoutSeconds: number;
 }
 
 /** Opaque to callers: build it with compilePolicies, hand it to decide. */
@@ -81,6 +89,8 @@ export const DEFAULT_REVIEW: ReviewSpec = Object.freeze({
   mode: 'hold',
   timeoutSeconds: 120,
   approvers: Object.freeze({ groups: Object.freeze(['admins']), min: 1, allGroups: false }),
+  uses: 1,
+  validForSeconds: 3600,
 });
 
 const VERB: Record<Verdict, string> = { allow: 'allows', deny: 'denies', review: 'sends for review' };
@@ -124,12 +134,18 @@ function matchKind(match: MatchConfig | undefined): MatchKind {
 function compileReview(rule: RuleConfig): ReviewSpec | undefined {
   if (rule.then !== 'review') return undefined;
   if (rule.review === undefined) return DEFAULT_REVIEW;
-  const { mode, timeout, approvers } = rule.review;
+  const { mode, timeout, approvers, uses, valid_for } = rule.review;
   return Object.freeze({
     mode,
     timeoutSeconds: timeout,
-    approvers: Object.freeze({ groups: Object.freeze([...approvers.groups]), min: approvers.min, allGroups: approvers.all_groups }),
+    approvers: compileApprovers(approvers),
+    uses,
+    validForSeconds: valid_for,
   });
+}
+
+function compileApprovers(a: { groups: readonly string[]; min: number; all_groups: boolean }): Approvers {
+  return Object.freeze({ groups: Object.freeze([...a.groups]), min: a.min, allGroups: a.all_groups });
 }
 
 function compileRule(rule: RuleConfig, index: number, policy: CompiledPolicy): CompiledRule {
@@ -161,6 +177,7 @@ function compilePolicy(config: PolicyConfig): CompiledPolicy {
     connections: Object.freeze(config.connections.map(compileGlob)),
     rules,
     masks: Object.freeze(config.masks.map((m, i) => maskRuleFromConfig(m, `${config.name}.masks[${i}]`))),
+    access: config.access === undefined ? undefined : Object.freeze({ approvers: compileApprovers(config.access.approvers), maxDurationSeconds: config.access.max_duration, timeoutSeconds: config.access.timeout }),
   };
   config.rules.forEach((rule, index) => rules.push(compileRule(rule, index, policy)));
   Object.freeze(rules);

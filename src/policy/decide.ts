@@ -104,12 +104,32 @@ function shadowVerdicts(applicable: readonly CompiledPolicy[], action: Action, s
   return verdicts === undefined ? NO_SHADOW : Object.freeze(verdicts);
 }
 
+/**
+ * Just-in-time policies only count while their access runs, and then come first: a granted
+ * elevation is consulted before the standing policies (whose catch-all deny would hide it).
+ */
+function withAccess(applicable: readonly CompiledPolicy[], subject: string, connection: string, grants: AccessGrants | undefined): readonly CompiledPolicy[] {
+  let jit = false;
+  for (const p of applicable) if (p.access !== undefined) jit = true;
+  if (!jit) return applicable;
+  const running = applicable.filter((p) => p.access !== undefined && grants?.active(subject, p.name, connection) === true);
+  return [...running, ...applicable.filter((p) => p.access === undefined)];
+}
+
 const SINGLE: readonly (SqlStatement | undefined)[] = Object.freeze([undefined]);
 
-export function decide(policies: CompiledPolicies, identity: Identity, connection: ConnectionRef, action: Action): Decision {
+/**
+ * Which just-in-time policies are running for a subject: an approved access request that has
+ * not expired. Asked per decision, so access ends at the next request after it expires.
+ */
+export interface AccessGrants {
+  active(subject: string, policy: string, connection: string): boolean;
+}
+
+export function decide(policies: CompiledPolicies, identity: Identity, connection: ConnectionRef, action: Action, grants?: AccessGrants): Decision {
   // Non-SQL actions and empty queries are judged once, as a single "statement" undefined.
   const statements: readonly (SqlStatement | undefined)[] = action.kind === 'sql' && action.statements.length > 0 ? action.statements : SINGLE;
-  const applicable = applicablePolicies(policies, identity, connection.name);
+  const applicable = withAccess(applicablePolicies(policies, identity, connection.name), identity.subject, connection.name, grants);
 
   let rule: CompiledRule | undefined;
   let worstIndex = 0;

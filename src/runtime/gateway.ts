@@ -54,7 +54,7 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
   const { config } = loaded;
   const services = await openServices(config, logger);
   const metrics = new Metrics();
-  const gate = new Gate({ policies: () => services.policies, authenticator: services.authenticator, audit: services.audit, metrics, logger });
+  const gate = new Gate({ policies: () => services.policies, authenticator: services.authenticator, audit: services.audit, metrics, logger, grants: services.reviews });
   const recorder = Recorder.open({ store: services.store, logger: logger.child({ component: 'recorder' }) });
   const listeners = new Map<string, RunningListener>();
   let embedded: EmbeddedPostgres | undefined;
@@ -74,6 +74,7 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
     }
     const address = api.server.address();
     const port = typeof address === 'object' && address ? address.port : apiEndpoint.port;
+    if (config.reviews.url === undefined) services.reviews.baseUrl = `http://${apiEndpoint.host.includes(':') ? `[${apiEndpoint.host}]` : apiEndpoint.host}:${port}`;
 
     // The demo database first, so that a listener's first session finds it up.
     if (config.embedded_postgres) embedded = await startEmbeddedPostgres(config.embedded_postgres, logger);
@@ -88,7 +89,7 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
         logger.warn({ protocol, listen }, `listen.${protocol} is set, but this build has no ${protocol} adapter yet; not listening`);
         continue;
       }
-      listeners.set(protocol, await adapter.start({ config, listen, gate, credentials: services.credentials, masks: services.masks, recorder, metrics, logger: logger.child({ component: protocol }) }));
+      listeners.set(protocol, await adapter.start({ config, listen, gate, credentials: services.credentials, masks: services.masks, reviews: services.reviews, recorder, metrics, logger: logger.child({ component: protocol }) }));
     }
 
     await services.audit.append({ type: 'gateway.started', actor: 'system', data: { config: loaded.file, api: `${apiEndpoint.host}:${port}`, pid: process.pid } });

@@ -14,6 +14,8 @@ import { Vault } from '../vault/vault.ts';
 import { CredentialStore } from '../vault/credentials.ts';
 import type { Logger } from './logger.ts';
 import { MaskPlanner } from '../masking/plan.ts';
+import { Notifier } from '../notify/notifier.ts';
+import { ReviewService } from '../reviews/service.ts';
 import { resolveMaskHashKey } from '../masking/hash-key.ts';
 
 export interface Services {
@@ -30,6 +32,9 @@ export interface Services {
   readonly policies: CompiledPolicies;
   /** Mask plans with the deployment's hash key (configured, or derived from the master key). */
   readonly masks: MaskPlanner;
+  readonly notifier: Notifier;
+  /** Reviews of held actions and just-in-time access requests. */
+  readonly reviews: ReviewService;
   close(): Promise<void>;
 }
 
@@ -53,6 +58,8 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     const credentials = new CredentialStore(store, vault, audit);
     const policies = compilePolicies(config.policies);
     const masks = new MaskPlanner(resolveMaskHashKey(config.masking?.hash_key, master.key));
+    const notifier = new Notifier({ config: config.notifications, logger: logger.child({ component: 'notify' }), audit });
+    const reviews = await ReviewService.open({ store, audit, notifier, logger: logger.child({ component: 'reviews' }), agentGroups: config.reviews.agent_groups, ...(config.reviews.url !== undefined ? { baseUrl: config.reviews.url } : {}) });
     return {
       config,
       logger,
@@ -66,7 +73,11 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
       credentials,
       policies,
       masks,
+      notifier,
+      reviews,
       async close() {
+        reviews.close();
+        await notifier.close(Date.now() + 5_000);
         await audit.close();
         await store.close();
       },

@@ -120,6 +120,30 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('sessions_open').on('sessions').column('ended_at').execute();
     },
   },
+
+  // Reviews of one action and access requests share a table: the kind says which, `details`
+  // holds what differs (approvers, mode, the policy and duration asked for), and an approval
+  // becomes a grant with uses left until a time. Votes are one row per approver.
+  '0003_review_votes': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('reviews').addColumn('kind', 'text', (c) => c.notNull().defaultTo('action')).execute();
+      await db.schema.alterTable('reviews').addColumn('details', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+      await db.schema.alterTable('reviews').addColumn('uses_left', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('reviews').addColumn('grant_until', 'bigint').execute();
+      await db.schema.createIndex('reviews_status').on('reviews').columns(['status', 'expires_at']).execute();
+      await db.schema.createIndex('reviews_subject').on('reviews').columns(['subject', 'created_at']).execute();
+      await db.schema
+        .createTable('review_votes')
+        .addColumn('review_id', 'text', (c) => c.notNull())
+        .addColumn('voter', 'text', (c) => c.notNull())
+        .addColumn('vote', 'text', (c) => c.notNull())
+        .addColumn('groups', 'text', (c) => c.notNull())
+        .addColumn('comment', 'text')
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('review_votes_pk', ['review_id', 'voter'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -84,6 +84,25 @@ export interface ReviewTable {
   decided_at: number | null;
   decided_by: string | null;
   comment: string | null;
+  /** action | access */
+  kind: Generated<string>;
+  /** JSON: approvers, mode, policy and duration asked for, session, parameters. */
+  details: Generated<string>;
+  /** An approved action's remaining uses. */
+  uses_left: Generated<number>;
+  /** Until when an approval holds (an action's window, an access request's end). */
+  grant_until: number | null;
+}
+
+export interface ReviewVoteTable {
+  review_id: string;
+  voter: string;
+  /** approve | deny */
+  vote: string;
+  /** The voter's groups at the time, JSON. */
+  groups: string;
+  comment: string | null;
+  at: number;
 }
 
 export interface AuditTable {
@@ -112,6 +131,7 @@ export interface Database {
   sessions: SessionTable;
   session_events: SessionEventTable;
   reviews: ReviewTable;
+  review_votes: ReviewVoteTable;
   audit: AuditTable;
   audit_checkpoints: AuditCheckpointTable;
 }

@@ -28,7 +28,9 @@ function sqlStateOf(code: ErrorCode): string {
       return SqlState.InvalidCatalogName;
     case 'PCS_POLICY_DENIED':
     case 'PCS_POLICY_NO_MATCH':
-    case 'PCS_POLICY_REVIEW_UNAVAILABLE':
+    case 'PCS_REVIEW_PENDING':
+    case 'PCS_REVIEW_DENIED':
+    case 'PCS_REVIEW_EXPIRED':
     case 'PCS_PG_FUNCTION_CALL_REFUSED':
     case 'PCS_MASK_PREDICATE_DENIED':
     case 'PCS_MASK_PREDICATE_UNKNOWN':
@@ -53,6 +55,7 @@ function sqlStateOf(code: ErrorCode): string {
       return SqlState.ConnectionRejected;
     case 'PCS_PG_SHUTTING_DOWN':
     case 'PCS_API_SHUTTING_DOWN':
+    case 'PCS_REVIEW_INTERRUPTED':
       return SqlState.AdminShutdown;
     default:
       return SqlState.Internal;
@@ -75,11 +78,6 @@ export function errorFrame(err: unknown, severity: Severity, requestId: string):
  * a message naming the policy and rule, and the PCS code in the detail.
  */
 export function refusalFields(decision: Decision): ErrorFields {
-  if (decision.verdict === 'review') {
-    const groups = decision.review?.approvers.groups.join(', ') ?? 'an approver';
-    const err = new GatewayError('PCS_POLICY_REVIEW_UNAVAILABLE', { approvers: groups });
-    return { severity: 'ERROR', code: SqlState.InsufficientPrivilege, message: err.message, detail: `${decision.reason} (${err.code})` };
-  }
   if (decision.code !== undefined) return { severity: 'ERROR', code: SqlState.InsufficientPrivilege, message: `${decision.reason} (${decision.code})`, detail: decision.code };
   const rule = decision.rule;
   if (rule === undefined) {

@@ -43,6 +43,10 @@ export class StatementRecord {
   rows: number | null = null;
   tag: string | null = null;
   sqlstate: string | null = null;
+  /** The review this statement ran under (approved), or was held for. */
+  review: string | null = null;
+  /** A held statement that did not run: PCS_REVIEW_DENIED, PCS_REVIEW_EXPIRED, PCS_REVIEW_PENDING... */
+  reviewOutcome: string | null = null;
   /** Which columns were masked and why, and how many rows had a value changed; null when nothing was. */
   masking: { columns: MaskedColumn[]; rows_changed: number; notes: readonly string[] } | null = null;
 
@@ -73,7 +77,8 @@ export class StatementRecord {
   /** The event's kind and data. */
   toEvent(): { kind: 'statement' | 'denied'; data: Record<string, unknown> } {
     return {
-      kind: this.decision === null || this.decision.verdict === 'allow' ? 'statement' : 'denied',
+      // A reviewed statement that ran (its review approved) is a statement like any other.
+      kind: this.decision === null || this.decision.verdict === 'allow' || (this.review !== null && this.reviewOutcome === null) ? 'statement' : 'denied',
       data: {
         text: this.text,
         params: this.params,
@@ -86,6 +91,7 @@ export class StatementRecord {
         duration_ms: Math.round((performance.now() - this.started) * 1000) / 1000,
         sqlstate: this.sqlstate,
         ...(this.masking !== null ? { masking: this.masking } : {}),
+        ...(this.review !== null || this.reviewOutcome !== null ? { review: this.review, ...(this.reviewOutcome !== null ? { review_outcome: this.reviewOutcome } : {}) } : {}),
       },
     };
   }

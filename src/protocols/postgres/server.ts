@@ -260,6 +260,7 @@ export class PgListener {
       relations: this.#relations,
       masks: this.#ctx.masks,
       unknownLineage: this.#ctx.config.masking?.unknown_lineage ?? 'mask',
+      reviews: this.#ctx.reviews,
       recording,
       logger: this.#ctx.logger,
       onEnd: (s) => {

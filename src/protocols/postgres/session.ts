@@ -17,7 +17,7 @@ import type { Identity } from '../../core/identity.ts';
 import type { Gate, SessionRef } from '../../pipeline/gate.ts';
 import type { SessionRecording } from '../../recorder/recorder.ts';
 import type { Logger } from '../../runtime/logger.ts';
-import { errorResponse } from './codec/backend-encode.ts';
+import { errorResponse, type ErrorFields } from './codec/backend-encode.ts';
 import { readCommandComplete, readErrorFields, readRowDescription, readTextRow, rowsFromTag, type FieldDescription } from './codec/backend-read.ts';
 import { MessageWriter } from './codec/writer.ts';
 import { copyData } from './codec/backend-encode.ts';
@@ -34,10 +34,13 @@ import { Backend, Frontend } from './codec/constants.ts';
 import { FramingError, type FrameReader } from './codec/framing.ts';
 import { bind, describe, parse, query, TERMINATE } from './codec/frontend-encode.ts';
 import { decodeFrontend, MalformedMessage, type FrontendMessage } from './codec/frontend.ts';
-import { gatewayErrorFields, refusalFields } from './errors.ts';
+import { gatewayErrorFields, refusalFields, SqlState } from './errors.ts';
 import { Forwarder } from './forwarder.ts';
 import { PendingQueue, type Pending } from './pending.ts';
-import { formatParams, StatementRecord } from './record.ts';
+import { formatParams, ruleLabel, StatementRecord } from './record.ts';
+import type { ReviewService } from '../../reviews/service.ts';
+import { reasonFromText, type Review } from '../../reviews/review.ts';
+import { DEFAULT_REVIEW } from '../../policy/compile.ts';
 import { mayChangeSearchPath, sqlAction, startsCopy } from './to-action.ts';
 import type { CatalogCache } from './catalog-cache.ts';
 import type { SqlAction, SqlStatement } from '../../core/action.ts';
@@ -75,6 +78,8 @@ function withheldNotification(frame: Buffer): Buffer {
 interface PreparedInfo extends StatementShape {
   readonly text: string;
   readonly decision: Decision;
+  /** Kept for a statement under review: what approval lets through. */
+  readonly action: SqlAction;
 }
 
 interface PortalInfo {
@@ -84,6 +89,23 @@ interface PortalInfo {
   /** Masking of the portal's rows; null when none applies. */
   readonly slot: ResultSlot | null;
   readonly statement: StatementShape | undefined;
+  /** The approved review this portal runs under. */
+  readonly review: string | null;
+}
+
+/** A statement waiting for its review: the client is held until it is decided. */
+interface HeldStatement {
+  readonly kind: 'query' | 'bind';
+  /** A copy: the reader's buffer is not ours to keep. */
+  readonly frame: Buffer;
+  readonly text: string;
+  readonly params: (string | null)[] | null;
+  readonly action: SqlAction;
+  readonly decision: Decision;
+  readonly mask: MaskContext | undefined;
+  readonly bind?: { readonly portal: string; readonly prepared: PreparedInfo | undefined; readonly resultFormats: readonly number[]; readonly statement: string };
+  reviewId?: string;
+  waiter?: (review: Review) => void;
 }
 
 /** Masking of a statement prepared with SQL PREPARE: its rows are traced to nothing, so fail closed. */
@@ -104,6 +126,7 @@ export interface SessionOptions {
   readonly relations: RelationCache;
   readonly masks: MaskPlanner;
   readonly unknownLineage: 'mask' | 'deny';
+  readonly reviews: ReviewService;
   readonly recording: SessionRecording;
   readonly logger: Logger;
   /** Called once, when the session has ended and its recording is closed. */
@@ -140,6 +163,11 @@ export class PgSession {
   /** The action being decided, for #maskCheck, and the masking it worked out. */
   #checking: SqlAction | undefined = undefined;
   #checked: MaskContext | undefined = undefined;
+  readonly #reviews: ReviewService;
+  /** The statement held for review, if any. */
+  #held: HeldStatement | undefined = undefined;
+  /** `SET portcullis.reason = '...'`: why the agent asks, shown to approvers. */
+  #reason: string | null = null;
   readonly #recording: SessionRecording;
   readonly #logger: Logger;
   readonly #onEnd: (session: PgSession) => void;
@@ -173,6 +201,7 @@ export class PgSession {
     this.#relations = opts.relations;
     this.#masks = opts.masks;
     this.#unknownLineage = opts.unknownLineage;
+    this.#reviews = opts.reviews;
     this.#snapshot = opts.relations.get(opts.ref.connection.name) ?? EMPTY_SNAPSHOT;
     this.#recording = opts.recording;
     this.#logger = opts.logger;
@@ -201,6 +230,11 @@ export class PgSession {
   terminate(): void {
     if (this.#ended) return;
     this.#toClient.flush();
+    const held = this.#held;
+    if (held !== undefined) {
+      this.#client.write(errorResponse(gatewayErrorFields(new GatewayError('PCS_REVIEW_INTERRUPTED', { id: held.reviewId ?? '(not yet created)' }), 'ERROR')));
+      this.#recordHeld(held, 'interrupted');
+    }
     this.#client.end(errorResponse(gatewayErrorFields(new GatewayError('PCS_PG_SHUTTING_DOWN'), 'FATAL')));
     this.#up.end(TERMINATE);
     this.#end('terminated');
@@ -219,7 +253,7 @@ export class PgSession {
     const up = this.#up;
     up.cork();
     try {
-      while (!this.#holding && !this.#ended) {
+      while (!this.#holding && this.#held === undefined && !this.#ended) {
         const frame = this.#clientReader.next();
         if (frame === null) break;
         this.#clientFrame(frame);
@@ -231,7 +265,7 @@ export class PgSession {
       this.#toUp.flush();
       up.uncork();
     }
-    if (this.#holding) this.#client.pause();
+    if (this.#holding || this.#held !== undefined) this.#client.pause();
     else if (up.writableNeedDrain && !this.#waitingUpDrain && !this.#ended) {
       this.#waitingUpDrain = true;
       this.#client.pause();
@@ -260,6 +294,7 @@ export class PgSession {
         const msg = narrow(decodeFrontend(frame), 'Execute');
         const portal = this.#portals.get(msg.portal);
         const record = portal === undefined ? null : new StatementRecord(portal.text, portal.params, portal.decision, true);
+        if (record !== null) record.review = portal?.review ?? null;
         const slot = portal?.slot ?? null;
         if (slot !== null && slot.result === undefined && slot.fields === undefined) {
           const described = portal?.statement?.fields;
@@ -359,6 +394,7 @@ export class PgSession {
   /** What an allowed statement changes for later decisions: prepared names, the catalogs. */
   #allowed(action: SqlAction, mask: MaskContext | undefined): void {
     for (const s of action.statements) {
+      if (s.setting?.name === 'portcullis.reason') this.#reason = s.setting.value;
       if (s.prepared) {
         this.#sqlPrepared.set(s.prepared.name, s);
         if (mask !== undefined) this.#sqlPreparedMasks.set(s.prepared.name, { mask: { ...mask, stmt: mask.stmt === undefined ? undefined : { ...mask.stmt, results: [] } } });
@@ -375,30 +411,43 @@ export class PgSession {
   #onQuery(msg: Extract<FrontendMessage, { type: 'Query' }>, frame: Buffer): void {
     const action = this.#analyse(msg.sql);
     const decision = this.#decide(action);
-    if (decision.verdict === 'allow') {
-      const mask = this.#checked;
-      this.#allowed(action, mask);
-      this.#pending.push('query', null, new StatementRecord(msg.sql, null, decision, false), mask === undefined ? null : new ResultSlot(mask));
-      this.#toUp.add(frame);
-      if (mayChangeSearchPath(action) && !startsCopy(action)) this.#refreshPath = true;
-      this.#afterSegment();
-      return;
-    }
+    if (decision.verdict === 'allow') return this.#runQuery(msg.sql, frame, action, decision, this.#checked, null);
+    if (decision.verdict === 'review') return this.#review({ kind: 'query', frame: Buffer.from(frame), text: msg.sql, params: null, action, decision, mask: this.#checked });
     this.#recordDenied(msg.sql, null, decision, false);
-    this.#pending.push('query', refusalFields(decision));
+    this.#refuseQuery(refusalFields(decision));
+  }
+
+  #runQuery(sql: string, frame: Buffer, action: SqlAction, decision: Decision, mask: MaskContext | undefined, review: string | null): void {
+    this.#allowed(action, mask);
+    const record = new StatementRecord(sql, null, decision, false);
+    record.review = review;
+    this.#pending.push('query', null, record, mask === undefined ? null : new ResultSlot(mask));
+    this.#toUp.add(frame);
+    if (mayChangeSearchPath(action) && !startsCopy(action)) this.#refreshPath = true;
+    this.#afterSegment();
+  }
+
+  #refuseQuery(fields: ErrorFields): void {
+    this.#pending.push('query', fields);
     this.#toUp.write(query(DENIED_SQL));
   }
 
   #onParse(msg: Extract<FrontendMessage, { type: 'Parse' }>, frame: Buffer): void {
     const action = this.#analyse(msg.sql);
     const decision = this.#decide(action);
-    const mask = decision.verdict === 'allow' ? this.#checked : undefined;
-    this.#statements.set(msg.name, { text: msg.sql, decision, mask, fields: undefined });
+    const mask = decision.verdict !== 'deny' ? this.#checked : undefined;
+    this.#statements.set(msg.name, { text: msg.sql, decision, mask, fields: undefined, action });
     if (decision.verdict === 'allow') {
       this.#allowed(action, mask);
       this.#pending.push('parse');
       this.#toUp.add(frame);
       if (mayChangeSearchPath(action) && !startsCopy(action)) this.#refreshPath = true;
+      return;
+    }
+    if (decision.verdict === 'review') {
+      // Preparing runs nothing: the review comes at Bind, when the parameters are known.
+      this.#pending.push('parse');
+      this.#toUp.add(frame);
       return;
     }
     this.#recordDenied(msg.sql, null, decision, true);
@@ -409,20 +458,114 @@ export class PgSession {
   #onBind(msg: Extract<FrontendMessage, { type: 'Bind' }>, frame: Buffer): void {
     const prepared = this.#statements.get(msg.statement);
     const params = formatParams(msg.paramFormats, msg.params);
+    if (prepared !== undefined && prepared.decision.verdict === 'review') {
+      const bindInfo = { portal: msg.portal, prepared, resultFormats: msg.resultFormats, statement: msg.statement };
+      return this.#review({ kind: 'bind', frame: Buffer.from(frame), text: prepared.text, params, action: prepared.action, decision: prepared.decision, mask: prepared.mask, bind: bindInfo });
+    }
     if (prepared !== undefined && prepared.decision.verdict !== 'allow') {
       // The statement was never prepared upstream; refuse its use with the same denial.
       this.#recordDenied(prepared.text, params, prepared.decision, true);
-      this.#portals.delete(msg.portal);
-      this.#pending.push('bind', refusalFields(prepared.decision));
-      this.#toUp.write(bind(msg.portal, DENIED_STATEMENT));
+      this.#refuseBind(msg.portal, refusalFields(prepared.decision));
       return;
     }
+    this.#runBind(msg.portal, msg.statement, msg.resultFormats, prepared, params, frame, null);
+  }
+
+  #runBind(portal: string, statement: string, resultFormats: readonly number[], prepared: PreparedInfo | undefined, params: (string | null)[], frame: Buffer, review: string | null): void {
     // A statement we did not see parsed was made with SQL PREPARE, decided when it ran.
-    const mask = prepared === undefined ? this.#sqlPreparedMasks.get(msg.statement)?.mask : prepared.mask;
-    const slot = mask === undefined ? null : new ResultSlot(mask, msg.resultFormats);
-    this.#portals.set(msg.portal, prepared === undefined ? { text: `(prepared statement "${msg.statement}")`, decision: null, params, slot, statement: undefined } : { text: prepared.text, decision: prepared.decision, params, slot, statement: prepared });
+    const mask = prepared === undefined ? this.#sqlPreparedMasks.get(statement)?.mask : prepared.mask;
+    const slot = mask === undefined ? null : new ResultSlot(mask, resultFormats);
+    this.#portals.set(portal, prepared === undefined ? { text: `(prepared statement "${statement}")`, decision: null, params, slot, statement: undefined, review } : { text: prepared.text, decision: prepared.decision, params, slot, statement: prepared, review });
     this.#pending.push('bind');
     this.#toUp.add(frame);
+  }
+
+  #refuseBind(portal: string, fields: ErrorFields): void {
+    this.#portals.delete(portal);
+    this.#pending.push('bind', fields);
+    this.#toUp.write(bind(portal, DENIED_STATEMENT));
+  }
+
+  // ---- reviews ----
+
+  /**
+   * A statement a rule sends for review. An approval of exactly this statement (and its
+   * parameters) by this identity lets it run now; otherwise a review is created and the client
+   * is held: at once refused with the review's id (`defer`), or until it is decided (`hold`).
+   */
+  #review(held: HeldStatement): void {
+    const subject = this.#identity.subject;
+    const connection = this.#ref.connection.name;
+    const reviewed = { kind: 'sql', text: held.text, params: held.params };
+    const used = this.#reviews.consume(subject, connection, reviewed, this.id);
+    if (used !== undefined) return this.#release(held, used);
+    this.#held = held;
+    const spec = held.decision.review ?? DEFAULT_REVIEW;
+    this.#reviews
+      .requestAction({ subject, connection, action: reviewed, rule: ruleLabel(held.decision), review: spec, reason: reasonFromText(held.text) ?? this.#reason, session: this.id })
+      .then((review) => {
+        held.reviewId = review.id;
+        if (this.#ended) return;
+        const url = this.#reviews.urlOf(review.id);
+        if (spec.mode === 'defer') return this.#settle(held, new GatewayError('PCS_REVIEW_PENDING', { id: review.id, approvers: spec.approvers.groups.join(', '), url }));
+        this.#toClient.write(errorResponse({ severity: 'NOTICE', code: '00000', message: `review ${review.id} created; waiting up to ${spec.timeoutSeconds} s for approval at ${url}`, hint: `an approver (${spec.approvers.groups.join(', ')}) runs: portcullis reviews approve ${review.id}` }, true));
+        held.waiter = (decided: Review) => this.#decided(held, decided);
+        void this.#reviews.wait(review.id).then(held.waiter);
+      })
+      .catch((err: unknown) => {
+        this.#logger.error({ err, session: this.id }, 'could not create a review');
+        this.#settle(held, new GatewayError('PCS_INTERNAL', { requestId: this.id }));
+      });
+  }
+
+  #decided(held: HeldStatement, review: Review): void {
+    if (this.#ended || this.#held !== held) return;
+    if (review.status === 'approved') {
+      const used = this.#reviews.consume(this.#identity.subject, this.#ref.connection.name, { kind: 'sql', text: held.text, params: held.params }, this.id);
+      if (used !== undefined) return this.#release(held, used);
+    }
+    const err =
+      review.status === 'denied'
+        ? new GatewayError('PCS_REVIEW_DENIED', { id: review.id, by: review.decidedBy ?? 'an approver', comment: review.comment ? `: ${review.comment}` : '' })
+        : new GatewayError('PCS_REVIEW_EXPIRED', { id: review.id, seconds: Math.round((review.expiresAt - review.createdAt) / 1000) });
+    this.#settle(held, err);
+  }
+
+  /** Approved: the statement goes upstream as if it had been allowed, then the client is let go. */
+  #release(held: HeldStatement, review: string): void {
+    const wasHeld = this.#held === held;
+    this.#held = undefined;
+    if (held.kind === 'query') this.#runQuery(held.text, held.frame, held.action, held.decision, held.mask, review);
+    else {
+      const b = held.bind;
+      if (b !== undefined) this.#runBind(b.portal, b.statement, b.resultFormats, b.prepared, held.params ?? [], held.frame, review);
+    }
+    if (wasHeld) this.#resume();
+  }
+
+  /** Not run: the client gets `err` where the statement's answer would have been. */
+  #settle(held: HeldStatement, err: GatewayError): void {
+    if (this.#ended || this.#held !== held) return;
+    this.#held = undefined;
+    this.#recordHeld(held, err.code);
+    const fields: ErrorFields = { ...gatewayErrorFields(err, 'ERROR'), code: SqlState.InsufficientPrivilege, detail: err.code };
+    if (held.kind === 'query') this.#refuseQuery(fields);
+    else this.#refuseBind(held.bind?.portal ?? '', fields);
+    this.#resume();
+  }
+
+  #recordHeld(held: HeldStatement, outcome: string): void {
+    const record = new StatementRecord(held.text, held.params, held.decision, held.kind === 'bind');
+    record.sqlstate = '42501';
+    record.review = held.reviewId ?? null;
+    record.reviewOutcome = outcome;
+    this.#emit(record);
+  }
+
+  #resume(): void {
+    this.#toUp.flush();
+    if (!this.#holding && !this.#waitingUpDrain) this.#client.resume();
+    setImmediate(() => this.#pumpClient());
   }
 
   /**
@@ -754,6 +897,8 @@ export class PgSession {
   #end(reason: EndReason): void {
     if (this.#ended) return;
     this.#ended = true;
+    const held = this.#held;
+    if (held?.reviewId !== undefined && held.waiter !== undefined) this.#reviews.forget(held.reviewId, held.waiter);
     this.#client.off('data', this.#onClientData);
     this.#up.off('data', this.#onUpData);
     // Bytes out: what the client was sent; counted once here from the socket's own tally.

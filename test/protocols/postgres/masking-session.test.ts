@@ -88,9 +88,15 @@ describe('postgres masking across a session', () => {
     clean(cast.stderr);
     const raise = await psql(gw, writer, ['-c', `DO $$ DECLARE s text; BEGIN SELECT ssn INTO s FROM people LIMIT 1; RAISE NOTICE 'value %', s; END $$`]);
     clean(raise.stdout + raise.stderr);
-    // Errors about the statement itself are left alone.
+    // Names are withheld too when the statement reads masked data (the server quotes values
+    // as names: ssn::regclass), and left alone when it does not.
+    const regclass = await psql(gw, writer, ['-c', 'SELECT ssn::regclass FROM people']);
+    assert.match(regclass.stderr, /relation "\*\*\*\*" does not exist/);
+    clean(regclass.stderr);
     const typo = await psql(gw, writer, ['-c', 'SELECT emial FROM people']);
-    assert.match(typo.stderr, /column "emial" does not exist/);
+    assert.match(typo.stderr, /column "\*\*\*\*" does not exist/);
+    const elsewhere = await psql(gw, writer, ['-c', "SELECT 'abc'::int FROM notes"]);
+    assert.match(elsewhere.stderr, /invalid input syntax for type integer: "abc"/);
   });
 
   it('withholds notification payloads once column masks apply', async () => {

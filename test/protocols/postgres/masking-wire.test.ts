@@ -161,9 +161,10 @@ describe('messages', () => {
     assert.equal(text(maskMessage(error('P0001', '078-05-1120'), plan, true), ErrorField.Message)?.includes('078'), false);
   });
 
-  it('leaves errors about the statement itself, and statements that touch nothing masked, alone', () => {
+  it('withholds quoted names of a statement touching masked data, and leaves other statements alone', () => {
     const typo = error('42703', 'column "emial" does not exist');
-    assert.equal(maskMessage(typo, plan, true), typo);
+    assert.equal(text(maskMessage(typo, plan, true), ErrorField.Message), 'column "****" does not exist');
+    assert.equal(maskMessage(typo, plan, false), typo);
     const other = error('22012', 'division by zero');
     assert.equal(maskMessage(other, plan, false), other);
   });

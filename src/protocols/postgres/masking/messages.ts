@@ -17,7 +17,12 @@ const WITHHELD = '[withheld by portcullis: it may quote masked data]';
  */
 const ABOUT_STATEMENT = new Set(['42', '25', '40', '53', '54', '55', '57', '08', '0A', '26', '34', '3D', '3F', '28']);
 
-/** The message to relay: the same frame when nothing needed changing. */
+/**
+ * The message to relay: the same frame when nothing needed changing. For a statement that
+ * touches masked data, every quoted text is replaced, names too: the server quotes values as
+ * names (`relation "219-09-9999" does not exist` after `ssn::regclass`), and keeping only
+ * the names the agent wrote would tell it when a guess matched. The error's position stays.
+ */
 export function maskMessage(frame: Buffer, plan: MaskPlan, sensitive: boolean): Buffer {
   const fields = readMessageFields(frame);
   const code = fields.find(([f]) => f === ErrorField.Code)?.[1] ?? '';
@@ -26,12 +31,22 @@ export function maskMessage(frame: Buffer, plan: MaskPlan, sensitive: boolean): 
   let changed = false;
   const out = fields.map(([f, text]): [number, string] => {
     let next = text;
-    if (sensitive && !aboutStatement) next = withhold(f, text, code);
+    if (sensitive) next = aboutStatement ? quotedWithheld(f, text) : withhold(f, text, code);
     if (scanner !== undefined && (f === ErrorField.Message || f === ErrorField.Detail || f === ErrorField.Hint || f === WHERE)) next = scanner.scan(next) ?? WITHHELD;
     if (next !== text) changed = true;
     return [f, next];
   });
+  if (changed && sensitive && !out.some(([f]) => f === ErrorField.Hint)) out.push([ErrorField.Hint, QUOTES_HINT]);
   return changed ? messageWithFields(frame[0] as number, out) : frame;
+}
+
+const QUOTED = /"(?:[^"]|"")*"/g;
+const QUOTES_HINT = 'quoted names and values in this message are withheld because the statement reads masked data; the error position still points at the problem';
+
+/** Errors about names: the names are withheld, the message's shape stays. */
+function quotedWithheld(field: number, text: string): string {
+  if (field !== ErrorField.Message && field !== ErrorField.Detail && field !== ErrorField.Hint && field !== WHERE) return text;
+  return text.replace(QUOTED, '"****"');
 }
 
 function withhold(field: number, text: string, code: string): string {
@@ -39,7 +54,7 @@ function withhold(field: number, text: string, code: string): string {
     case ErrorField.Message:
       // RAISE (P0xxx, and notices: 00000/01xxx) prints values bare; others quote them.
       if (code.startsWith('P0') || code.startsWith('00') || code.startsWith('01')) return WITHHELD;
-      return text.replace(/"(?:[^"]|"")*"/g, '"****"').replace(/\((?:[^()]|\([^()]*\))*\)=\((?:[^()]|\([^()]*\))*\)/g, '(****)=(****)');
+      return quotedWithheld(field, text).replace(/\((?:[^()]|\([^()]*\))*\)=\((?:[^()]|\([^()]*\))*\)/g, '(****)=(****)');
     case ErrorField.Detail:
     case ErrorField.Hint:
     case WHERE:
