@@ -2,10 +2,12 @@
 // on stderr and an exit code (see context.ts), never a stack trace.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { accessCommand } from './commands/access.ts';
 import { auditCommand } from './commands/audit.ts';
 import { configCommand } from './commands/config.ts';
 import { credentialCommand } from './commands/credential.ts';
 import { policyCommand } from './commands/policy.ts';
+import { reviewsCommand } from './commands/reviews.ts';
 import { sessionsCommand } from './commands/sessions.ts';
 import { startCommand } from './commands/start.ts';
 import { tokenCommand } from './commands/token.ts';
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   policyCommand(program);
   auditCommand(program);
   sessionsCommand(program);
+  reviewsCommand(program);
+  accessCommand(program);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -5,7 +5,7 @@
 // COALESCE, ROW, arrays, JSON constructors...) is the union of its children, which is the
 // safe direction for node types this file has never heard of.
 import { isObject, names, str, unwrap, type JsonObject } from '../../policy/sql/ast.ts';
-import { callWrites, functionKind } from './functions.ts';
+import { callWrites, functionKind, isSetReturning } from './functions.ts';
 import { CONSTANT, opaque, union, unionAll } from './lin.ts';
 import { analyzeQuery } from './query.ts';
 import { addPredicate, wholeRow, type Context, type Scope } from './scope.ts';
@@ -35,6 +35,19 @@ export function exprLineage(value: unknown, scope: Scope, ctx: Context): ColumnL
     case 'UpdateStmt':
     case 'DeleteStmt':
       return unionAll(analyzeQuery(type, body, scope, ctx).map((c) => c.lineage));
+    case 'CaseExpr':
+      // CASE WHEN ssn LIKE '1%' THEN 1/0 END: which branch runs (an error, a row count, a
+      // value) answers the condition, like a WHERE; the value is everything it reads.
+      predicate(body.arg, scope, ctx);
+      for (const w of Array.isArray(body.args) ? body.args : []) predicate(unwrap(w)?.[1].expr, scope, ctx);
+      return children(body, scope, ctx);
+    case 'A_Expr':
+      // NULLIF(ssn, 'guess') compares.
+      if (str(body.kind) === 'AEXPR_NULLIF') {
+        predicate(body.lexpr, scope, ctx);
+        predicate(body.rexpr, scope, ctx);
+      }
+      return children(body, scope, ctx);
     default:
       return children(body, scope, ctx);
   }
@@ -83,6 +96,8 @@ function funcCall(body: JsonObject, scope: Scope, ctx: Context): ColumnLineage {
   const fn = functionKind(parts);
   const args = exprLineage(body.args, scope, ctx);
   callWrites(parts, args, ctx);
+  // generate_series(1, length(ssn)) in a select list: the row count answers.
+  if (isSetReturning(parts)) addPredicate(args, ctx);
   if (fn.kind === 'opaque') return opaque(fn.reason ?? 'opaque function');
   // count(*) reads no column; count(email) carries email (conservative: see docs/masking.md).
   return args;

@@ -162,6 +162,8 @@ function functionItem(body: JsonObject, scope: Scope, aliasName: string | undefi
     const kind = functionKind(parts);
     const args = exprLineage(fn[1].args, scope, ctx);
     callWrites(parts, args, ctx);
+    // A function in FROM returns as many rows as its arguments say (generate_series(1, length(ssn))).
+    addPredicate(args, ctx);
     const lineage = kind.kind === 'opaque' ? opaque(kind.reason ?? 'opaque function') : args;
     const defs = Array.isArray(coldefs) ? coldefs : Array.isArray(body.coldeflist) ? body.coldeflist : [];
     const defNames = defs.map((d) => str(unwrap(d)?.[1].colname) ?? '?column?');

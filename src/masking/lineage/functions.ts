@@ -42,6 +42,12 @@ const SCALAR_SRF = new Set(
   regexp_split_to_table string_to_table jsonb_path_query`.split(/\s+/),
 );
 
+/** Built-in set-returning functions: their arguments decide how many rows come back. */
+export function isSetReturning(parts: readonly string[]): boolean {
+  const name = (parts[parts.length - 1] ?? '').toLowerCase();
+  return SCALAR_SRF.has(name) || RECORD_OUTPUTS[name] !== undefined || name === 'json_populate_recordset' || name === 'jsonb_populate_recordset' || name === 'json_to_recordset' || name === 'jsonb_to_recordset';
+}
+
 /**
  * The output column names of a built-in function in FROM when known without a column list;
  * undefined for other built-ins, whose shape is not listed here (their columns are then

@@ -77,6 +77,9 @@ export function analyzeSelect(body: JsonObject, parent: Scope | undefined, ctx: 
     const left = analyzeSelect(isObject(body.larg) ? body.larg : {}, outer, ctx);
     const right = analyzeSelect(isObject(body.rarg) ? body.rarg : {}, outer, ctx);
     const outputs = positionalUnion(left, right);
+    // UNION, INTERSECT and EXCEPT compare rows (only UNION ALL does not): `... INTERSECT
+    // SELECT 'guess'` answers whether a protected value equals the guess.
+    if (op !== 'SETOP_UNION' || body.all !== true) for (const o of outputs) addPredicate(o.lineage, ctx);
     tail(body, new Scope([], outer, NO_CTES), outputs, ctx);
     return outputs;
   }
@@ -86,7 +89,10 @@ export function analyzeSelect(body: JsonObject, parent: Scope | undefined, ctx: 
   predicate(body.whereClause, level, ctx);
   predicate(body.havingClause, level, ctx);
   for (const g of Array.isArray(body.groupClause) ? body.groupClause : []) clauseItem(g, outputs, level, false, ctx);
-  for (const d of Array.isArray(body.distinctClause) ? body.distinctClause : []) clauseItem(d, outputs, level, true, ctx);
+  const distinct = Array.isArray(body.distinctClause) ? body.distinctClause : [];
+  // Plain DISTINCT (one empty item) compares whole output rows; DISTINCT ON its expressions.
+  if (distinct.length === 1 && unwrap(distinct[0]) === undefined) for (const o of outputs) addPredicate(o.lineage, ctx);
+  else for (const d of distinct) clauseItem(d, outputs, level, true, ctx);
   for (const w of Array.isArray(body.windowClause) ? body.windowClause : []) {
     const def = unwrap(w);
     if (def !== undefined) windowDef(def[1], level, ctx);
