@@ -257,7 +257,7 @@ void describe('decide: multi-statement SQL', () => {
     assert.equal(d.verdict, 'review');
     assert.deepEqual(d.rule, { policy: 'p', index: 1 });
     assert.equal(d.reason, 'statement 3 of 4: rule 1 of p sends for review write (update)');
-    assert.deepEqual(d.review, { mode: 'defer', timeoutSeconds: 900, approvers: { groups: ['dba', 'security'], min: 2, allGroups: true } });
+    assert.deepEqual(d.review, { mode: 'defer', timeoutSeconds: 900, approvers: { groups: ['dba', 'security'], min: 2, allGroups: true }, uses: 1, validForSeconds: 3600 });
     assert.deepEqual(d.masks, [{ column: 'public.customers.email', with: 'partial', denyInPredicates: false, source: 'p.masks[0]' }]);
 
     const denied = decide(policies, who, PROD, await actionFor('prod-db', 'select 1; update t set x = 1; drop table t; select 2'));
@@ -303,7 +303,7 @@ void describe('decide: review defaults and masks', () => {
   void it('a review rule without settings holds for 120 s for one admin; masks are carried', async () => {
     const d = decide(policies, identity('x'), PROD, await actionFor('prod-db', 'select ssn from people'));
     assert.equal(d.verdict, 'review');
-    assert.deepEqual(d.review, { mode: 'hold', timeoutSeconds: 120, approvers: { groups: ['admins'], min: 1, allGroups: false } });
+    assert.deepEqual(d.review, { mode: 'hold', timeoutSeconds: 120, approvers: { groups: ['admins'], min: 1, allGroups: false }, uses: 1, validForSeconds: 3600 });
     assert.deepEqual(d.masks, [{ column: '*.*.ssn', with: 'hash', denyInPredicates: true, source: 'reviewed.masks[0]' }]);
     assert.deepEqual(d.shadow, []);
   });

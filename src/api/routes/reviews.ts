@@ -44,8 +44,11 @@ export function reviewRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/api/v1/reviews', async (req) => {
     const id = await who(req);
     const q = parseBody(listQuery, req.query);
-    const found = await reviews.list({ ...(q.status !== undefined ? { status: q.status } : {}), ...(q.kind !== undefined ? { kind: q.kind } : {}), ...(q.subject !== undefined ? { subject: q.subject } : {}), limit: q.limit });
-    return { reviews: found.filter((r) => visible(r, id)).map(view) };
+    // Visibility is decided here, not in SQL: read deep enough that reviews others may not
+    // see do not crowd out the caller's own (the table is small; 1000 is the store's cap).
+    const admin = hasRole(id, 'admin');
+    const found = await reviews.list({ ...(q.status !== undefined ? { status: q.status } : {}), ...(q.kind !== undefined ? { kind: q.kind } : {}), ...(q.subject !== undefined ? { subject: q.subject } : {}), limit: admin ? q.limit : 1000 });
+    return { reviews: found.filter((r) => visible(r, id)).slice(0, q.limit).map(view) };
   });
 
   app.get('/api/v1/reviews/:id', async (req) => {

@@ -58,10 +58,10 @@ describe('postgres adapter with psql', () => {
     assert.equal(await adminSql('select count(*) from orders', db), '2');
   });
 
-  it('answers review like a deny until approvals exist', async () => {
+  it('answers a deferred review with the review to approve', async () => {
     const r = await psql(gw, agent, ['-c', 'truncate orders']);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /requires approval by dbas; approvals are not yet available/);
+    assert.match(r.stderr, /review r-[0-9a-f]+ created: this needs approval by dbas .*run the same statement again once it is approved \(PCS_REVIEW_PENDING\)/);
   });
 
   it('describes relations with \\d', async () => {

@@ -6,7 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { adminSql, createDatabase, dropDatabase, eventually, psql, recordedEvents, startPgGateway, type PgGateway } from './support.ts';
+import { loadConfig } from '../../../src/config/load.ts';
+import { createLogger } from '../../../src/runtime/logger.ts';
+import { startGateway } from '../../../src/runtime/gateway.ts';
+import { adminSql, createDatabase, dropDatabase, eventually, psql, recordedEvents, runWithToken, startPgGateway, type PgGateway } from './support.ts';
 
 function config(db: string): string {
   return `
@@ -204,5 +207,49 @@ describe('postgres reviews and just-in-time access', () => {
       return types.has('access.ended');
     });
     for (const t of ['review.created', 'review.vote', 'review.approved', 'review.denied', 'review.expired', 'review.used', 'access.requested', 'access.approved', 'access.ended']) assert.ok(types.has(t), t);
+  });
+});
+
+describe('postgres reviews across a gateway restart', () => {
+  let db: string;
+
+  before(async () => {
+    db = await createDatabase();
+    await adminSql('CREATE TABLE items (id int primary key); INSERT INTO items VALUES (1), (2);', db);
+  });
+
+  after(async () => {
+    if (db) await dropDatabase(db);
+  });
+
+  it('ends a held statement with a clear error when the gateway stops; the review survives and can be used after', async () => {
+    const gw = await startPgGateway(config(db));
+    const agent = await gw.t.token('agent-bot', ['agents']);
+    const dba = await gw.t.token('alice', ['dba']);
+    const run = psql(gw, agent, ['-c', 'DELETE FROM items WHERE id = 2']);
+    let id: string | undefined;
+    await eventually(async () => {
+      id = (await gw.t.gw.services.reviews.list({ status: 'pending' }))[0]?.id;
+      return id !== undefined;
+    }, 10_000);
+    await gw.stop();
+    const r = await run;
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, new RegExp(`the gateway stopped while review ${String(id)} was pending`));
+    assert.equal(await adminSql('SELECT count(*) FROM items', db), '2');
+
+    const again = await startGateway(loadConfig(gw.t.configFile), createLogger('silent'));
+    try {
+      const review = await again.services.reviews.get(id as string);
+      assert.equal(review?.status, 'pending');
+      const res = await fetch(`${again.api.url}/api/v1/reviews/${String(id)}/approve`, { method: 'POST', headers: { authorization: `Bearer ${dba}`, 'content-type': 'application/json' }, body: '{}' });
+      assert.equal(res.status, 200);
+      const port = again.listeners.get('postgres')?.port;
+      const retry = await runWithToken('psql', [`host=127.0.0.1 port=${String(port)} dbname=app-db user=agent sslmode=disable`, '-X', '-c', 'DELETE FROM items WHERE id = 2'], agent);
+      assert.equal(retry.code, 0, retry.stderr);
+      assert.equal(await adminSql('SELECT count(*) FROM items', db), '1');
+    } finally {
+      await again.stop('test done');
+    }
   });
 });

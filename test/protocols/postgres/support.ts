@@ -44,7 +44,7 @@ policies:
     connections: ["*"]
     rules:
       - { match: { sql: { effect: [read] } }, then: allow }
-      - { match: { sql: { command: [truncate] } }, then: review, review: { approvers: { groups: [dbas] } } }
+      - { match: { sql: { command: [truncate] } }, then: review, review: { mode: defer, approvers: { groups: [dbas] } } }
       - { then: deny, reason: agents may only read }
 ${extra}`;
 }
