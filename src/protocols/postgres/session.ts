@@ -509,6 +509,7 @@ export class PgSession {
         const url = this.#reviews.urlOf(review.id);
         if (spec.mode === 'defer') return this.#settle(held, new GatewayError('PCS_REVIEW_PENDING', { id: review.id, approvers: spec.approvers.groups.join(', '), url }));
         this.#toClient.write(errorResponse({ severity: 'NOTICE', code: '00000', message: `review ${review.id} created; waiting up to ${spec.timeoutSeconds} s for approval at ${url}`, hint: `an approver (${spec.approvers.groups.join(', ')}) runs: portcullis reviews approve ${review.id}` }, true));
+        this.#toClient.flush();
         held.waiter = (decided: Review) => this.#decided(held, decided);
         void this.#reviews.wait(review.id).then(held.waiter);
       })

@@ -5,7 +5,6 @@
 import type { MaskSpec } from '../../../core/decision.ts';
 import type { MaskPlan } from '../../../masking/plan.ts';
 import { MASK_STRENGTH } from '../../../masking/scanner.ts';
-import { dataRow } from '../codec/backend-encode.ts';
 import type { FieldDescription } from '../codec/backend-read.ts';
 import type { RelationSnapshot } from './relations.ts';
 import type { ColumnMask, StatementMasking } from './statement.ts';
@@ -69,6 +68,11 @@ export class ResultMasker {
   readonly #maskers: (ValueMasker | undefined)[];
   readonly #scan: boolean[];
   readonly #plan: MaskPlan;
+  /** For fields beyond the description (a row longer than its RowDescription): fail closed. */
+  readonly #extra: ValueMasker | undefined;
+  readonly #starts: number[] = [];
+  readonly #ends: number[] = [];
+  readonly #values: (Buffer | null)[] = [];
   /** Nothing to do per row: the session relays DataRows untouched. */
   readonly idle: boolean;
   readonly masked: readonly MaskedColumn[];
@@ -82,40 +86,56 @@ export class ResultMasker {
     this.#scan = fields.map((f, i) => scanner !== undefined && masks[i] === undefined && scannable(f.typeOid, formats[i] ?? 0));
     this.masked = masks.flatMap((m, i) => (m === undefined ? [] : [{ index: i, name: fields[i]?.name ?? '?', with: m.rule.with, rule: m.rule.source ?? 'mask', why: m.why }]));
     this.idle = this.masked.length === 0 && !this.#scan.some(Boolean);
+    this.#extra = this.#maskers.find((m) => m !== undefined);
   }
 
   /** The DataRow to send: the same frame when no value changed. */
   row(frame: Buffer): Buffer {
     const count = frame.readUInt16BE(5);
     let at = 7;
-    let values: (Buffer | null)[] | undefined;
+    // Only the fields that change are sliced and remembered (in scratch arrays reused from row
+    // to row: rows are handled one at a time); the rest are copied in runs.
+    const starts = this.#starts;
+    const ends = this.#ends;
+    const values = this.#values;
+    let changes = 0;
+    let growth = 0;
     for (let i = 0; i < count; i++) {
+      const start = at;
       const len = frame.readInt32BE(at);
       at += 4;
-      const value = len < 0 ? null : frame.subarray(at, at + len);
       if (len > 0) at += len;
-      let next: Buffer | null = value;
-      if (value !== null) {
-        const masker = i < this.#maskers.length ? this.#maskers[i] : this.#maskers.find((m) => m !== undefined);
-        if (masker !== undefined) next = masker(value);
-        else if (this.#scan[i] === true) next = (this.#plan.scanner as NonNullable<MaskPlan['scanner']>).scanBytes(value);
-      }
-      if (next !== value && values === undefined) {
-        values = [];
-        // Re-read the fields before this one: they stay as they were.
-        let p = 7;
-        for (let j = 0; j < i; j++) {
-          const l = frame.readInt32BE(p);
-          p += 4;
-          values.push(l < 0 ? null : frame.subarray(p, p + l));
-          if (l > 0) p += l;
-        }
-      }
-      values?.push(next);
+      if (len < 0) continue;
+      const masker = i < this.#maskers.length ? this.#maskers[i] : this.#extra;
+      if (masker === undefined && this.#scan[i] !== true) continue;
+      const value = frame.subarray(start + 4, at);
+      const next = masker !== undefined ? masker(value) : (this.#plan.scanner as NonNullable<MaskPlan['scanner']>).scanBytes(value);
+      if (next === value) continue;
+      starts[changes] = start;
+      ends[changes] = at;
+      values[changes] = next;
+      changes++;
+      growth += (next === null ? 0 : next.length) - len;
     }
-    if (values === undefined) return frame;
+    if (changes === 0) return frame;
     this.rowsChanged++;
-    return dataRow(values);
+    const out = Buffer.allocUnsafe(frame.length + growth);
+    let w = frame.copy(out, 0, 0, 7);
+    let from = 7;
+    for (let c = 0; c < changes; c++) {
+      w += frame.copy(out, w, from, starts[c] as number);
+      const value = values[c] as Buffer | null;
+      values[c] = null; // do not keep the value alive until the next row
+      if (value === null) w = out.writeInt32BE(-1, w);
+      else {
+        w = out.writeInt32BE(value.length, w);
+        w += value.copy(out, w);
+      }
+      from = ends[c] as number;
+    }
+    w += frame.copy(out, w, from, frame.length);
+    out.writeInt32BE(w - 1, 1);
+    return out;
   }
 }
 

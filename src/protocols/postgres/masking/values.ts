@@ -19,6 +19,11 @@ export function valueMasker(plan: MaskPlan, rule: MaskSpec, typeOid: number, for
   const binary = format === 1;
   if (binary && !TEXT_LIKE.has(typeOid) && typeOid !== JSON_TYPE && typeOid !== JSONB_TYPE) return () => null;
   const wrap = wrapper(typeOid, binary);
+  if (rule.with === 'redact') {
+    // The same bytes for every value: built once (callers never modify what they get).
+    const constant = wrap(plan.maskBytes(rule, Buffer.alloc(0)) ?? Buffer.alloc(0));
+    return () => constant;
+  }
   return (value) => {
     const masked = plan.maskBytes(rule, value);
     return masked === null ? null : wrap(masked);
