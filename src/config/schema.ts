@@ -5,6 +5,7 @@ import { SQL_EFFECTS } from '../core/action.ts';
 import { isLoopbackHost, isLoopbackHttp } from '../identity/urls.ts';
 import { maskEntryProblems } from '../masking/config.ts';
 import { notificationsSchema } from '../notify/config.ts';
+import { bodyTestProblems } from '../policy/http-body.ts';
 
 /** `15m`, `120s`, `1h30m`, `500ms` or a number of seconds; parsed to seconds. */
 export const duration = z
@@ -140,8 +141,19 @@ const httpConnection = z.strictObject({
   name,
   type: z.literal('http'),
   description: z.string().optional(),
+  /** Requests to this host name (the Host header, port ignored) go to this connection, whatever the path. */
+  host: z.string().min(1).optional(),
+  /** Requests under this path prefix go to this connection, with the prefix removed. Default `/<name>`. */
+  prefix: z.string().regex(/^\/[^?#]*$/, 'expected a path starting with /').optional(),
+  /** How long the upstream may take to answer (headers), and to send the whole body. */
+  timeout: duration.default(30),
+  /** At most this many requests of this connection in flight; more get 503. */
+  max_concurrency: z.number().int().min(1).default(64),
+  /** Largest response body buffered to mask JSON by path (bytes); a larger JSON body is refused (502). */
+  max_masked_body: z.number().int().min(1024).default(16 * 1024 * 1024),
   upstream: z.strictObject({
     url: z.url(),
+    /** CA file (PEM) to verify the upstream's certificate; system CAs when absent. */
     ca: z.string().optional(),
     auth: z
       .discriminatedUnion('type', [
@@ -180,10 +192,50 @@ const sqlMatch = z.strictObject({
   unbounded: z.boolean().optional(),
 });
 
+// `match.http.query` and `.headers`: name -> glob or globs (one value must match one glob), or
+// null for "must be absent". An empty glob is allowed: it matches the empty value only.
+const paramGlobs = z.union([z.string().transform((v) => [v]), z.array(z.string()).min(1, 'give at least one glob, or null for "must be absent"')]);
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name');
+
+const httpBodyTest = z
+  .strictObject({
+    /** `$`, `.name`, `['name']`, `[n]`, `[*]`. */
+    path: z.string(),
+    equals: z.json().optional(),
+    in: z.array(z.json()).min(1).optional(),
+    /** Glob over a string value. */
+    matches: z.string().optional(),
+    gt: z.number().optional(),
+    gte: z.number().optional(),
+    lt: z.number().optional(),
+    lte: z.number().optional(),
+    exists: z.boolean().optional(),
+    /** With `[*]`: every selected value must pass (default: at least one). */
+    all: z.boolean().optional(),
+  })
+  .superRefine((t, ctx) => {
+    for (const p of bodyTestProblems(t)) ctx.addIssue({ code: 'custom', message: p.message, path: p.path === '' ? [] : [p.path] });
+  });
+
 const httpMatch = z.strictObject({
   method: stringList.optional(),
   /** Path patterns: `/customers/:id`, `/admin/**`. */
   path: stringList.optional(),
+  /** Query parameters (case-sensitive names). */
+  query: z.record(z.string().min(1), z.union([paramGlobs, z.null()])).optional(),
+  /** Request headers (names case-insensitive, values compared as sent). */
+  headers: z
+    .record(headerName, z.union([paramGlobs, z.null()]))
+    .superRefine((h, ctx) => {
+      const seen = new Set<string>();
+      for (const key of Object.keys(h)) {
+        if (seen.has(key.toLowerCase())) ctx.addIssue({ code: 'custom', message: `header ${key} is named twice (names are case-insensitive)`, path: [key] });
+        seen.add(key.toLowerCase());
+      }
+    })
+    .optional(),
+  /** Tests on the JSON body, all of which must hold. */
+  body: z.array(httpBodyTest).min(1).optional(),
 });
 
 const sshMatch = z.strictObject({
@@ -206,6 +258,8 @@ const mask = z
     column: glob.optional(),
     /** A built-in detector, a group (`secrets`) or `custom` (docs/masking.md). */
     detector: z.string().optional(),
+    /** A JSON path (`$..email`) masking values in JSON response bodies (docs/masking.md#json-paths). */
+    json: z.string().optional(),
     /** `detector: custom` only: the finding's name and its JavaScript regular expression. */
     name: name.optional(),
     pattern: z.string().optional(),
@@ -339,6 +393,16 @@ export const configSchema = z
     /** Settings of the protocol listeners (docs/postgres.md). */
     protocols: z
       .strictObject({
+        http: z
+          .strictObject({
+            /** PEM files: absent, the listener speaks plain HTTP (put it on loopback or behind TLS). */
+            tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+            /** Largest request body an agent may send, in bytes (413 beyond). */
+            max_request_body: z.number().int().min(0).default(10 * 1024 * 1024),
+            /** Request bodies up to this size are recorded (masked as sent); 0: none. */
+            record_body: z.number().int().min(0).default(64 * 1024),
+          })
+          .default({ max_request_body: 10 * 1024 * 1024, record_body: 64 * 1024 }),
         postgres: z
           .strictObject({
             /** PEM files (relative to the working directory, like other paths). Absent: a self-signed pair is generated under data_dir/tls. */
@@ -352,7 +416,7 @@ export const configSchema = z
           })
           .default({ require_tls: false, cleartext_password: 'loopback', max_message_size: 64 * 1024 * 1024 }),
       })
-      .default({ postgres: { require_tls: false, cleartext_password: 'loopback', max_message_size: 64 * 1024 * 1024 } }),
+      .default({ http: { max_request_body: 10 * 1024 * 1024, record_body: 64 * 1024 }, postgres: { require_tls: false, cleartext_password: 'loopback', max_message_size: 64 * 1024 * 1024 } }),
   });
 
 export type Config = z.output<typeof configSchema>;

@@ -15,6 +15,11 @@ export interface MaskSpec {
   /** A column glob (`public.customers.email`, `*.*.ssn`) or a detector name. */
   readonly column?: string;
   readonly detector?: string;
+  /**
+   * A JSON path (`$..email`, `$.customers[*].ssn`): masks the matched values of JSON
+   * response bodies (HTTP). A rule names exactly one of column, detector and json.
+   */
+  readonly json?: string;
   readonly with: 'redact' | 'partial' | 'hash' | 'null';
   readonly denyInPredicates?: boolean;
   /** Where the rule was written (`agents.masks[0]`): what recordings and errors name. */

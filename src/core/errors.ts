@@ -75,6 +75,15 @@ export const ERROR_CODES = {
   PCS_PG_FUNCTION_CALL_REFUSED: { status: 403, message: 'the fast-path function call protocol is not allowed through the gateway; call the function from a SQL statement instead' },
   PCS_PG_SHUTTING_DOWN: { status: 503, message: 'the gateway is shutting down; reconnect in a moment' },
 
+  PCS_HTTP_NO_ROUTE: { status: 404, message: 'no HTTP connection serves {path}: start the path with a connection prefix such as /{example}/' },
+  PCS_HTTP_BAD_REQUEST: { status: 400, message: 'bad request: {reason}' },
+  PCS_HTTP_BODY_TOO_LARGE: { status: 413, message: 'the request body is larger than {max} bytes' },
+  PCS_HTTP_OVERLOADED: { status: 503, message: 'connection {connection} has {max} requests in flight; retry shortly' },
+  PCS_HTTP_UPSTREAM_TIMEOUT: { status: 504, message: 'connection {connection} did not answer within {seconds} s' },
+  PCS_HTTP_UPSTREAM_UNREACHABLE: { status: 502, message: 'connection {connection} cannot be reached ({cause})' },
+  PCS_HTTP_CREDENTIAL_UNAVAILABLE: { status: 502, message: 'the gateway could not get a credential for connection {connection} ({reason})' },
+  PCS_HTTP_UNMASKABLE: { status: 502, message: 'the response of connection {connection} cannot be masked ({reason}), so it is withheld' },
+
   PCS_API_NOT_FOUND: { status: 404, message: 'no such resource: {what}' },
   PCS_API_BAD_REQUEST: { status: 400, message: 'bad request: {reason}' },
   PCS_API_SHUTTING_DOWN: { status: 503, message: 'the gateway is shutting down' },

@@ -2,12 +2,14 @@
 // conversion of a validated entry into the rule a plan reads.
 import { checkCustomPattern } from './detectors/safe-regex.ts';
 import { CUSTOM_DETECTOR, expandDetectorName, KNOWN_DETECTOR_NAMES } from './detectors/names.ts';
+import { compileJsonPath, JsonPathError } from './json-path.ts';
 import type { MaskRule } from './types.ts';
 
 /** A `masks` entry as the schema reads it. */
 export interface MaskEntry {
   readonly column?: string | undefined;
   readonly detector?: string | undefined;
+  readonly json?: string | undefined;
   readonly name?: string | undefined;
   readonly pattern?: string | undefined;
   readonly with: MaskRule['with'];
@@ -17,7 +19,18 @@ export interface MaskEntry {
 /** What is wrong with one entry, by field; empty when it is fine. */
 export function maskEntryProblems(m: MaskEntry): Array<{ readonly path: string; readonly message: string }> {
   const out: Array<{ path: string; message: string }> = [];
-  if ((m.column === undefined) === (m.detector === undefined)) out.push({ path: '', message: 'a mask names exactly one of column or detector' });
+  const named = (['column', 'detector', 'json'] as const).filter((k) => m[k] !== undefined);
+  if (named.length === 0) out.push({ path: '', message: 'a mask names one of column, detector or json' });
+  // Naming the fields that clash says which one to remove.
+  else if (named.length > 1) out.push({ path: '', message: `a mask names exactly one of ${named.join(', ').replace(/, (?=[^,]*$)/, ' or ')}` });
+  if (m.json !== undefined) {
+    try {
+      compileJsonPath(m.json);
+    } catch (err) {
+      if (!(err instanceof JsonPathError)) throw err;
+      out.push({ path: 'json', message: `invalid JSON path ${JSON.stringify(m.json)}: ${err.message}` });
+    }
+  }
   if (m.detector === CUSTOM_DETECTOR) {
     if (m.name === undefined) out.push({ path: 'name', message: 'a custom detector needs a name' });
     if (m.pattern === undefined) out.push({ path: 'pattern', message: 'a custom detector needs a pattern' });
@@ -44,6 +57,7 @@ export function maskRuleFromConfig(m: MaskEntry, source?: string): MaskRule {
     ...(source !== undefined ? { source } : {}),
     ...(m.column !== undefined ? { column: m.column } : {}),
     ...(m.detector !== undefined ? { detector: m.detector } : {}),
+    ...(m.json !== undefined ? { json: m.json } : {}),
     ...(m.name !== undefined ? { name: m.name } : {}),
     ...(m.pattern !== undefined ? { pattern: m.pattern } : {}),
     with: m.with,

@@ -5,6 +5,7 @@ import type { ActionKind, SqlEffect } from '../core/action.ts';
 import type { Approvers, MaskSpec, ReviewSpec, RuleRef, Verdict } from '../core/decision.ts';
 import type { MatchConfig, PolicyConfig, RuleConfig } from '../config/schema.ts';
 import { compileDottedGlob, compileGlob, type Matcher } from './glob.ts';
+import { compileBodyTest, type BodyPredicate } from './http-body.ts';
 import { compilePathPattern } from './http-path.ts';
 
 export interface SqlMatcher {
@@ -24,6 +25,17 @@ export interface HttpMatcher {
   /** Upper-case. */
   readonly methods: ReadonlySet<string> | undefined;
   readonly paths: readonly Matcher[] | undefined;
+  /** Each must hold. Undefined when the rule names none, so most rules skip them at once. */
+  readonly query: readonly ParamMatcher[] | undefined;
+  /** Names lower-case, as adapters give them. */
+  readonly headers: readonly ParamMatcher[] | undefined;
+  readonly body: readonly BodyPredicate[] | undefined;
+}
+
+/** One query parameter or header: `values` null means it must be absent. */
+export interface ParamMatcher {
+  readonly name: string;
+  readonly values: readonly Matcher[] | null;
 }
 
 export interface SshMatcher {
@@ -125,6 +137,22 @@ function compileSql(m: NonNullable<MatchConfig['sql']>): SqlMatcher {
   });
 }
 
+function compileParams(params: Readonly<Record<string, readonly string[] | null>> | undefined, lowerCase: boolean): readonly ParamMatcher[] | undefined {
+  if (params === undefined) return undefined;
+  const out = Object.entries(params).map(([name, globs]) => Object.freeze({ name: lowerCase ? name.toLowerCase() : name, values: globs === null ? null : Object.freeze(globs.map(compileGlob)) }));
+  return out.length === 0 ? undefined : Object.freeze(out);
+}
+
+function compileHttp(m: NonNullable<MatchConfig['http']>): HttpMatcher {
+  return Object.freeze({
+    methods: set(m.method, (x) => x.toUpperCase()),
+    paths: list(m.path, compilePathPattern),
+    query: compileParams(m.query, false),
+    headers: compileParams(m.headers, true),
+    body: list(m.body, compileBodyTest),
+  });
+}
+
 function matchKind(match: MatchConfig | undefined): MatchKind {
   const kinds = (['sql', 'http', 'ssh', 'mcp'] as const).filter((k) => match?.[k] !== undefined);
   if (kinds.length === 0) return 'any';
@@ -159,7 +187,7 @@ function compileRule(rule: RuleConfig, index: number, policy: CompiledPolicy): C
     review: compileReview(rule),
     kind: matchKind(m),
     sql: m?.sql === undefined ? undefined : compileSql(m.sql),
-    http: m?.http === undefined ? undefined : Object.freeze({ methods: set(m.http.method, (x) => x.toUpperCase()), paths: list(m.http.path, compilePathPattern) }),
+    http: m?.http === undefined ? undefined : compileHttp(m.http),
     ssh: m?.ssh === undefined ? undefined : Object.freeze({ ops: set(m.ssh.op), programs: list(m.ssh.program, compileGlob) }),
     mcp: m?.mcp === undefined ? undefined : Object.freeze({ tools: list(m.mcp.tool, compileGlob) }),
     policy,

@@ -1,7 +1,7 @@
 // Does one compiled rule match one action? Pure predicates over precompiled matchers.
 // For SQL, a rule is matched against one statement at a time (decide() splits the action).
 import type { Action, HttpAction, McpAction, SqlStatement, SshAction } from '../core/action.ts';
-import type { CompiledRule, HttpMatcher, McpMatcher, SqlMatcher, SshMatcher } from './compile.ts';
+import type { CompiledRule, HttpMatcher, McpMatcher, ParamMatcher, SqlMatcher, SshMatcher } from './compile.ts';
 import { anyMatch, type Matcher } from './glob.ts';
 import { programOf } from './ssh-program.ts';
 
@@ -38,7 +38,35 @@ function callsAny(matchers: readonly Matcher[], statement: SqlStatement): boolea
 
 function httpMatches(m: HttpMatcher, action: HttpAction): boolean {
   if (m.methods !== undefined && !m.methods.has(action.method.toUpperCase())) return false;
-  return m.paths === undefined || anyMatch(m.paths, action.path);
+  if (m.paths !== undefined && !anyMatch(m.paths, action.path)) return false;
+  if (m.query !== undefined && !paramsMatch(m.query, action.query)) return false;
+  if (m.headers !== undefined && !paramsMatch(m.headers, action.headers)) return false;
+  if (m.body !== undefined) {
+    for (const test of m.body) if (!test(action.body)) return false;
+  }
+  return true;
+}
+
+/**
+ * Every named parameter is present with at least one value matching one glob (or, for null,
+ * absent). Own properties only: a parameter named `constructor` is not on every request.
+ */
+function paramsMatch(params: readonly ParamMatcher[], actual: Readonly<Record<string, string | readonly string[]>>): boolean {
+  for (const p of params) {
+    const present = Object.hasOwn(actual, p.name);
+    if (p.values === null) {
+      if (present) return false;
+      continue;
+    }
+    if (!present || !someValueMatches(p.values, actual[p.name] as string | readonly string[])) return false;
+  }
+  return true;
+}
+
+function someValueMatches(globs: readonly Matcher[], value: string | readonly string[]): boolean {
+  if (typeof value === 'string') return anyMatch(globs, value);
+  for (const v of value) if (anyMatch(globs, v)) return true;
+  return false;
 }
 
 function sshMatches(m: SshMatcher, action: SshAction): boolean {

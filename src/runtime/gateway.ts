@@ -11,6 +11,7 @@ import { GatewayError } from '../core/errors.ts';
 import { Gate } from '../pipeline/gate.ts';
 import type { ProtocolAdapter, RunningListener } from '../pipeline/adapter.ts';
 import { postgresAdapter } from '../protocols/postgres/adapter.ts';
+import { httpAdapter } from '../protocols/http/adapter.ts';
 import { Recorder } from '../recorder/recorder.ts';
 import { getMeta } from '../store/meta.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
@@ -41,7 +42,10 @@ export interface RunningGateway {
 }
 
 /** Adapters that exist in this build, by protocol. MySQL, SSH and HTTP plug in here too. */
-const ADAPTERS: ReadonlyMap<string, ProtocolAdapter> = new Map([[postgresAdapter.protocol, postgresAdapter]]);
+const ADAPTERS: ReadonlyMap<string, ProtocolAdapter> = new Map([
+  [postgresAdapter.protocol, postgresAdapter],
+  [httpAdapter.protocol, httpAdapter],
+]);
 
 export function parseHostPort(text: string): Endpoint {
   const i = text.lastIndexOf(':');

@@ -4,6 +4,8 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseConfig } from '../../src/config/load.ts';
+import type { ConnectionConfig } from '../../src/config/schema.ts';
+import type { Action } from '../../src/core/action.ts';
 import { actionFromText } from '../../src/policy/action-from-text.ts';
 import { compilePolicies } from '../../src/policy/compile.ts';
 import { decide } from '../../src/policy/decide.ts';
@@ -28,6 +30,24 @@ function examples(): Example[] {
   return out;
 }
 
+/**
+ * An HTTP input in an expect line may span lines: `\n` (backslash, n) starts a new one, and
+ * `Name: value` lines right after the request line are headers, which actionFromText (one
+ * request line, then a JSON body) does not take.
+ */
+async function actionOf(connection: ConnectionConfig, text: string): Promise<Action> {
+  if (connection.type !== 'http') return actionFromText(connection, text);
+  const [request = '', ...rest] = text.split('\\n');
+  const headers: Record<string, string> = {};
+  while (rest.length > 0 && /^[A-Za-z0-9-]+:/.test(rest[0] ?? '')) {
+    const line = rest.shift() ?? '';
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  const action = await actionFromText(connection, [request, ...rest].join('\n'));
+  return action.kind === 'http' ? { ...action, headers } : action;
+}
+
 before(() => loadSqlAnalyzer());
 
 void describe('docs/policy.md examples', () => {
@@ -45,7 +65,7 @@ void describe('docs/policy.md examples', () => {
         const connection = config.connections.find((c) => c.name === connectionName);
         assert.ok(connection, `no connection ${connectionName}`);
         const who = identity(subject, groups.split(/[ ,]+/).filter(Boolean));
-        const decision = decide(policies, who, connection, await actionFromText(connection, text));
+        const decision = decide(policies, who, connection, await actionOf(connection, text));
         assert.equal(decision.verdict, verdict, `${line}\n  reason: ${decision.reason}`);
         if (shadow !== undefined) assert.equal(decision.shadow[0]?.verdict, shadow, line);
       }

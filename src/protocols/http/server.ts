@@ -1,0 +1,384 @@
+// The HTTP listener: each request is routed to a connection, authenticated by its bearer
+// token, turned into an Action, decided by the gate, and then refused (a problem document),
+// held or deferred for review, or forwarded with the connection's own credential and its
+// response masked. One recorded session per agent TCP connection (and identity).
+import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { HttpAction } from '../../core/action.ts';
+import type { Decision } from '../../core/decision.ts';
+import { GatewayError, isGatewayError } from '../../core/errors.ts';
+import type { Identity } from '../../core/identity.ts';
+import type { AdapterContext } from '../../pipeline/adapter.ts';
+import type { SessionRef } from '../../pipeline/gate.ts';
+import { DEFAULT_REVIEW } from '../../policy/compile.ts';
+import type { SessionRecording } from '../../recorder/recorder.ts';
+import { reasonFromText } from '../../reviews/review.ts';
+import { inlineSecret } from '../../connections/public-view.ts';
+import { BadRequest, httpAction, normalisePath } from './request.ts';
+import { CredentialUnavailable } from './credentials.ts';
+import { Upstream, type ProxyResult } from './proxy.ts';
+import { Router, type HttpConnection } from './router.ts';
+
+export interface HttpListenerSettings {
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  readonly maxRequestBody: number;
+  readonly recordBody: number;
+}
+
+/** What a socket keeps between the requests of a keep-alive connection. */
+interface SocketState {
+  token: string | undefined;
+  identity: Identity | undefined;
+  recording: SessionRecording | undefined;
+  requests: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+const SECRET_HEADERS = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token)$/i;
+
+export class HttpListener {
+  readonly #ctx: AdapterContext;
+  readonly #settings: HttpListenerSettings;
+  readonly #server: Server;
+  readonly #router: Router;
+  readonly #upstreams = new Map<string, Upstream>();
+  readonly #sockets = new Map<Socket, SocketState>();
+  #inFlight = 0;
+  #closing = false;
+
+  constructor(ctx: AdapterContext, settings: HttpListenerSettings) {
+    this.#ctx = ctx;
+    this.#settings = settings;
+    this.#router = new Router(ctx.config.connections);
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      this.#handle(req, res).catch((err: unknown) => this.#fail(res, err));
+    };
+    this.#server = settings.tls === undefined ? createHttpServer(handler) : createHttpsServer({ cert: settings.tls.cert, key: settings.tls.key }, handler);
+    // Slow clients must not hold sockets forever (slowloris): headers within 30 s.
+    this.#server.headersTimeout = 30_000;
+    this.#server.requestTimeout = 0;
+    this.#server.on('connection', (socket: Socket) => {
+      this.#sockets.set(socket, { token: undefined, identity: undefined, recording: undefined, requests: 0, bytesIn: 0, bytesOut: 0 });
+      socket.once('close', () => this.#socketClosed(socket));
+    });
+  }
+
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host, port }, () => {
+        this.#server.off('error', reject);
+        const address = this.#server.address();
+        resolve({ host, port: typeof address === 'object' && address ? address.port : port });
+      });
+    });
+  }
+
+  get activeSessions(): number {
+    let n = 0;
+    for (const s of this.#sockets.values()) if (s.recording !== undefined) n++;
+    return n;
+  }
+
+  async close(deadline: number): Promise<void> {
+    this.#closing = true;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    while (this.#inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    this.#server.closeAllConnections();
+    await closed;
+    for (const socket of [...this.#sockets.keys()]) this.#socketClosed(socket);
+    await Promise.all([...this.#upstreams.values()].map((u) => u.close()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const requestId = randomUUID();
+    res.setHeader('x-request-id', requestId);
+    if (this.#closing) res.setHeader('connection', 'close');
+    const socket = req.socket;
+    const state = this.#sockets.get(socket);
+    const target = new URL(req.url ?? '/', 'http://gateway.invalid');
+    let path: { forward: string; decoded: string };
+    try {
+      path = normalisePath(target.pathname);
+    } catch (err) {
+      throw err instanceof BadRequest ? new GatewayError('PCS_HTTP_BAD_REQUEST', { reason: err.message }) : err;
+    }
+    const route = this.#router.route(req.headers.host, path.forward);
+    if (route === undefined) throw new GatewayError('PCS_HTTP_NO_ROUTE', { path: path.decoded.slice(0, 200), example: this.#exampleName() });
+    const connection = route.connection;
+    const clientAddr = socket.remoteAddress === undefined ? undefined : `${socket.remoteAddress}:${socket.remotePort ?? 0}`;
+    const baseRef = { connection: { name: connection.name, type: 'http' }, protocol: 'http', ...(clientAddr !== undefined ? { clientAddr } : {}) };
+
+    const identity = await this.#identity(req, state, baseRef);
+    const recording = this.#recording(state, identity, connection.name, clientAddr);
+    const ref: SessionRef = { ...baseRef, id: recording.id };
+
+    const body = await readBody(req, this.#settings.maxRequestBody);
+    if (state) state.bytesIn += body.length;
+    const decodedBelow = safeDecode(route.path);
+    let action: HttpAction;
+    try {
+      action = httpAction(req.method ?? 'GET', decodedBelow, target.search, req.headers, body, req.headers['content-type']);
+    } catch (err) {
+      throw err instanceof BadRequest ? new GatewayError('PCS_HTTP_BAD_REQUEST', { reason: err.message }) : err;
+    }
+    const decision = this.#ctx.gate.decide(identity, ref, action);
+    const base = { method: action.method, path: action.path, query: target.search, verdict: decision.verdict, rule: ruleLabel(decision), reason: decision.reason, request_headers: recordedHeaders(req.headers), request_body: this.#recordedBody(body) };
+
+    let review: string | null = null;
+    if (decision.verdict === 'deny') {
+      this.#problem(res, denial(decision, identity.subject, connection.name), requestId);
+      recording.event('denied', { ...base, status: 403, duration_ms: since(started) });
+      return;
+    }
+    if (decision.verdict === 'review') {
+      const outcome = await this.#review(identity, connection, action, body, decision, recording.id, res, requestId);
+      if (outcome.ran === undefined) {
+        recording.event('denied', { ...base, status: res.statusCode, review: outcome.review, review_outcome: outcome.code, duration_ms: since(started) });
+        return;
+      }
+      review = outcome.ran;
+    }
+
+    const upstream = this.#upstream(connection);
+    if (upstream.inFlight >= connection.max_concurrency) throw new GatewayError('PCS_HTTP_OVERLOADED', { connection: connection.name, max: connection.max_concurrency });
+    upstream.inFlight++;
+    this.#inFlight++;
+    let result: ProxyResult;
+    try {
+      const plan = decision.masks.length > 0 ? this.#ctx.masks.plan(decision.masks) : undefined;
+      result = await upstream.forward(action.method, route.path, target.search, req.headers, body, res, plan, this.#settings.recordBody);
+    } finally {
+      upstream.inFlight--;
+      this.#inFlight--;
+    }
+    if (state) state.bytesOut += result.responseBytes;
+    recording.event('request', {
+      ...base,
+      status: result.status,
+      duration_ms: since(started),
+      request_bytes: body.length,
+      response_bytes: result.responseBytes,
+      response_headers: recordedHeaders(res.getHeaders() as Record<string, string | string[] | number | undefined>),
+      response_body: result.recordedBody === null ? null : bodyText(result.recordedBody),
+      ...(result.masking !== null ? { masking: result.masking } : {}),
+      ...(review !== null ? { review } : {}),
+    });
+  }
+
+  /** The agent's bearer token, verified once per socket for as long as it stays the same. */
+  async #identity(req: IncomingMessage, state: SocketState | undefined, ref: Omit<SessionRef, 'id'>): Promise<Identity> {
+    const header = req.headers.authorization;
+    const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (header === undefined) throw new GatewayError('PCS_AUTH_TOKEN_MISSING');
+    if (m?.[1] === undefined) throw new GatewayError('PCS_AUTH_TOKEN_MALFORMED');
+    const token = m[1];
+    const now = Date.now() / 1000;
+    if (state?.identity !== undefined && state.token === token && (state.identity.expiresAt === undefined || state.identity.expiresAt > now)) return state.identity;
+    const identity = await this.#ctx.gate.login(token, ref);
+    if (state !== undefined) {
+      if (state.identity !== undefined && state.identity.subject !== identity.subject) this.#endRecording(state);
+      state.token = token;
+      state.identity = identity;
+    }
+    return identity;
+  }
+
+  #recording(state: SocketState | undefined, identity: Identity, connection: string, clientAddr: string | undefined): SessionRecording {
+    if (state?.recording !== undefined) return state.recording;
+    const recording = this.#ctx.recorder.start({ connection, protocol: 'http', subject: identity.subject, clientAddr: clientAddr ?? null });
+    if (state !== undefined) state.recording = recording;
+    return recording;
+  }
+
+  #endRecording(state: SocketState): void {
+    state.recording?.end('closed', { requests: state.requests, bytes_in: state.bytesIn, bytes_out: state.bytesOut });
+    state.recording = undefined;
+  }
+
+  #socketClosed(socket: Socket): void {
+    const state = this.#sockets.get(socket);
+    this.#sockets.delete(socket);
+    if (state !== undefined) this.#endRecording(state);
+  }
+
+  /**
+   * A request a rule sends for review: run now under an approval of exactly this request;
+   * else create a review and hold the request until it is decided, or answer 202 (defer).
+   */
+  async #review(identity: Identity, connection: HttpConnection, action: HttpAction, body: Buffer, decision: Decision, session: string, res: ServerResponse, requestId: string): Promise<{ ran?: string; review: string | null; code: string }> {
+    const reviews = this.#ctx.reviews;
+    const reviewed = { kind: 'http', text: `${action.method} ${action.path}${queryText(action.query)}`, params: body.length > 0 ? [body.toString('utf8')] : null };
+    const used = reviews.consume(identity.subject, connection.name, reviewed, session);
+    if (used !== undefined) return { ran: used, review: used, code: 'approved' };
+    const spec = decision.review ?? DEFAULT_REVIEW;
+    const created = await reviews.requestAction({ subject: identity.subject, connection: connection.name, action: reviewed, rule: ruleLabel(decision), review: spec, reason: reasonHeader(action) ?? reasonFromText(body.toString('utf8', 0, 2000)), session });
+    const url = reviews.urlOf(created.id);
+    if (spec.mode === 'defer') {
+      const err = new GatewayError('PCS_REVIEW_PENDING', { id: created.id, approvers: spec.approvers.groups.join(', '), url });
+      res.writeHead(202, { 'content-type': 'application/json', location: url, 'retry-after': '30' });
+      res.end(JSON.stringify({ status: 'pending', review: created.id, url, code: err.code, detail: err.message, request_id: requestId }));
+      return { review: created.id, code: err.code };
+    }
+    const decided = await Promise.race([reviews.wait(created.id), closedPromise(res)]);
+    if (decided === undefined) return { review: created.id, code: 'client-gone' };
+    if (decided.status === 'approved') {
+      const ran = reviews.consume(identity.subject, connection.name, reviewed, session);
+      if (ran !== undefined) return { ran, review: ran, code: 'approved' };
+    }
+    const err =
+      decided.status === 'denied'
+        ? new GatewayError('PCS_REVIEW_DENIED', { id: created.id, by: decided.decidedBy ?? 'an approver', comment: decided.comment ? `: ${decided.comment}` : '' })
+        : new GatewayError('PCS_REVIEW_EXPIRED', { id: created.id, seconds: spec.timeoutSeconds });
+    this.#problem(res, err, requestId);
+    return { review: created.id, code: err.code };
+  }
+
+  #upstream(connection: HttpConnection): Upstream {
+    let u = this.#upstreams.get(connection.name);
+    if (u === undefined) {
+      try {
+        u = new Upstream(connection, this.#secrets.get(connection.name) ?? inlineSecret(connection));
+      } catch (err) {
+        if (err instanceof CredentialUnavailable) throw new GatewayError('PCS_HTTP_CREDENTIAL_UNAVAILABLE', { connection: connection.name, reason: err.message }, { cause: err });
+        throw err;
+      }
+      this.#upstreams.set(connection.name, u);
+    }
+    return u;
+  }
+
+  /** Builds every connection's upstream now, so that a credential misconfiguration shows in the log at start. */
+  prepare(): void {
+    for (const c of this.#ctx.config.connections) {
+      if (c.type !== 'http') continue;
+      try {
+        this.#upstream(c);
+      } catch (err) {
+        this.#ctx.logger.error({ err, connection: c.name }, 'HTTP connection cannot be used: its requests will fail with PCS_HTTP_CREDENTIAL_UNAVAILABLE');
+      }
+    }
+  }
+
+  /** Vaulted secrets, read once at start (see adapter.ts). */
+  readonly #secrets = new Map<string, string>();
+
+  setSecret(connection: string, secret: string): void {
+    this.#secrets.set(connection, secret);
+  }
+
+  #recordedBody(body: Buffer): string | { base64: string } | null {
+    if (this.#settings.recordBody === 0 || body.length === 0) return null;
+    return bodyText(body.subarray(0, this.#settings.recordBody));
+  }
+
+  #exampleName(): string {
+    return this.#ctx.config.connections.find((c) => c.type === 'http')?.name ?? 'connection';
+  }
+
+  #problem(res: ServerResponse, err: GatewayError, requestId: string): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
+    if (err.status === 401) headers['www-authenticate'] = 'Bearer realm="portcullis"';
+    res.writeHead(err.status, headers);
+    res.end(JSON.stringify({ type: `urn:portcullis:error:${err.code}`, title: err.code, status: err.status, detail: err.message, code: err.code, request_id: requestId, ...(err.params.policy !== undefined ? { policy: err.params.policy, rule: err.params.rule } : {}) }));
+  }
+
+  #fail(res: ServerResponse, err: unknown): void {
+    const requestId = String(res.getHeader('x-request-id') ?? randomUUID());
+    if (!isGatewayError(err)) this.#ctx.logger.error({ err, requestId }, 'http request failed');
+    this.#problem(res, isGatewayError(err) ? err : new GatewayError('PCS_INTERNAL', { requestId }), requestId);
+  }
+}
+
+function denial(decision: Decision, subject: string, connection: string): GatewayError {
+  if (decision.code !== undefined) return new GatewayError('PCS_POLICY_DENIED', { policy: decision.rule?.policy ?? '-', rule: ruleLabel(decision) ?? '-', reason: decision.reason });
+  if (decision.rule === undefined) return new GatewayError('PCS_POLICY_NO_MATCH', { subject, connection });
+  return new GatewayError('PCS_POLICY_DENIED', { policy: decision.rule.policy, rule: decision.rule.name ?? String(decision.rule.index), reason: decision.reason });
+}
+
+function ruleLabel(decision: Decision): string | null {
+  const rule = decision.rule;
+  if (rule === undefined) return null;
+  return rule.name === undefined ? `${rule.policy}#${rule.index}` : `${rule.policy}#${rule.index} (${rule.name})`;
+}
+
+function reasonHeader(action: HttpAction): string | null {
+  const r = action.headers['x-portcullis-reason'];
+  return r === undefined ? null : r.slice(0, 500);
+}
+
+function queryText(query: HttpAction['query']): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) for (const x of Array.isArray(v) ? v : [v]) params.append(k, x as string);
+  const s = params.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) return Promise.reject(new GatewayError('PCS_HTTP_BODY_TOO_LARGE', { max: limit }));
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new GatewayError('PCS_HTTP_BODY_TOO_LARGE', { max: limit }));
+        return;
+      }
+      parts.push(chunk);
+    });
+    req.once('end', () => resolve(Buffer.concat(parts)));
+    req.once('error', reject);
+  });
+}
+
+function closedPromise(res: ServerResponse): Promise<undefined> {
+  return new Promise((resolve) => res.once('close', () => resolve(undefined)));
+}
+
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
+function since(started: number): number {
+  return Math.round((performance.now() - started) * 1000) / 1000;
+}
+
+/** Headers as recorded: credentials and cookies replaced, never stored. */
+function recordedHeaders(headers: Record<string, string | string[] | number | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    out[k] = SECRET_HEADERS.test(k) ? '[REDACTED]' : Array.isArray(v) ? v.join(', ') : String(v);
+  }
+  return out;
+}
+
+function bodyText(body: Buffer): string | { base64: string } {
+  return isUtf8Text(body) ? body.toString('utf8') : { base64: body.toString('base64') };
+}
+
+function isUtf8Text(b: Buffer): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
