@@ -10,7 +10,7 @@ import type { MaskRule } from './types.ts';
 
 export interface MaskPlan {
   readonly rules: readonly MaskRule[];
-  /** No rule at all: pass results through untouched. */
+  /** No column or detector rule (json rules apply to JSON bodies only): rows pass through untouched. */
   readonly empty: boolean;
   readonly hasColumnRules: boolean;
   /** Undefined when no rule names a detector: no value needs scanning. */

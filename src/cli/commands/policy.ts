@@ -26,7 +26,7 @@ export function policyCommand(program: Command): void {
           out.push(`statement ${i}: ${s.command} (${s.effect})${s.relations.length ? ` relations: ${s.relations.map((r) => `${r.name}:${r.access}`).join(', ')}` : ''}${s.functions.length ? ` functions: ${s.functions.join(', ')}` : ''}${s.error ? ` error: ${s.error}` : ''}`);
         });
       }
-      if (decision.masks.length) out.push(`masks:    ${decision.masks.map((m) => `${m.column ?? `detector:${m.detector}`} -> ${m.with}`).join(', ')}`);
+      if (decision.masks.length) out.push(`masks:    ${decision.masks.map((m) => `${m.column ?? (m.json !== undefined ? `json:${m.json}` : `detector:${m.detector}`)} -> ${m.with}`).join(', ')}`);
       if (decision.review) out.push(`review:   ${decision.review.mode}, ${decision.review.timeoutSeconds}s, approvers ${decision.review.approvers.groups.join('|')} x${decision.review.approvers.min}`);
       for (const s of decision.shadow) out.push(`shadow:   ${s.policy} would ${s.verdict}: ${s.reason}`);
       process.stdout.write(out.join('\n') + '\n');

@@ -12,7 +12,7 @@ import { GatewayError, isGatewayError } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import type { AdapterContext } from '../../pipeline/adapter.ts';
 import type { SessionRef } from '../../pipeline/gate.ts';
-import { DEFAULT_REVIEW } from '../../policy/compile.ts';
+import { afterDecision, approvalFor, ruleLabel, type ReviewRequest } from '../../pipeline/review-flow.ts';
 import type { SessionRecording } from '../../recorder/recorder.ts';
 import { reasonFromText } from '../../reviews/review.ts';
 import { inlineSecret } from '../../connections/public-view.ts';
@@ -213,30 +213,28 @@ export class HttpListener {
    */
   async #review(identity: Identity, connection: HttpConnection, action: HttpAction, body: Buffer, decision: Decision, session: string, res: ServerResponse, requestId: string): Promise<{ ran?: string; review: string | null; code: string }> {
     const reviews = this.#ctx.reviews;
-    const reviewed = { kind: 'http', text: `${action.method} ${action.path}${queryText(action.query)}`, params: body.length > 0 ? [body.toString('utf8')] : null };
-    const used = reviews.consume(identity.subject, connection.name, reviewed, session);
-    if (used !== undefined) return { ran: used, review: used, code: 'approved' };
-    const spec = decision.review ?? DEFAULT_REVIEW;
-    const created = await reviews.requestAction({ subject: identity.subject, connection: connection.name, action: reviewed, rule: ruleLabel(decision), review: spec, reason: reasonHeader(action) ?? reasonFromText(body.toString('utf8', 0, 2000)), session });
-    const url = reviews.urlOf(created.id);
-    if (spec.mode === 'defer') {
-      const err = new GatewayError('PCS_REVIEW_PENDING', { id: created.id, approvers: spec.approvers.groups.join(', '), url });
+    const req: ReviewRequest = {
+      subject: identity.subject,
+      connection: connection.name,
+      action: { kind: 'http', text: `${action.method} ${action.path}${queryText(action.query)}`, params: body.length > 0 ? [body.toString('utf8')] : null },
+      decision,
+      session,
+      reason: reasonHeader(action) ?? reasonFromText(body.toString('utf8', 0, 2000)),
+    };
+    const step = await approvalFor(reviews, req);
+    if (step.kind === 'approved') return { ran: step.review, review: step.review, code: 'approved' };
+    if (step.kind === 'deferred') {
+      const url = reviews.urlOf(step.review.id);
       res.writeHead(202, { 'content-type': 'application/json', location: url, 'retry-after': '30' });
-      res.end(JSON.stringify({ status: 'pending', review: created.id, url, code: err.code, detail: err.message, request_id: requestId }));
-      return { review: created.id, code: err.code };
+      res.end(JSON.stringify({ status: 'pending', review: step.review.id, url, code: step.error.code, detail: step.error.message, request_id: requestId }));
+      return { review: step.review.id, code: step.error.code };
     }
-    const decided = await Promise.race([reviews.wait(created.id), closedPromise(res)]);
-    if (decided === undefined) return { review: created.id, code: 'client-gone' };
-    if (decided.status === 'approved') {
-      const ran = reviews.consume(identity.subject, connection.name, reviewed, session);
-      if (ran !== undefined) return { ran, review: ran, code: 'approved' };
-    }
-    const err =
-      decided.status === 'denied'
-        ? new GatewayError('PCS_REVIEW_DENIED', { id: created.id, by: decided.decidedBy ?? 'an approver', comment: decided.comment ? `: ${decided.comment}` : '' })
-        : new GatewayError('PCS_REVIEW_EXPIRED', { id: created.id, seconds: spec.timeoutSeconds });
-    this.#problem(res, err, requestId);
-    return { review: created.id, code: err.code };
+    const decided = await Promise.race([reviews.wait(step.review.id), closedPromise(res)]);
+    if (decided === undefined) return { review: step.review.id, code: 'client-gone' };
+    const outcome = afterDecision(reviews, req, decided);
+    if ('run' in outcome) return { ran: outcome.run, review: outcome.run, code: 'approved' };
+    this.#problem(res, outcome.error, requestId);
+    return { review: step.review.id, code: outcome.error.code };
   }
 
   #upstream(connection: HttpConnection): Upstream {
@@ -305,11 +303,6 @@ function denial(decision: Decision, subject: string, connection: string): Gatewa
   return new GatewayError('PCS_POLICY_DENIED', { policy: decision.rule.policy, rule: decision.rule.name ?? String(decision.rule.index), reason: decision.reason });
 }
 
-function ruleLabel(decision: Decision): string | null {
-  const rule = decision.rule;
-  if (rule === undefined) return null;
-  return rule.name === undefined ? `${rule.policy}#${rule.index}` : `${rule.policy}#${rule.index} (${rule.name})`;
-}
 
 function reasonHeader(action: HttpAction): string | null {
   const r = action.headers['x-portcullis-reason'];

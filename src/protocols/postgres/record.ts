@@ -1,6 +1,7 @@
 // What the recording keeps of a statement: its text, its parameters as text (binary ones
 // hex-prefixed, never decoded as text), the decision, and what the server answered.
 import type { Decision } from '../../core/decision.ts';
+import { ruleLabel as labelOf } from '../../pipeline/review-flow.ts';
 import type { MaskedColumn } from './masking/result.ts';
 
 /** Longest parameter value kept, in bytes of the value (the recorder truncates again). */
@@ -27,9 +28,7 @@ export function formatParams(formats: readonly number[], values: readonly (Buffe
 }
 
 export function ruleLabel(decision: Decision | null): string | null {
-  const rule = decision?.rule;
-  if (rule === undefined) return null;
-  return rule.name === undefined ? `${rule.policy}#${rule.index}` : `${rule.policy}#${rule.index} (${rule.name})`;
+  return decision === null ? null : labelOf(decision);
 }
 
 /** One statement as it moves from decision to completion; one object shape throughout. */

@@ -37,10 +37,10 @@ import { decodeFrontend, MalformedMessage, type FrontendMessage } from './codec/
 import { gatewayErrorFields, refusalFields, SqlState } from './errors.ts';
 import { Forwarder } from './forwarder.ts';
 import { PendingQueue, type Pending } from './pending.ts';
-import { formatParams, ruleLabel, StatementRecord } from './record.ts';
+import { formatParams, StatementRecord } from './record.ts';
 import type { ReviewService } from '../../reviews/service.ts';
 import { reasonFromText, type Review } from '../../reviews/review.ts';
-import { DEFAULT_REVIEW } from '../../policy/compile.ts';
+import { afterDecision, approvalFor, type ReviewRequest } from '../../pipeline/review-flow.ts';
 import { mayChangeSearchPath, sqlAction, startsCopy } from './to-action.ts';
 import type { CatalogCache } from './catalog-cache.ts';
 import type { SqlAction, SqlStatement } from '../../core/action.ts';
@@ -494,42 +494,33 @@ export class PgSession {
    * is held: at once refused with the review's id (`defer`), or until it is decided (`hold`).
    */
   #review(held: HeldStatement): void {
-    const subject = this.#identity.subject;
-    const connection = this.#ref.connection.name;
-    const reviewed = { kind: 'sql', text: held.text, params: held.params };
-    const used = this.#reviews.consume(subject, connection, reviewed, this.id);
-    if (used !== undefined) return this.#release(held, used);
+    const req: ReviewRequest = { subject: this.#identity.subject, connection: this.#ref.connection.name, action: { kind: 'sql', text: held.text, params: held.params }, decision: held.decision, session: this.id, reason: reasonFromText(held.text) ?? this.#reason };
+    const start = approvalFor(this.#reviews, req);
+    if (!(start instanceof Promise)) {
+      if (start.kind === 'approved') return this.#release(held, start.review);
+      return;
+    }
     this.#held = held;
-    const spec = held.decision.review ?? DEFAULT_REVIEW;
-    this.#reviews
-      .requestAction({ subject, connection, action: reviewed, rule: ruleLabel(held.decision), review: spec, reason: reasonFromText(held.text) ?? this.#reason, session: this.id })
-      .then((review) => {
-        held.reviewId = review.id;
+    start
+      .then((step) => {
+        if (step.kind === 'approved') return this.#release(held, step.review);
+        held.reviewId = step.review.id;
         if (this.#ended) return;
-        const url = this.#reviews.urlOf(review.id);
-        if (spec.mode === 'defer') return this.#settle(held, new GatewayError('PCS_REVIEW_PENDING', { id: review.id, approvers: spec.approvers.groups.join(', '), url }));
-        this.#toClient.write(errorResponse({ severity: 'NOTICE', code: '00000', message: `review ${review.id} created; waiting up to ${spec.timeoutSeconds} s for approval at ${url}`, hint: `an approver (${spec.approvers.groups.join(', ')}) runs: portcullis reviews approve ${review.id}` }, true));
+        if (step.kind === 'deferred') return this.#settle(held, step.error);
+        this.#toClient.write(errorResponse({ severity: 'NOTICE', code: '00000', message: step.notice, hint: step.hint }, true));
         this.#toClient.flush();
-        held.waiter = (decided: Review) => this.#decided(held, decided);
-        void this.#reviews.wait(review.id).then(held.waiter);
+        held.waiter = (decided: Review) => {
+          if (this.#ended || this.#held !== held) return;
+          const outcome = afterDecision(this.#reviews, req, decided);
+          if ('run' in outcome) this.#release(held, outcome.run);
+          else this.#settle(held, outcome.error);
+        };
+        void this.#reviews.wait(step.review.id).then(held.waiter);
       })
       .catch((err: unknown) => {
         this.#logger.error({ err, session: this.id }, 'could not create a review');
         this.#settle(held, new GatewayError('PCS_INTERNAL', { requestId: this.id }));
       });
-  }
-
-  #decided(held: HeldStatement, review: Review): void {
-    if (this.#ended || this.#held !== held) return;
-    if (review.status === 'approved') {
-      const used = this.#reviews.consume(this.#identity.subject, this.#ref.connection.name, { kind: 'sql', text: held.text, params: held.params }, this.id);
-      if (used !== undefined) return this.#release(held, used);
-    }
-    const err =
-      review.status === 'denied'
-        ? new GatewayError('PCS_REVIEW_DENIED', { id: review.id, by: review.decidedBy ?? 'an approver', comment: review.comment ? `: ${review.comment}` : '' })
-        : new GatewayError('PCS_REVIEW_EXPIRED', { id: review.id, seconds: Math.round((review.expiresAt - review.createdAt) / 1000) });
-    this.#settle(held, err);
   }
 
   /** Approved: the statement goes upstream as if it had been allowed, then the client is let go. */

@@ -10,6 +10,7 @@
 import type { MaskSpec } from '../../../core/decision.ts';
 import { compileJsonPath, formatJsonPath, type JsonPath, type JsonPathKey } from '../../../masking/json-path.ts';
 import type { MaskPlan } from '../../../masking/plan.ts';
+import { REDACTED } from '../../../masking/maskers.ts';
 import { MASK_STRENGTH, type ContentScanner } from '../../../masking/scanner.ts';
 
 export interface BodyMaskResult {
@@ -97,6 +98,7 @@ const BACKSLASH = 0x5c;
 const LF = 0x0a;
 const CR = 0x0d;
 const NULL_TEXT = Buffer.from('null');
+const REDACTED_TEXT = Buffer.from(JSON.stringify(REDACTED));
 
 class InvalidJson extends Error {}
 
@@ -131,14 +133,18 @@ class JsonMasker {
   detectorHits = 0;
   /** The key path of the value being parsed (entries are only read under a match). */
   readonly #path: JsonPathKey[] = [];
-  // Set by #string(): whether the last string had escapes.
+  // Set by #string(): whether the last string had escapes, or bytes outside ASCII.
   #escaped = false;
+  #ascii = true;
+  /** Child states are computed here and copied only for containers: scalars allocate nothing. */
+  readonly #scratch: number[];
 
   constructor(buf: Buffer, plan: MaskPlan, rules: JsonRules) {
     this.#buf = buf;
     this.#plan = plan;
     this.#rules = rules;
     this.#scanner = plan.scanner;
+    this.#scratch = rules.paths.map(() => 0);
   }
 
   /** Walks the whole document; throws InvalidJson. */
@@ -189,23 +195,25 @@ class JsonMasker {
   }
 
   #step(states: readonly number[], key: JsonPathKey): number[] | undefined {
+    const out = this.#scratch;
+    const paths = this.#rules.paths;
     let alive = false;
-    const out = states.map((s, i) => {
-      const next = (this.#rules.paths[i] as JsonPath).step(s, key);
+    for (let i = 0; i < states.length; i++) {
+      const next = (paths[i] as JsonPath).step(states[i] as number, key);
+      out[i] = next;
       if (next !== 0) alive = true;
-      return next;
-    });
+    }
     return alive ? out : undefined;
   }
 
   #matched(states: readonly number[] | undefined): MaskSpec | undefined {
     if (states === undefined) return undefined;
     let best: MaskSpec | undefined;
-    states.forEach((s, i) => {
-      if (!(this.#rules.paths[i] as JsonPath).accepts(s)) return;
+    for (let i = 0; i < states.length; i++) {
+      if (!(this.#rules.paths[i] as JsonPath).accepts(states[i] as number)) continue;
       const rule = this.#rules.rules[i] as MaskSpec;
       if (best === undefined || MASK_STRENGTH[rule.with] > MASK_STRENGTH[best.with]) best = rule;
-    });
+    }
     return best;
   }
 
@@ -222,7 +230,7 @@ class JsonMasker {
       // A container under `partial` keeps its inside masked by the other rules before the
       // last characters of its text are shown; any other function replaces it unseen.
       const inner = rule === undefined || rule.with === 'partial';
-      stack.push({ object: c === 0x7b, states: inner && !skip ? states : undefined, skip: skip || !inner, rule, start, editMark: this.edits.length, count: 0 });
+      stack.push({ object: c === 0x7b, states: inner && !skip ? states?.slice() : undefined, skip: skip || !inner, rule, start, editMark: this.edits.length, count: 0 });
       return true;
     }
     if (c === QUOTE) {
@@ -249,8 +257,11 @@ class JsonMasker {
 
   /** Replaces [start, end) by the rule's mask of the value's text (only computed when the function reads it). */
   #replace(start: number, end: number, rule: MaskSpec, text: () => string): void {
-    const masked = rule.with === 'redact' || rule.with === 'null' ? this.#plan.maskValue(rule, '') : this.#plan.maskValue(rule, text());
-    this.edits.push({ start, end, text: masked === null ? NULL_TEXT : Buffer.from(JSON.stringify(masked)) });
+    let out: Buffer;
+    if (rule.with === 'null') out = NULL_TEXT;
+    else if (rule.with === 'redact') out = REDACTED_TEXT;
+    else out = Buffer.from(JSON.stringify(this.#plan.maskValue(rule, text())));
+    this.edits.push({ start, end, text: out });
   }
 
   /** Detectors over the string whose content is [start, end). */
@@ -277,7 +288,7 @@ class JsonMasker {
 
   /** The string whose content is [start, end), decoded (escapes resolved). */
   #decode(start: number, end: number): string {
-    if (!this.#escaped) return this.#buf.toString('utf8', start, end);
+    if (!this.#escaped) return this.#buf.toString(this.#ascii ? 'latin1' : 'utf8', start, end);
     return JSON.parse(this.#buf.toString('utf8', start - 1, end + 1)) as string;
   }
 
@@ -286,10 +297,12 @@ class JsonMasker {
     const buf = this.#buf;
     let i = this.#pos + 1;
     let escaped = false;
+    let high = 0;
     for (;;) {
       const c = buf[i];
       if (c === undefined || c < 0x20) throw new InvalidJson();
       if (c === QUOTE) break;
+      high |= c & 0x80;
       if (c === BACKSLASH) {
         escaped = true;
         const e = buf[i + 1];
@@ -303,6 +316,7 @@ class JsonMasker {
       i++;
     }
     this.#escaped = escaped;
+    this.#ascii = high === 0;
     this.#pos = i + 1;
     return i;
   }
