@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startTestGateway, type TestGateway } from '../../support/gateway.ts';
 import { testSecret } from '../../support/secrets.ts';
+import { CLIENT_SECRET, makeKey, startIdp, type TestIdp } from '../../identity/helpers/oidc-idp.ts';
 
 const run = promisify(execFile);
 
@@ -23,6 +24,17 @@ interface Seen {
   url: string;
   headers: IncomingMessage['headers'];
   body: string;
+}
+
+/** The client of an OAuth2 access token (a JWT from the test IdP), read without verifying: the test is about injection. */
+function oauthClient(header: string | undefined): string | undefined {
+  const jwt = /^Bearer ([\w-]+\.[\w-]+\.[\w-]+)$/.exec(header ?? '')?.[1];
+  if (jwt === undefined) return undefined;
+  try {
+    return (JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as { client_id?: string }).client_id;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A small API that answers only with its own credential, and tells what it received. */
@@ -39,7 +51,8 @@ async function startUpstream(): Promise<{ server: Server; url: string; seen: See
         req.headers.authorization === `Bearer ${UPSTREAM_TOKEN}` ||
         req.headers.authorization === `Basic ${Buffer.from(`svc:${BASIC_PASSWORD}`).toString('base64')}` ||
         req.headers['x-api-key'] === HEADER_KEY ||
-        url.searchParams.get('api_key') === QUERY_KEY;
+        url.searchParams.get('api_key') === QUERY_KEY ||
+        oauthClient(req.headers.authorization) === 'ci-agent';
       if (!authorised) {
         res.writeHead(401, { 'content-type': 'application/json' });
         res.end('{"error":"unauthorised"}');
@@ -71,6 +84,7 @@ async function startUpstream(): Promise<{ server: Server; url: string; seen: See
 
 describe('HTTP gateway', () => {
   let up: Awaited<ReturnType<typeof startUpstream>>;
+  let idp: TestIdp;
   let t: TestGateway;
   let base: string;
   let agent: string;
@@ -78,7 +92,8 @@ describe('HTTP gateway', () => {
 
   before(async () => {
     up = await startUpstream();
-    const env = { ...process.env, UPSTREAM_TOKEN, BASIC_PASSWORD, HEADER_KEY, QUERY_KEY };
+    idp = await startIdp([await makeKey('k1')]);
+    const env = { ...process.env, UPSTREAM_TOKEN, BASIC_PASSWORD, HEADER_KEY, QUERY_KEY, CLIENT_SECRET };
     t = await startTestGateway(
       `
 connections:
@@ -86,6 +101,7 @@ connections:
   - { name: basic-api, type: http, upstream: { url: "${up.url}", auth: { type: basic, username: svc, password: "\${env:BASIC_PASSWORD}" } } }
   - { name: header-api, type: http, host: header-api.gateway.local, upstream: { url: "${up.url}", auth: { type: header, header: x-api-key, value: "\${env:HEADER_KEY}" } } }
   - { name: query-api, type: http, upstream: { url: "${up.url}", auth: { type: query, param: api_key, value: "\${env:QUERY_KEY}" } } }
+  - { name: oauth-api, type: http, upstream: { url: "${up.url}", auth: { type: oauth2, token_url: "${idp.issuer}/token", client_id: ci-agent, client_secret: "\${env:CLIENT_SECRET}", scope: api } } }
 protocols: { http: { max_request_body: 1000, record_body: 4096 } }
 policies:
   - name: agents
@@ -98,6 +114,7 @@ policies:
     rules:
       - { name: refunds, match: { http: { method: [POST], path: "/refunds/**" } }, then: review, review: { mode: hold, timeout: 20s, approvers: { groups: [dba] } } }
       - { name: no-admin, match: { http: { path: "/admin/**" } }, then: deny, reason: agents stay out of admin }
+      - { name: big-payments, match: { http: { method: [POST], path: "/payments", body: [{ path: "$.amount", gt: 1000 }] } }, then: review, review: { mode: defer, approvers: { groups: [dba] } } }
       - { match: { http: { method: [GET, POST] } }, then: allow }
       - { then: deny }
 `,
@@ -112,6 +129,7 @@ policies:
   after(async () => {
     await t?.stop();
     up?.server.close();
+    await idp?.close();
   });
 
   const get = (path: string, token = agent, init: RequestInit = {}) => fetch(`${base}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string> | undefined) } });
@@ -145,6 +163,14 @@ policies:
     assert.equal(q.status, 200);
     assert.match((up.seen.at(-1) as Seen).url, new RegExp(`api_key=${QUERY_KEY}`));
     assert.doesNotMatch((up.seen.at(-1) as Seen).url, /agent-chosen/);
+  });
+
+  it('gets, caches and injects an OAuth2 client-credentials token', async () => {
+    assert.equal((await get('/oauth-api/a')).status, 200);
+    const first = (up.seen.at(-1) as Seen).headers.authorization;
+    assert.equal((await get('/oauth-api/b')).status, 200);
+    assert.equal((up.seen.at(-1) as Seen).headers.authorization, first);
+    assert.equal(oauthClient(first), 'ci-agent');
   });
 
   it('refuses with problem documents: no token, a denied path, a path climbing out, too big a body', async () => {
@@ -201,11 +227,32 @@ policies:
     assert.equal((up.seen.at(-1) as Seen).body, '{"amount":10}');
   });
 
+  it('decides on JSON body fields, and defers with 202 until approved', async () => {
+    const small = await get('/billing/payments', agent, { method: 'POST', body: JSON.stringify({ amount: 5 }), headers: { 'content-type': 'application/json' } });
+    assert.equal(small.status, 200);
+    const big = JSON.stringify({ amount: 5000, to: 'acme' });
+    const first = await get('/billing/payments', agent, { method: 'POST', body: big, headers: { 'content-type': 'application/json' } });
+    assert.equal(first.status, 202);
+    const pending = (await first.json()) as { review: string; code: string; url: string };
+    assert.equal(pending.code, 'PCS_REVIEW_PENDING');
+    assert.equal(first.headers.get('location'), pending.url);
+    const sent = up.seen.length;
+    assert.equal((await fetch(`${t.gw.api.url}/api/v1/reviews/${pending.review}/approve`, { method: 'POST', headers: { authorization: `Bearer ${dba}`, 'content-type': 'application/json' }, body: '{}' })).status, 200);
+    // Another body is another request: still pending.
+    const other = await get('/billing/payments', agent, { method: 'POST', body: JSON.stringify({ amount: 5001, to: 'acme' }), headers: { 'content-type': 'application/json' } });
+    assert.equal(other.status, 202);
+    const retry = await get('/billing/payments', agent, { method: 'POST', body: big, headers: { 'content-type': 'application/json' } });
+    assert.equal(retry.status, 200);
+    assert.equal(up.seen.length, sent + 1);
+    const badJson = await get('/billing/payments', agent, { method: 'POST', body: '{"amount":', headers: { 'content-type': 'application/json' } });
+    assert.equal(badJson.status, 400);
+  });
+
   it('records requests without any secret', async () => {
     await t.gw.recorder.flush();
     const rows = await t.gw.services.store.db.selectFrom('session_events').select(['kind', 'data']).execute();
     const all = JSON.stringify(rows);
-    for (const secret of [UPSTREAM_TOKEN, BASIC_PASSWORD, HEADER_KEY, QUERY_KEY, agent, 'ana@example.com', '219-09-9999']) assert.ok(!all.includes(secret), `recording holds ${secret.slice(0, 12)}`);
+    for (const secret of [UPSTREAM_TOKEN, BASIC_PASSWORD, HEADER_KEY, QUERY_KEY, CLIENT_SECRET, agent, 'ana@example.com', '219-09-9999']) assert.ok(!all.includes(secret), `recording holds ${secret.slice(0, 12)}`);
     const req = rows.find((r) => r.kind === 'request' && r.data.includes('/customers'));
     assert.ok(req);
     const data = JSON.parse(req.data) as { status: number; request_headers: Record<string, string>; response_body: string; masking: { changed: boolean } };
