@@ -59,6 +59,26 @@ async function startUpstream(): Promise<{ server: Server; url: string; seen: See
         return;
       }
       if (url.pathname.endsWith('/slow')) return void setTimeout(() => res.end('late'), 3000);
+      if (url.pathname.endsWith('/export')) {
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        for (let i = 0; i < 50; i++) res.write(`{"id":${i},"email":"row${i}@example.com"}\n`);
+        res.end();
+        return;
+      }
+      if (url.pathname.endsWith('/download')) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        const chunk = Buffer.alloc(64 * 1024, 7);
+        let sent = 0;
+        const pump = (): void => {
+          while (sent < 8 * 1024 * 1024) {
+            sent += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
       if (url.pathname.endsWith('/events')) {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'set-cookie': 'upstream_session=abc' });
         let n = 0;
@@ -206,6 +226,23 @@ policies:
     assert.equal((text.match(/event: customer/g) ?? []).length, 3);
     assert.doesNotMatch(text, /stream\d@example\.com/);
     assert.match(text, /"email":"s\*\*\*@example\.com"/);
+  });
+
+  it('masks NDJSON line by line and streams a large binary download untouched', async () => {
+    const nd = await (await get('/billing/export')).text();
+    const lines = nd.trim().split('\n');
+    assert.equal(lines.length, 50);
+    assert.deepEqual(JSON.parse(lines[7] as string), { id: 7, email: 'r***@example.com' });
+    const res = await get('/billing/download');
+    assert.equal(res.headers.get('content-type'), 'application/octet-stream');
+    let total = 0;
+    let bad = 0;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      total += chunk.length;
+      for (const b of chunk) if (b !== 7) bad++;
+    }
+    assert.equal(total, 8 * 1024 * 1024);
+    assert.equal(bad, 0);
   });
 
   it('holds a request for review and forwards it once approved', async () => {
