@@ -2,6 +2,7 @@
 // token, turned into an Action, decided by the gate, and then refused (a problem document),
 // held or deferred for review, or forwarded with the connection's own credential and its
 // response masked. One recorded session per agent TCP connection (and identity).
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -364,14 +365,5 @@ function recordedHeaders(headers: Record<string, string | string[] | number | un
 }
 
 function bodyText(body: Buffer): string | { base64: string } {
-  return isUtf8Text(body) ? body.toString('utf8') : { base64: body.toString('base64') };
-}
-
-function isUtf8Text(b: Buffer): boolean {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(b);
-    return true;
-  } catch {
-    return false;
-  }
+  return isUtf8(body) ? body.toString('utf8') : { base64: body.toString('base64') };
 }
