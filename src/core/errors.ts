@@ -84,6 +84,9 @@ export const ERROR_CODES = {
   PCS_HTTP_CREDENTIAL_UNAVAILABLE: { status: 502, message: 'the gateway could not get a credential for connection {connection} ({reason})' },
   PCS_HTTP_UNMASKABLE: { status: 502, message: 'the response of connection {connection} cannot be masked ({reason}), so it is withheld' },
 
+  PCS_SSH_HOST_KEY_CHANGED: { status: 502, message: 'the host key of connection {connection} changed (expected {expected}, got {got}): refused; an operator checks the host and updates host_key' },
+  PCS_SSH_UPSTREAM_UNREACHABLE: { status: 502, message: 'connection {connection} cannot be reached ({cause})' },
+
   PCS_API_NOT_FOUND: { status: 404, message: 'no such resource: {what}' },
   PCS_API_BAD_REQUEST: { status: 400, message: 'bad request: {reason}' },
   PCS_API_SHUTTING_DOWN: { status: 503, message: 'the gateway is shutting down' },

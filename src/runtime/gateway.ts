@@ -12,6 +12,7 @@ import { Gate } from '../pipeline/gate.ts';
 import type { ProtocolAdapter, RunningListener } from '../pipeline/adapter.ts';
 import { postgresAdapter } from '../protocols/postgres/adapter.ts';
 import { httpAdapter } from '../protocols/http/adapter.ts';
+import { sshAdapter } from '../protocols/ssh/adapter.ts';
 import { Recorder } from '../recorder/recorder.ts';
 import { getMeta } from '../store/meta.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
@@ -45,6 +46,7 @@ export interface RunningGateway {
 const ADAPTERS: ReadonlyMap<string, ProtocolAdapter> = new Map([
   [postgresAdapter.protocol, postgresAdapter],
   [httpAdapter.protocol, httpAdapter],
+  [sshAdapter.protocol, sshAdapter],
 ]);
 
 export function parseHostPort(text: string): Endpoint {

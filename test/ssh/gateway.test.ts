@@ -1,0 +1,119 @@
+// The SSH gateway with the real OpenSSH client against a real sshd: the identity token as the
+// password, the user name naming the connection, exec allowed and relayed (stdin, stdout,
+// stderr, exit status), denied with exit 126 (also when a denied command hides behind an
+// allowed one), shells denied as a whole, the upstream host key pinned, and a recording.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startSshd, type TestSshd } from '../support/sshd.ts';
+import { tempDir } from '../support/tmp.ts';
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+describe('SSH gateway with OpenSSH', () => {
+  let sshd: TestSshd;
+  let t: TestGateway;
+  let port: number;
+  let askpass: string;
+
+  /** Runs the real ssh client; the token is answered through SSH_ASKPASS, never a flag. */
+  const ssh = (token: string, user: string, command: string | null, input = ''): Promise<Run> =>
+    new Promise((resolve, reject) => {
+      const file = join(tempDir('pcs-askpass-'), 'token');
+      writeFileSync(file, token, { mode: 0o600 });
+      const args = ['-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=keyboard-interactive,password', '-o', 'NumberOfPasswordPrompts=1', '-o', 'LogLevel=ERROR', `${user}@127.0.0.1`, ...(command === null ? ['-T'] : [command])];
+      const child = spawn('ssh', args, { env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', PCS_TOKEN_FILE: file }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+      child.stdin.end(input);
+    });
+
+  before(async () => {
+    sshd = await startSshd();
+    const dir = tempDir('pcs-ssh-test-');
+    askpass = join(dir, 'askpass.sh');
+    writeFileSync(askpass, '#!/bin/sh\ncat "$PCS_TOKEN_FILE"\n');
+    chmodSync(askpass, 0o700);
+    t = await startTestGateway(
+      `
+connections:
+  - { name: build-box, type: ssh, upstream: { host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}" } }
+  - { name: wrong-key-box, type: ssh, upstream: { host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}", host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" } }
+policies:
+  - name: agents
+    subjects: { groups: [agents] }
+    connections: ["*"]
+    rules:
+      - { name: tools, match: { ssh: { op: [exec], program: [echo, cat, ls, uname, sh] } }, then: allow }
+      - { then: deny, reason: not on this host }
+`,
+      process.env,
+      '{ api: "127.0.0.1:0", ssh: "127.0.0.1:0" }',
+    );
+    port = t.gw.listeners.get('ssh')?.port ?? 0;
+  });
+
+  after(async () => {
+    await t?.stop();
+    await sshd?.stop();
+  });
+
+  it('runs an allowed command on the upstream, with stdin, stdout and the exit status', async () => {
+    const token = await t.token('agent-bot', ['agents']);
+    const r = await ssh(token, 'build-box', 'cat', 'piped through\n');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'piped through\n');
+    const failing = await ssh(token, 'build-box', 'ls /no/such/dir');
+    assert.equal(failing.code, 2);
+    assert.match(failing.stderr, /No such file/);
+    assert.ok(sshd.log().includes('Accepted publickey'), 'the upstream saw the gateway key');
+  });
+
+  it('refuses a denied command with exit 126, also behind an allowed one', async () => {
+    const token = await t.token('agent-bot', ['agents']);
+    for (const command of ['rm -rf /tmp/x', 'ls; rm -rf /tmp/x', 'ls && curl http://example.com']) {
+      const r = await ssh(token, 'agent-bot+build-box', command);
+      assert.equal(r.code, 126, command);
+      assert.match(r.stderr, /portcullis: denied/, command);
+    }
+  });
+
+  it('refuses a bad token and an unknown connection at login', async () => {
+    const bad = await ssh('not-a-token', 'build-box', 'echo hi');
+    assert.equal(bad.code, 255);
+    const token = await t.token('agent-bot', ['agents']);
+    const unknown = await ssh(token, 'no-such-box', 'echo hi');
+    assert.equal(unknown.code, 255);
+  });
+
+  it('refuses an upstream whose host key is not the configured one', async () => {
+    const token = await t.token('agent-bot', ['agents']);
+    const r = await ssh(token, 'wrong-key-box', 'echo hi');
+    assert.equal(r.code, 126);
+    assert.match(r.stderr, /host key of connection wrong-key-box changed/);
+  });
+
+  it('records commands with their exit status', async () => {
+    await t.gw.recorder.flush();
+    const rows = await t.gw.services.store.db.selectFrom('session_events').select(['kind', 'data']).execute();
+    const exec = rows.filter((r) => r.kind === 'exec').map((r) => JSON.parse(r.data) as { command: string; exit: number });
+    assert.ok(exec.some((e) => e.command === 'ls /no/such/dir' && e.exit === 2));
+    const denied = rows.filter((r) => r.kind === 'denied').map((r) => JSON.parse(r.data) as { command?: string; exit: number });
+    assert.ok(denied.some((e) => e.command === 'ls; rm -rf /tmp/x' && e.exit === 126));
+  });
+});
