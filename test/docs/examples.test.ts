@@ -6,7 +6,7 @@ import { it } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
 
 const docs = new URL('../../docs/', import.meta.url);
-const env = { APP_DB_PASSWORD: 'example-password', CORP_IDP_CERT: 'example-cert', PORTCULLIS_WEBHOOK_SECRET: 'example-webhook-secret-0123', BILLING_API_TOKEN: 'example-billing-token', SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T000/B000/XXXX' };
+const env = { APP_DB_PASSWORD: 'example-password', CORP_IDP_CERT: 'example-cert', PORTCULLIS_WEBHOOK_SECRET: 'example-webhook-secret-0123', BUILD_BOX_KEY: 'example-key', BILLING_API_TOKEN: 'example-billing-token', SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T000/B000/XXXX' };
 
 it('every full configuration example in docs/ is valid', () => {
   let count = 0;
