@@ -247,10 +247,9 @@ describe('generic webhook', () => {
   it('does not block notify() on a receiver that is down, and audits the failure after the retries', async () => {
     const port = await closedPort();
     const { notifier, audit, lines } = setup({ webhooks: [webhook(`http://127.0.0.1:${port}/hook`)] });
-    const t0 = performance.now();
+    // notify() returns before any network work starts: nothing is attempted or settled yet
+    // (how fast it returns is the benchmarks' business, not a test's).
     notifier.notify(notice());
-    const took = performance.now() - t0;
-    assert.ok(took < 5, `notify() took ${took.toFixed(2)} ms`);
     assert.equal(notified(audit).length, 0, 'nothing is settled synchronously');
 
     await until('the failure to be audited', () => notified(audit).length === 1);

@@ -106,7 +106,7 @@ describe('JSON paths', () => {
     const started = performance.now();
     assert.equal(p.matches(deep), false);
     assert.equal(p.matches([...deep, 'b', 'c', 'd', 'e', 'f', 'g']), true);
-    assert.ok(performance.now() - started < 500, 'took too long');
+    assert.ok(performance.now() - started < 5000, 'took too long (a guard against super-linear blowup, not a speed target)');
   });
 });
 
