@@ -240,8 +240,12 @@ const httpMatch = z.strictObject({
 
 const sshMatch = z.strictObject({
   op: z.array(z.enum(['exec', 'shell', 'sftp', 'forward'])).min(1).optional(),
-  /** Glob over the program of every simple command in an exec line. */
+  /** Every simple command of an exec line runs a program matching one of these globs (allow lists). */
   program: stringList.optional(),
+  /** Every simple command of an exec line has an argument matching one of these globs. */
+  args: stringList.optional(),
+  /** Some simple command of an exec line runs a program matching one of these globs, or the line is not understood (deny lists). */
+  any_program: stringList.optional(),
 });
 
 const mcpMatch = z.strictObject({ tool: stringList.optional() });

@@ -58,11 +58,32 @@ export interface HttpAction {
   readonly body?: unknown;
 }
 
+/** One simple command of an SSH exec line. */
+export interface SshCommand {
+  /** As written after quote removal (`/bin/rm` stays so). */
+  readonly program: string;
+  readonly args: readonly string[];
+  /** Some word is only known at run time ($VAR, $(...), globs...). */
+  readonly dynamic: boolean;
+}
+
 export interface SshAction {
   readonly kind: 'ssh';
   readonly op: 'exec' | 'shell' | 'sftp' | 'forward';
   /** For exec: the command line as sent. */
   readonly command?: string;
+  /**
+   * For exec: every simple command the line would run, as src/policy/shell/parse.ts reads it
+   * (substitutions, `sh -c` strings and the commands behind wrappers such as sudo included).
+   * Absent: only the first word is judged, as before the shell parser.
+   */
+  readonly commands?: readonly SshCommand[];
+  /** For exec: the line could not be fully analysed; `program`/`args` rules never match it, `any_program` rules always do. */
+  readonly uncertain?: boolean;
+  /** For exec: redirections to files (`> f`, `2>> f`, `< f`). A write keeps the line from matching `program`/`args` rules. */
+  readonly redirects?: readonly { readonly op: string; readonly target: string; readonly dynamic: boolean }[];
+  /** For exec: variables the line sets (`A=1 cmd`, `env A=1 cmd`, `for A in`). Any keeps it from matching `program`/`args` rules. */
+  readonly assignments?: readonly string[];
   /** For sftp: the operation and path. */
   readonly sftp?: { readonly op: string; readonly path: string };
   /** For forward: the destination. */

@@ -9,6 +9,7 @@ import { GatewayError } from '../core/errors.ts';
 import type { ConnectionConfig } from '../config/schema.ts';
 import { analyzePostgres, loadSqlAnalyzer } from './sql/analyze-postgres.ts';
 import { createFunctionCatalog } from './sql/function-catalog.ts';
+import { parseShellLine } from './shell/parse.ts';
 
 function invalid(reason: string): GatewayError {
   return new GatewayError('PCS_POLICY_INPUT_INVALID', { reason });
@@ -67,7 +68,21 @@ export function sshActionFromText(text: string): SshAction {
       return { kind: 'ssh', op: 'forward', forward: { host: m[1] ?? '', port, direction: 'local' } };
     }
   }
-  return { kind: 'ssh', op: 'exec', command: line };
+  return sshExecAction(line);
+}
+
+/** An SSH exec request, with what the shell parser reads in its command line. */
+export function sshExecAction(command: string): SshAction {
+  const parsed = parseShellLine(command);
+  return {
+    kind: 'ssh',
+    op: 'exec',
+    command,
+    commands: parsed.commands.map((c) => ({ program: c.program, args: c.args, dynamic: c.dynamic })),
+    uncertain: parsed.uncertain,
+    redirects: parsed.redirects,
+    assignments: parsed.assignments,
+  };
 }
 
 export async function actionFromText(connection: ConnectionConfig, text: string): Promise<Action> {

@@ -40,7 +40,12 @@ export interface ParamMatcher {
 
 export interface SshMatcher {
   readonly ops: ReadonlySet<string> | undefined;
+  /** `program`: every command's program matches one (allow lists). */
   readonly programs: readonly Matcher[] | undefined;
+  /** `args`: every command has an argument matching one. */
+  readonly args: readonly Matcher[] | undefined;
+  /** `any_program`: some command's program matches one, or the line is uncertain (deny lists). */
+  readonly anyPrograms: readonly Matcher[] | undefined;
 }
 
 export interface McpMatcher {
@@ -188,7 +193,7 @@ function compileRule(rule: RuleConfig, index: number, policy: CompiledPolicy): C
     kind: matchKind(m),
     sql: m?.sql === undefined ? undefined : compileSql(m.sql),
     http: m?.http === undefined ? undefined : compileHttp(m.http),
-    ssh: m?.ssh === undefined ? undefined : Object.freeze({ ops: set(m.ssh.op), programs: list(m.ssh.program, compileGlob) }),
+    ssh: m?.ssh === undefined ? undefined : Object.freeze({ ops: set(m.ssh.op), programs: list(m.ssh.program, compileGlob), args: list(m.ssh.args, compileGlob), anyPrograms: list(m.ssh.any_program, compileGlob) }),
     mcp: m?.mcp === undefined ? undefined : Object.freeze({ tools: list(m.mcp.tool, compileGlob) }),
     policy,
   });

@@ -69,12 +69,63 @@ function someValueMatches(globs: readonly Matcher[], value: string | readonly st
   return false;
 }
 
+// A program found by its bare name lives in one of these anyway, so `/usr/bin/ls` is `ls` to
+// an allow list; `./ls` or `/tmp/x/ls` is whatever file was put there, and is not.
+const SYSTEM_DIRS: ReadonlySet<string> = new Set(['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin']);
+// Redirection targets that write no file.
+const NOT_FILES: ReadonlySet<string> = new Set(['/dev/null', '/dev/stdout', '/dev/stderr']);
+
+/** The full program as written, or its basename: for allow lists only in a system directory. */
+function programMatches(globs: readonly Matcher[], program: string, anyDirectory: boolean): boolean {
+  if (anyMatch(globs, program)) return true;
+  const slash = program.lastIndexOf('/');
+  if (slash === -1 || (!anyDirectory && !SYSTEM_DIRS.has(program.slice(0, slash)))) return false;
+  return anyMatch(globs, program.slice(slash + 1));
+}
+
+/** A redirection writes a file (not /dev/null), or opens bash's /dev/tcp or /dev/udp. */
+function writesOrConnects(action: SshAction): boolean {
+  for (const r of action.redirects ?? []) {
+    if (r.target.startsWith('/dev/tcp/') || r.target.startsWith('/dev/udp/')) return true;
+    if (r.op.includes('>') && (r.dynamic || !NOT_FILES.has(r.target))) return true;
+  }
+  return false;
+}
+
 function sshMatches(m: SshMatcher, action: SshAction): boolean {
   if (m.ops !== undefined && !m.ops.has(action.op)) return false;
-  if (m.programs === undefined) return true;
-  // Only exec runs a program; a line we cannot split safely matches no `program` rule.
-  const program = action.op === 'exec' && action.command !== undefined ? programOf(action.command) : undefined;
-  return program !== undefined && anyMatch(m.programs, program);
+  if (m.programs === undefined && m.args === undefined && m.anyPrograms === undefined) return true;
+  // Only exec runs a program.
+  if (action.op !== 'exec' || action.command === undefined) return false;
+  const commands = action.commands;
+  if (commands === undefined) return firstWordMatches(m, action.command);
+  const { programs, args, anyPrograms } = m;
+  const uncertain = action.uncertain === true;
+  // Deny lists: a line not understood could run anything, so it matches (fail closed).
+  if (anyPrograms !== undefined && !uncertain && !commands.some((c) => programMatches(anyPrograms, c.program, true))) return false;
+  if (programs !== undefined || args !== undefined) {
+    // Allow lists: everything the line runs is known and listed. A line that writes files
+    // through redirections or sets variables (PATH=/tmp ls) does more than its programs.
+    if (uncertain || commands.length === 0 || writesOrConnects(action) || (action.assignments?.length ?? 0) > 0) return false;
+    for (const c of commands) {
+      if (programs !== undefined && !programMatches(programs, c.program, false)) return false;
+      if (args !== undefined && !c.args.some((a) => anyMatch(args, a))) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * An exec action built without the shell parser (no `commands`): judged by its first word, and
+ * a line that could run more (programOf gives undefined) matches no `program` rule and every
+ * `any_program` rule. `args` needs the parser's words.
+ */
+function firstWordMatches(m: SshMatcher, commandLine: string): boolean {
+  if (m.args !== undefined) return false;
+  const program = programOf(commandLine);
+  if (program === undefined) return m.programs === undefined;
+  if (m.programs !== undefined && !anyMatch(m.programs, program)) return false;
+  return m.anyPrograms === undefined || anyMatch(m.anyPrograms, program);
 }
 
 function mcpMatches(m: McpMatcher, action: McpAction): boolean {

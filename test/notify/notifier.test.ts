@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { performance } from 'node:perf_hooks';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../../src/config/schema.ts';
 import type { AuditEvent, AuditSink } from '../../src/core/audit-event.ts';

@@ -43,7 +43,15 @@ void describe('actionFromText', () => {
     assert.deepEqual(await actionFor('web-1', 'sftp put /srv/app/my file.txt'), { kind: 'ssh', op: 'sftp', sftp: { op: 'put', path: '/srv/app/my file.txt' } });
     assert.deepEqual(await actionFor('web-1', 'forward db.internal:5432'), { kind: 'ssh', op: 'forward', forward: { host: 'db.internal', port: 5432, direction: 'local' } });
     assert.deepEqual(await actionFor('web-1', 'forward [::1]:80'), { kind: 'ssh', op: 'forward', forward: { host: '::1', port: 80, direction: 'local' } });
-    assert.deepEqual(await actionFor('web-1', '  systemctl restart app  '), { kind: 'ssh', op: 'exec', command: 'systemctl restart app' });
+    assert.deepEqual(await actionFor('web-1', '  systemctl restart app  '), {
+      kind: 'ssh',
+      op: 'exec',
+      command: 'systemctl restart app',
+      commands: [{ program: 'systemctl', args: ['restart', 'app'], dynamic: false }],
+      uncertain: false,
+      redirects: [],
+      assignments: [],
+    });
     await rejects('web-1', 'sftp get', /sftp <op> <path>/);
     await rejects('web-1', 'forward db.internal', /forward <host>:<port>/);
     await rejects('web-1', 'forward db:70000', /forward <host>:<port>/);

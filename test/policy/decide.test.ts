@@ -151,13 +151,16 @@ void describe('decide: rule matching', () => {
     for (const [text, verdict] of cases) assert.equal(await verdictOf(policies, who, API, text), verdict, text);
   });
 
-  void it('ssh: op and program (first word; compound lines never match a program rule)', async () => {
+  void it('ssh: op and program (every command of the line; what is not understood never matches a program rule)', async () => {
     assert.equal(await verdictOf(policies, who, WEB, 'ls -la /var/log'), 'allow');
     assert.equal(await verdictOf(policies, who, WEB, 'git status'), 'allow');
     assert.equal(await verdictOf(policies, who, WEB, 'ls; rm -rf /'), 'deny');
     assert.equal(await verdictOf(policies, who, WEB, 'ls $(rm -rf /)'), 'deny');
     assert.equal(await verdictOf(policies, who, WEB, 'PATH=/tmp ls'), 'deny');
-    assert.equal(await verdictOf(policies, who, WEB, '/bin/ls'), 'deny');
+    assert.equal(await verdictOf(policies, who, WEB, '/bin/ls'), 'allow');
+    assert.equal(await verdictOf(policies, who, WEB, '/tmp/ls'), 'deny');
+    assert.equal(await verdictOf(policies, who, WEB, 'ls | git status'), 'allow');
+    assert.equal(await verdictOf(policies, who, WEB, '$CMD'), 'deny');
     assert.equal(await verdictOf(policies, who, WEB, 'shell'), 'deny');
     assert.equal(await verdictOf(policies, who, WEB, 'sftp get /etc/passwd'), 'deny');
   });

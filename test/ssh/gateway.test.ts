@@ -78,6 +78,9 @@ policies:
     const r = await ssh(token, 'build-box', 'cat', 'piped through\n');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'piped through\n');
+    // A compound line whose every command is allowed runs as a whole.
+    const compound = await ssh(token, 'build-box', "echo one; echo two | cat && sh -c 'echo three'");
+    assert.equal(compound.stdout, 'one\ntwo\nthree\n', compound.stderr);
     const failing = await ssh(token, 'build-box', 'ls /no/such/dir');
     assert.equal(failing.code, 2);
     assert.match(failing.stderr, /No such file/);
@@ -86,7 +89,7 @@ policies:
 
   it('refuses a denied command with exit 126, also behind an allowed one', async () => {
     const token = await t.token('agent-bot', ['agents']);
-    for (const command of ['rm -rf /tmp/x', 'ls; rm -rf /tmp/x', 'ls && curl http://example.com']) {
+    for (const command of ['rm -rf /tmp/x', 'ls; rm -rf /tmp/x', 'ls && curl http://example.com', 'sh -c "rm -rf /tmp/x"', 'echo $(rm -rf /tmp/x)', 'echo `id`', 'ls | sh', 'cat /etc/hostname > /tmp/copied', '$CMD /tmp/x']) {
       const r = await ssh(token, 'agent-bot+build-box', command);
       assert.equal(r.code, 126, command);
       assert.match(r.stderr, /portcullis: denied/, command);

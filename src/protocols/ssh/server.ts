@@ -12,6 +12,7 @@ import { GatewayError, isGatewayError } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import type { AdapterContext } from '../../pipeline/adapter.ts';
 import { afterDecision, approvalFor, ruleLabel, type ReviewRequest } from '../../pipeline/review-flow.ts';
+import { sshExecAction } from '../../policy/action-from-text.ts';
 import type { SessionRef } from '../../pipeline/gate.ts';
 import type { SessionRecording } from '../../recorder/recorder.ts';
 import { keyLine, normaliseKeyLine, PinnedHostKeys } from './keys.ts';
@@ -188,7 +189,8 @@ export class SshListener {
 
   async #exec(channel: ServerChannel, command: string, state: ClientState, pty: { term: string; cols: number; rows: number } | undefined): Promise<void> {
     const started = performance.now();
-    const action: SshAction = { kind: 'ssh', op: 'exec', command };
+    // Every simple command of the line, parsed as a shell would: `ls; rm x` is two commands.
+    const action: SshAction = sshExecAction(command);
     const decision = this.#decide(state, action);
     const base = { op: 'exec', command, verdict: decision.verdict, rule: ruleLabel(decision), reason: decision.reason };
     let review: string | null = null;
