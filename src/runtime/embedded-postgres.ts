@@ -30,6 +30,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import type { Config } from '../config/schema.ts';
 import { GatewayError, isGatewayError } from '../core/errors.ts';
+import { listenFailed } from '../pipeline/listen.ts';
 import { DEMO_CUSTOMERS, demoOrders, demoSeedSql } from './embedded-postgres-seed.ts';
 import type { Logger } from './logger.ts';
 
@@ -284,10 +285,7 @@ export async function startEmbeddedPostgres(cfg: EmbeddedPostgresConfig, logger:
   // Listen first: a second gateway on the same config fails here, before touching data_dir.
   const front: Server = createServer(onConnection);
   await new Promise<void>((resolve, reject) => {
-    front.once('error', (err: NodeJS.ErrnoException) => {
-      const code = err.code;
-      reject(new GatewayError('PCS_LISTEN_FAILED', { address: cfg.listen, cause: code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : (code ?? 'error') }, { cause: err }));
-    });
+    front.once('error', (err: NodeJS.ErrnoException) => reject(listenFailed(err, cfg.listen)));
     front.listen(wantedPort, host, () => resolve());
   });
   const address = front.address();

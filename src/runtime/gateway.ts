@@ -7,8 +7,8 @@ import type { LoadedConfig } from '../config/load.ts';
 import { stripSecrets } from '../connections/public-view.ts';
 import { syncConnections } from '../connections/sync.ts';
 import { buildApi } from '../api/server.ts';
-import { GatewayError } from '../core/errors.ts';
 import { Gate } from '../pipeline/gate.ts';
+import { listenFailed, splitHostPort } from '../pipeline/listen.ts';
 import type { ProtocolAdapter, RunningListener } from '../pipeline/adapter.ts';
 import { postgresAdapter } from '../protocols/postgres/adapter.ts';
 import { httpAdapter } from '../protocols/http/adapter.ts';
@@ -49,10 +49,8 @@ const ADAPTERS: ReadonlyMap<string, ProtocolAdapter> = new Map([
   [sshAdapter.protocol, sshAdapter],
 ]);
 
-export function parseHostPort(text: string): Endpoint {
-  const i = text.lastIndexOf(':');
-  return { host: text.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(text.slice(i + 1)) };
-}
+/** Kept for callers of the runtime module (tests, the CLI). */
+export const parseHostPort = splitHostPort;
 
 const CONFIG_HASH_KEY = 'config.hash';
 
@@ -75,8 +73,7 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
     try {
       await api.listen({ host: apiEndpoint.host, port: apiEndpoint.port });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new GatewayError('PCS_LISTEN_FAILED', { address: config.listen.api, cause: code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : (code ?? 'error') }, { cause: err });
+      throw listenFailed(err, config.listen.api);
     }
     const address = api.server.address();
     const port = typeof address === 'object' && address ? address.port : apiEndpoint.port;

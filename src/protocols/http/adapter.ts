@@ -1,13 +1,8 @@
 // The HTTP protocol adapter: what the gateway starts when `listen.http` is set.
 import { readFileSync } from 'node:fs';
-import { GatewayError } from '../../core/errors.ts';
 import type { AdapterContext, ProtocolAdapter, RunningListener } from '../../pipeline/adapter.ts';
+import { listenFailed, splitHostPort } from '../../pipeline/listen.ts';
 import { HttpListener } from './server.ts';
-
-function hostPort(text: string): { host: string; port: number } {
-  const i = text.lastIndexOf(':');
-  return { host: text.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(text.slice(i + 1)) };
-}
 
 export const httpAdapter: ProtocolAdapter = {
   protocol: 'http',
@@ -22,13 +17,12 @@ export const httpAdapter: ProtocolAdapter = {
       if (vaulted !== undefined) listener.setSecret(c.name, vaulted.secret);
     }
     listener.prepare();
-    const { host, port } = hostPort(ctx.listen);
+    const { host, port } = splitHostPort(ctx.listen);
     let bound: { host: string; port: number };
     try {
       bound = await listener.listen(host, port);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new GatewayError('PCS_LISTEN_FAILED', { address: ctx.listen, cause: code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : (code ?? 'error') }, { cause: err });
+      throw listenFailed(err, ctx.listen);
     }
     ctx.logger.info({ address: `${bound.host}:${bound.port}`, tls: tls !== undefined }, 'HTTP listener started');
     return { host: bound.host, port: bound.port, activeSessions: () => listener.activeSessions, close: (deadline) => listener.close(deadline) };

@@ -1,13 +1,8 @@
 // The SSH protocol adapter: what the gateway starts when `listen.ssh` is set.
-import { GatewayError } from '../../core/errors.ts';
 import type { AdapterContext, ProtocolAdapter, RunningListener } from '../../pipeline/adapter.ts';
+import { listenFailed, splitHostPort } from '../../pipeline/listen.ts';
 import { loadOrCreateHostKey } from './keys.ts';
 import { SshListener } from './server.ts';
-
-function hostPort(text: string): { host: string; port: number } {
-  const i = text.lastIndexOf(':');
-  return { host: text.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(text.slice(i + 1)) };
-}
 
 export const sshAdapter: ProtocolAdapter = {
   protocol: 'ssh',
@@ -19,13 +14,12 @@ export const sshAdapter: ProtocolAdapter = {
       const vaulted = await ctx.credentials.reveal(c.name);
       if (vaulted !== undefined) listener.setSecret(c.name, vaulted.kind, vaulted.secret);
     }
-    const { host, port } = hostPort(ctx.listen);
+    const { host, port } = splitHostPort(ctx.listen);
     let bound: { host: string; port: number };
     try {
       bound = await listener.listen(host, port);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new GatewayError('PCS_LISTEN_FAILED', { address: ctx.listen, cause: code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : (code ?? 'error') }, { cause: err });
+      throw listenFailed(err, ctx.listen);
     }
     ctx.logger.info({ address: `${bound.host}:${bound.port}` }, 'SSH listener started');
     return { host: bound.host, port: bound.port, activeSessions: () => listener.activeSessions, close: (deadline) => listener.close(deadline) };

@@ -1,0 +1,19 @@
+// What every listener does with its `listen.*` address: split it, and turn a failure to bind
+// into the one error operators see for all of them.
+import { GatewayError } from '../core/errors.ts';
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `host:port`, `[::1]:port` -> host and port. */
+export function splitHostPort(text: string): Endpoint {
+  const i = text.lastIndexOf(':');
+  return { host: text.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(text.slice(i + 1)) };
+}
+
+export function listenFailed(err: unknown, address: string): GatewayError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new GatewayError('PCS_LISTEN_FAILED', { address, cause: code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : (code ?? 'error') }, { cause: err });
+}
