@@ -1,5 +1,6 @@
 // What every listener does with its `listen.*` address: split it, and turn a failure to bind
 // into the one error operators see for all of them.
+import type { Server } from 'node:net';
 import { GatewayError } from '../core/errors.ts';
 
 export interface Endpoint {
@@ -16,4 +17,21 @@ export function splitHostPort(text: string): Endpoint {
 export function listenFailed(err: unknown, address: string): GatewayError {
   const code = (err as NodeJS.ErrnoException).code;
   return new GatewayError('PCS_LISTEN_FAILED', { address, cause: code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : (code ?? 'error') }, { cause: err });
+}
+
+/**
+ * Binds `server` to the `listen.*` address (`host:port`, port 0 for any free one) and
+ * answers the bound address; a failure is the PCS_LISTEN_FAILED operators see everywhere.
+ */
+export function bindListener(server: Pick<Server, 'once' | 'off' | 'listen' | 'address'>, address: string): Promise<Endpoint> {
+  const { host, port } = splitHostPort(address);
+  return new Promise((resolve, reject) => {
+    const failed = (err: Error): void => reject(listenFailed(err, address));
+    server.once('error', failed);
+    server.listen(port, host, () => {
+      server.off('error', failed);
+      const bound = server.address();
+      resolve({ host, port: typeof bound === 'object' && bound ? bound.port : port });
+    });
+  });
 }

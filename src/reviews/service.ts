@@ -12,6 +12,8 @@ import type { ReviewNotice } from '../notify/event.ts';
 import type { NotifyEvent } from '../notify/config.ts';
 import type { AccessGrants } from '../policy/decide.ts';
 import type { Logger } from '../runtime/logger.ts';
+import type { Selectable } from 'kysely';
+import type { ReviewTable, ReviewVoteTable } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import { approvalsSuffice, fingerprint, grantUsable, voteRefusal, type Review, type ReviewedAction, type ReviewStatus, type Vote } from './review.ts';
 
@@ -386,33 +388,9 @@ function newReview(fields: Omit<Review, 'id' | 'status' | 'decidedAt' | 'decided
   return { ...fields, id: `r-${randomBytes(5).toString('hex')}`, status: 'pending', decidedAt: null, decidedBy: null, comment: null, usesLeft: 0, grantUntil: null, votes: [] };
 }
 
-interface ReviewRow {
-  id: string;
-  kind: string;
-  status: string;
-  subject: string;
-  connection: string;
-  action: string;
-  fingerprint: string;
-  rule: string;
-  reason: string | null;
-  created_at: number;
-  expires_at: number;
-  decided_at: number | null;
-  decided_by: string | null;
-  comment: string | null;
-  details: string;
-  uses_left: number;
-  grant_until: number | null;
-}
+type ReviewRow = Selectable<ReviewTable>;
+type VoteRow = Selectable<ReviewVoteTable>;
 
-interface VoteRow {
-  voter: string;
-  vote: string;
-  groups: string;
-  comment: string | null;
-  at: number;
-}
 
 function fromRow(row: ReviewRow, votes: readonly VoteRow[]): Review {
   const d = JSON.parse(row.details) as { approvers?: Approvers; mode?: 'hold' | 'defer' | null; policy?: string | null; duration_seconds?: number | null; uses?: number; valid_for_seconds?: number; session?: string | null };

@@ -1,7 +1,6 @@
 // The HTTP protocol adapter: what the gateway starts when `listen.http` is set.
 import { readFileSync } from 'node:fs';
 import type { AdapterContext, ProtocolAdapter, RunningListener } from '../../pipeline/adapter.ts';
-import { listenFailed, splitHostPort } from '../../pipeline/listen.ts';
 import { HttpListener } from './server.ts';
 
 export const httpAdapter: ProtocolAdapter = {
@@ -17,13 +16,7 @@ export const httpAdapter: ProtocolAdapter = {
       if (vaulted !== undefined) listener.setSecret(c.name, vaulted.secret);
     }
     listener.prepare();
-    const { host, port } = splitHostPort(ctx.listen);
-    let bound: { host: string; port: number };
-    try {
-      bound = await listener.listen(host, port);
-    } catch (err) {
-      throw listenFailed(err, ctx.listen);
-    }
+    const bound = await listener.listen(ctx.listen);
     ctx.logger.info({ address: `${bound.host}:${bound.port}`, tls: tls !== undefined }, 'HTTP listener started');
     return { host: bound.host, port: bound.port, activeSessions: () => listener.activeSessions, close: (deadline) => listener.close(deadline) };
   },

@@ -1,6 +1,5 @@
 // The PostgreSQL protocol adapter: what the gateway starts when `listen.postgres` is set.
 import type { AdapterContext, ProtocolAdapter, RunningListener } from '../../pipeline/adapter.ts';
-import { listenFailed, splitHostPort } from '../../pipeline/listen.ts';
 import { loadSqlAnalyzer } from '../../policy/sql/analyze-postgres.ts';
 import type { SecureContext } from 'node:tls';
 import { PgListener } from './server.ts';
@@ -21,13 +20,7 @@ export const postgresAdapter: ProtocolAdapter = {
       ctx.logger.warn({ err }, 'no TLS for the PostgreSQL listener: the self-signed certificate could not be generated');
     }
     const listener = new PgListener(ctx, { tls, requireTls: settings.require_tls, cleartext: settings.cleartext_password, maxMessageSize: settings.max_message_size });
-    const { host, port } = splitHostPort(ctx.listen);
-    let bound: { host: string; port: number };
-    try {
-      bound = await listener.listen(host, port);
-    } catch (err) {
-      throw listenFailed(err, ctx.listen);
-    }
+    const bound = await listener.listen(ctx.listen);
     ctx.logger.info({ address: `${bound.host}:${bound.port}`, tls: tls !== null, require_tls: settings.require_tls }, 'PostgreSQL listener started');
     return {
       host: bound.host,

@@ -10,6 +10,7 @@ import { inlineSecret } from '../../connections/public-view.ts';
 import { GatewayError, isGatewayError } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import type { AdapterContext } from '../../pipeline/adapter.ts';
+import { bindListener, type Endpoint } from '../../pipeline/listen.ts';
 import type { SessionRef } from '../../pipeline/gate.ts';
 import { authenticationCleartextPassword, authenticationOk, backendKeyData, errorResponse, negotiateProtocolVersion, readyForQuery } from './codec/backend-encode.ts';
 import { Frontend, TxStatus } from './codec/constants.ts';
@@ -65,16 +66,11 @@ export class PgListener {
     this.#server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
   }
 
-  listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ host, port }, () => {
-        this.#server.off('error', reject);
-        const address = this.#server.address();
-        resolve({ host, port: typeof address === 'object' && address ? address.port : port });
-      });
-    });
+  /** Binds to a `listen.*` address; resolves with the bound one. */
+  listen(address: string): Promise<Endpoint> {
+    return bindListener(this.#server, address);
   }
+
 
   get activeSessions(): number {
     return this.#sessions.size;

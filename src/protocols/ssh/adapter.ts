@@ -1,6 +1,5 @@
 // The SSH protocol adapter: what the gateway starts when `listen.ssh` is set.
 import type { AdapterContext, ProtocolAdapter, RunningListener } from '../../pipeline/adapter.ts';
-import { listenFailed, splitHostPort } from '../../pipeline/listen.ts';
 import { loadOrCreateHostKey } from './keys.ts';
 import { SshListener } from './server.ts';
 
@@ -14,13 +13,7 @@ export const sshAdapter: ProtocolAdapter = {
       const vaulted = await ctx.credentials.reveal(c.name);
       if (vaulted !== undefined) listener.setSecret(c.name, vaulted.kind, vaulted.secret);
     }
-    const { host, port } = splitHostPort(ctx.listen);
-    let bound: { host: string; port: number };
-    try {
-      bound = await listener.listen(host, port);
-    } catch (err) {
-      throw listenFailed(err, ctx.listen);
-    }
+    const bound = await listener.listen(ctx.listen);
     ctx.logger.info({ address: `${bound.host}:${bound.port}` }, 'SSH listener started');
     return { host: bound.host, port: bound.port, activeSessions: () => listener.activeSessions, close: (deadline) => listener.close(deadline) };
   },

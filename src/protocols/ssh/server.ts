@@ -11,6 +11,7 @@ import type { Decision } from '../../core/decision.ts';
 import { GatewayError, isGatewayError } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import type { AdapterContext } from '../../pipeline/adapter.ts';
+import { bindListener, type Endpoint } from '../../pipeline/listen.ts';
 import { afterDecision, approvalFor, ruleLabel, type ReviewRequest } from '../../pipeline/review-flow.ts';
 import { sshExecAction } from '../../policy/action-from-text.ts';
 import type { SessionRef } from '../../pipeline/gate.ts';
@@ -51,16 +52,11 @@ export class SshListener {
     this.#secrets.set(connection, { kind, secret });
   }
 
-  listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => {
-        this.#server.off('error', reject);
-        const address = this.#server.address();
-        resolve({ host, port: typeof address === 'object' && address ? address.port : port });
-      });
-    });
+  /** Binds to a `listen.*` address; resolves with the bound one. */
+  listen(address: string): Promise<Endpoint> {
+    return bindListener(this.#server, address);
   }
+
 
   get activeSessions(): number {
     return this.#clients.size;
