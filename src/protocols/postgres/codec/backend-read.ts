@@ -64,16 +64,10 @@ export function readErrorFields(frame: Buffer): BackendError {
   let severity = '';
   let code = '';
   let message = '';
-  let pos = HEADER_LENGTH;
-  while (pos < frame.length) {
-    const field = frame[pos] as number;
-    if (field === 0) break;
-    const end = frame.indexOf(0, pos + 1);
-    if (end < 0) break;
-    if (field === ErrorField.SeverityV || (field === ErrorField.Severity && severity === '')) severity = frame.toString('utf8', pos + 1, end);
-    else if (field === ErrorField.Code) code = frame.toString('latin1', pos + 1, end);
-    else if (field === ErrorField.Message) message = frame.toString('utf8', pos + 1, end);
-    pos = end + 1;
+  for (const [field, text] of readMessageFields(frame)) {
+    if (field === ErrorField.SeverityV || (field === ErrorField.Severity && severity === '')) severity = text;
+    else if (field === ErrorField.Code) code = text;
+    else if (field === ErrorField.Message) message = text;
   }
   return { severity, code, message };
 }
