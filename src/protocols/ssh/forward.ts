@@ -21,7 +21,7 @@ export function localForward(s: SshClientSession, accept: AcceptConnection<Serve
   );
 }
 
-export function globalRequest(s: SshClientSession, reject: (() => void) | undefined, name: string): void {
+export function globalRequest(s: SshClientSession, _accept: ((port?: number) => void) | undefined, reject: (() => void) | undefined, name: string, _info: unknown): void {
   // Remote forwarding (-R), and anything else global: not without a rule (none exists for -R yet).
   s.recording.event('denied', { op: name, verdict: 'deny', reason: 'remote forwarding is not allowed through the gateway' });
   reject?.();

@@ -2,6 +2,7 @@
 // to a keyboard-interactive prompt) and a user name that names the connection; its requests
 // are dispatched to the handlers (exec.ts, shell.ts, sftp.ts, forward.ts), which decide each
 // one and relay it over the gateway's own upstream connection (upstream.ts).
+import { EventEmitter } from 'node:events';
 import ssh2, { type Connection, type Session } from 'ssh2';
 import type { Identity } from '../../core/identity.ts';
 import type { AdapterContext } from '../../pipeline/adapter.ts';
@@ -93,7 +94,7 @@ export class SshListener {
       session = s;
       client.on('session', (acceptSession) => this.#session(acceptSession(), s));
       client.on('tcpip', (accept, reject, info) => localForward(s, accept, reject, info));
-      client.on('request', (_accept, reject, name) => globalRequest(s, reject, name));
+      client.on('request', (accept, reject, name, info) => globalRequest(s, accept, reject, name, info));
     });
   }
 
@@ -110,6 +111,22 @@ export class SshListener {
       accept?.();
     });
     session.on('env', (accept) => accept?.());
+    // The shell handler follows the terminal size (recorded as resizes).
+    const resizes = new EventEmitter<{ resize: [PtyInfo] }>();
+    session.on('window-change', (accept, _reject, info) => {
+      if (pty !== undefined) pty = { ...pty, cols: info.cols, rows: info.rows };
+      accept?.();
+      if (pty !== undefined) resizes.emit('resize', pty);
+    });
+    // Agent and X11 forwarding would hand the upstream host a way back into the agent's machine.
+    session.on('auth-agent', (_accept, reject) => {
+      s.recording.event('denied', { op: 'agent-forward', verdict: 'deny', reason: 'agent forwarding is not allowed through the gateway' });
+      reject?.();
+    });
+    session.on('x11', (_accept, reject) => {
+      s.recording.event('denied', { op: 'x11', verdict: 'deny', reason: 'X11 forwarding is not allowed through the gateway' });
+      reject?.();
+    });
     // Accept at once, paused: OpenSSH sends data right after the request, and ssh2 drops it otherwise.
     session.on('exec', (accept, _reject, info) => {
       const channel = accept();
@@ -119,7 +136,7 @@ export class SshListener {
     session.on('shell', (accept) => {
       const channel = accept();
       channel.pause();
-      void runShell(s, channel, pty);
+      void runShell(s, channel, pty, resizes);
     });
     session.on('subsystem', (accept, reject, info) => {
       if (info.name !== 'sftp' || !sftpAllowed(s)) return reject();
