@@ -9,7 +9,7 @@ import type { AdapterContext } from '../../pipeline/adapter.ts';
 import { bindListener, type Endpoint } from '../../pipeline/listen.ts';
 import { SshClientSession, type PtyInfo, type SshConnection } from './client.ts';
 import { runExec } from './exec.ts';
-import { globalRequest, localForward } from './forward.ts';
+import { localForward, RemoteForwards } from './forward.ts';
 import { PinnedHostKeys } from './keys.ts';
 import { runSftp, sftpAllowed } from './sftp.ts';
 import { runShell } from './shell.ts';
@@ -94,7 +94,8 @@ export class SshListener {
       session = s;
       client.on('session', (acceptSession) => this.#session(acceptSession(), s));
       client.on('tcpip', (accept, reject, info) => localForward(s, accept, reject, info));
-      client.on('request', (accept, reject, name, info) => globalRequest(s, accept, reject, name, info));
+      const remote = new RemoteForwards(s, client);
+      client.on('request', (accept, reject, name, info) => remote.request(accept, reject, name, info));
     });
   }
 
