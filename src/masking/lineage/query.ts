@@ -7,6 +7,7 @@ import { exprLineage, predicate, sortNode, windowDef } from './expr.ts';
 import { fromItems } from './from.ts';
 import { opaque, sameLineage, union, unionAll } from './lin.ts';
 import { addPredicate, Scope, wholeRow, type Column, type CteBinding, type Context } from './scope.ts';
+import { readLiteralValue } from './literal-reads.ts';
 
 /** A recursive CTE reaches its fixpoint in a few rounds (each can only add sources). */
 const MAX_RECURSION_ROUNDS = 16;
@@ -115,6 +116,8 @@ function tail(body: JsonObject, level: Scope, outputs: readonly Column[], ctx: C
  */
 function clauseItem(node: unknown, outputs: readonly Column[], level: Scope, outputFirst: boolean, ctx: Context): void {
   const n = unwrap(node);
+  // Any constant here is read for its value: `ORDER BY 2` and `ORDER BY 2.5` differ.
+  if (n !== undefined && n[0] === 'A_Const') readLiteralValue();
   if (n !== undefined && n[0] === 'A_Const' && isObject(n[1].ival)) {
     const position = typeof n[1].ival.ival === 'number' ? n[1].ival.ival : 0;
     return addPredicate(outputs[position - 1]?.lineage ?? opaque(`position ${position} is not an output column`), ctx);

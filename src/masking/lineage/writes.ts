@@ -20,6 +20,7 @@ import { CONSTANT, opaque, union, unionAll } from './lin.ts';
 import { analyzeQuery, rename } from './query.ts';
 import { DEFAULT_SEARCH_PATH, Scope, type Column, type Context, type FromItem } from './scope.ts';
 import type { ColumnLineage, WriteTarget, WrittenColumn } from './types.ts';
+import { readLiteralValue } from './literal-reads.ts';
 
 const NO_CTES = new Map();
 const ROOT = (): Scope => new Scope([], undefined, NO_CTES);
@@ -181,6 +182,7 @@ function explainAnalyze(options: unknown): boolean {
     if (def === undefined || def[0] !== 'DefElem' || str(def[1].defname) !== 'analyze') continue;
     const arg = unwrap(def[1].arg);
     if (arg === undefined) return true;
+    readLiteralValue();
     const value = arg[0] === 'String' ? str(arg[1].sval)?.toLowerCase() : arg[0] === 'Boolean' ? String(arg[1].boolval === true) : arg[0] === 'Integer' ? String(arg[1].ival ?? 0) : undefined;
     return !['false', 'off', '0', 'no'].includes(value ?? 'true');
   }

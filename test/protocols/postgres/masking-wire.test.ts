@@ -13,7 +13,7 @@ import { Backend, ErrorField } from '../../../src/protocols/postgres/codec/const
 import { maskMessage } from '../../../src/protocols/postgres/masking/messages.ts';
 import { relationSnapshot } from '../../../src/protocols/postgres/masking/relations.ts';
 import { columnMasks, ResultMasker } from '../../../src/protocols/postgres/masking/result.ts';
-import { analyzeStatementMasking } from '../../../src/protocols/postgres/masking/statement.ts';
+import { analyzeStatementMasking, statementMasking } from '../../../src/protocols/postgres/masking/statement.ts';
 import { valueMasker } from '../../../src/protocols/postgres/masking/values.ts';
 
 const KEY = Buffer.alloc(32, 7);
@@ -172,5 +172,37 @@ describe('messages', () => {
   it('runs detectors over every message', () => {
     const out = maskMessage(error('P0001', 'contact bob@example.org'), withDetector, false);
     assert.equal(text(out, ErrorField.Message), 'contact ****');
+  });
+});
+
+describe('the statement masking cache', () => {
+  const cached = (sql: string) => {
+    const action = analyzePostgres(sql, { searchPath: ['public'] });
+    return statementMasking(sql, action.statements, plan, snapshot, ['public'], { unknownLineage: 'mask', pathMayMove: false });
+  };
+
+  it('shares one analysis between texts that differ only in literal values', () => {
+    const a = cached('select id, email from customers where id = 1');
+    const b = cached('select id, email from customers where id = 2');
+    assert.equal(a, b, 'one entry for both');
+    assert.equal(cached("select name from customers where name = 'x'"), cached("select name from customers where name = 'y'"));
+  });
+
+  it('keys by exact text where a literal is read for its value', () => {
+    // ORDER BY 3 orders by ssn (an oracle on a masked column); ORDER BY 1 by id.
+    const byId = cached('select id, name, ssn from customers order by 1');
+    const bySsn = cached('select id, name, ssn from customers order by 3');
+    assert.notEqual(byId, bySsn);
+    assert.equal(byId?.refusal, undefined);
+    assert.equal(bySsn?.refusal?.code, 'PCS_MASK_PREDICATE_DENIED');
+    // A non-integer constant first (an expression, no position) must not stand for a later position.
+    assert.equal(cached('select id, name, ssn from customers group by 1.5')?.refusal, undefined);
+    assert.equal(cached('select id, name, ssn from customers group by 3')?.refusal?.code, 'PCS_MASK_PREDICATE_DENIED');
+  });
+
+  it('keys COPY by exact text (its options are literals that change the format)', () => {
+    const comma = cached("copy customers to stdout with (format csv, delimiter ',')");
+    const pipe = cached("copy customers to stdout with (format csv, delimiter '|')");
+    assert.notEqual(comma, pipe);
   });
 });

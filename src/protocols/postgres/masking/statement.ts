@@ -9,6 +9,8 @@ import { analyzeLineage, analyzePredicates, analyzeWrites, type ColumnLineage, t
 import type { MaskPlan } from '../../../masking/plan.ts';
 import { MASK_STRENGTH } from '../../../masking/scanner.ts';
 import type { RelationSnapshot } from './relations.ts';
+import { literalReads } from '../../../masking/lineage/literal-reads.ts';
+import { normaliseSql } from '../../../policy/sql/normalize.ts';
 
 /** How one output column is masked, and why (for the recording). */
 export interface ColumnMask {
@@ -177,11 +179,20 @@ function touchesProtected(statements: readonly SqlStatement[], plan: MaskPlan, s
 }
 
 const CACHE_SIZE = 512;
-const caches = new WeakMap<RelationSnapshot, WeakMap<MaskPlan, Map<string, StatementMasking | undefined>>>();
+/** A template key maps to this when texts of that shape must be cached by their exact text. */
+const EXACT = 0;
+const caches = new WeakMap<RelationSnapshot, WeakMap<MaskPlan, Map<string, StatementMasking | undefined | typeof EXACT>>>();
+/**
+ * Commands whose masking never depends on a literal's value beyond what the analysis reports
+ * through literalReads() (COPY's options and EXPLAIN's are literals that change the result).
+ */
+const TEMPLATE_COMMANDS = new Set(['select', 'insert', 'update', 'delete', 'merge', 'begin', 'commit', 'rollback', 'savepoint', 'release']);
 
 /**
  * analyzeStatementMasking, remembered per relation snapshot and plan (both replaced, never
  * mutated, when they change): agents repeat statements, and lineage costs a parse or two.
+ * Texts that differ only in literal values share an entry (pgbench sends a new `aid` every
+ * time) unless the analysis read a value (`ORDER BY 2`): those are cached by exact text.
  */
 export function statementMasking(sql: string, statements: readonly SqlStatement[], plan: MaskPlan, snapshot: RelationSnapshot, searchPath: readonly string[], opts: MaskingOptions): StatementMasking | undefined {
   if (opts.pathMayMove) return analyzeStatementMasking(sql, statements, plan, snapshot, searchPath, opts);
@@ -189,16 +200,32 @@ export function statementMasking(sql: string, statements: readonly SqlStatement[
   if (byPlan === undefined) caches.set(snapshot, (byPlan = new WeakMap()));
   let cache = byPlan.get(plan);
   if (cache === undefined) byPlan.set(plan, (cache = new Map()));
-  const key = `${searchPath.join('\0')}\u0001${sql}`;
-  if (cache.has(key)) {
+  const prefix = `${searchPath.join('\0')}\u0001`;
+  const normalised = statements.every((st) => TEMPLATE_COMMANDS.has(st.command)) ? normaliseSql(sql) : undefined;
+  const templateKey = normalised !== undefined ? `${prefix}\u0002${normalised.key}` : undefined;
+  const exactKey = `${prefix}${sql}`;
+  for (const key of templateKey !== undefined ? [templateKey, exactKey] : [exactKey]) {
     const hit = cache.get(key);
-    // Newest last: a Map keeps insertion order, so the first key is the least recently used.
-    cache.delete(key);
-    cache.set(key, hit);
-    return hit;
+    if (hit !== EXACT && cache.has(key)) return touch(cache, key, hit);
   }
+  const before = literalReads();
   const result = analyzeStatementMasking(sql, statements, plan, snapshot, searchPath, opts);
-  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
-  cache.set(key, result);
+  const byValue = literalReads() !== before;
+  if (cache.size >= CACHE_SIZE - 1) {
+    cache.delete(cache.keys().next().value as string);
+    cache.delete(cache.keys().next().value as string);
+  }
+  if (templateKey !== undefined && !byValue) cache.set(templateKey, result);
+  else {
+    if (templateKey !== undefined) cache.set(templateKey, EXACT);
+    cache.set(exactKey, result);
+  }
   return result;
+}
+
+/** A hit moves to the end: a Map keeps insertion order, so the first key is the least recently used. */
+function touch(cache: Map<string, StatementMasking | undefined | typeof EXACT>, key: string, value: StatementMasking | undefined): StatementMasking | undefined {
+  cache.delete(key);
+  cache.set(key, value);
+  return value;
 }
