@@ -13,7 +13,7 @@ import { GatewayError, type ErrorCode, type ErrorParams } from '../core/errors.t
 import type { Database } from '../store/schema.ts';
 import { signCheckpoint } from './checkpoint.ts';
 import { canonicalEvent, type CheckedEvent, type PreparedEvent } from './event-guard.ts';
-import { GENESIS_HASH, recordHash } from './record-hash.ts';
+import { GENESIS_HASH, recordHashOfText } from './record-hash.ts';
 
 export interface ChainHead {
   readonly seq: number;
@@ -44,23 +44,29 @@ export async function insertCheckpoint(db: Kysely<Database>, head: ChainHead, si
     .execute();
 }
 
+/** The rows that append `events` after `head` (hash-chained), the checkpoints due, and the new head. */
+export function chainRows(head: ChainHead, events: readonly PreparedEvent[], checkpointEvery: number): { rows: Database['audit'][]; checkpoints: ChainHead[]; head: ChainHead } {
+  const rows: Database['audit'][] = [];
+  const checkpoints: ChainHead[] = [];
+  let last = head;
+  for (const event of events) {
+    const seq = last.seq + 1;
+    const at = Date.now();
+    const hash = recordHashOfText(seq, at, event.type, event.actor, event.dataText, last.hash);
+    rows.push({ seq, at, type: event.type, actor: event.actor, data: event.dataText, prev_hash: last.hash, hash });
+    if (seq % checkpointEvery === 0) checkpoints.push({ seq, hash });
+    last = { seq, hash };
+  }
+  return { rows, checkpoints, head: last };
+}
+
 /**
  * Append `events` in order, in one transaction (group commit: appends that arrive while a write
  * is in flight share the next one). Returns the new head.
  */
 export async function insertBatch(db: Kysely<Database>, events: readonly PreparedEvent[], signer: Signer, checkpointEvery: number): Promise<ChainHead> {
   return db.transaction().execute(async (trx) => {
-    let head = await readHead(trx);
-    const rows: Database['audit'][] = [];
-    const checkpoints: ChainHead[] = [];
-    for (const event of events) {
-      const seq = head.seq + 1;
-      const at = Date.now();
-      const hash = recordHash({ seq, at, type: event.type, actor: event.actor, data: event.data, prevHash: head.hash });
-      rows.push({ seq, at, type: event.type, actor: event.actor, data: event.dataText, prev_hash: head.hash, hash });
-      if (seq % checkpointEvery === 0) checkpoints.push({ seq, hash });
-      head = { seq, hash };
-    }
+    const { rows, checkpoints, head } = chainRows(await readHead(trx), events, checkpointEvery);
     // One multi-row statement per batch (the caller caps the batch far below SQLite's variable limit).
     if (rows.length > 0) await trx.insertInto('audit').values(rows).execute();
     // Same transaction: a checkpoint never names a record that was rolled back.
@@ -119,6 +125,8 @@ export async function appendChecked(
   signer: Signer,
   checkpointEvery: number,
   onRetry?: (attempt: number, reason: string) => void,
+  /** The transaction that appends (default: insertBatch through Kysely; the writer thread passes its prepared statements). */
+  insert: (prepared: readonly PreparedEvent[]) => Promise<unknown> = (prepared) => insertBatch(db, prepared, signer, checkpointEvery),
 ): Promise<(EventRefusal | undefined)[]> {
   const outcome: (EventRefusal | undefined)[] = [];
   const prepared: PreparedEvent[] = [];
@@ -131,7 +139,7 @@ export async function appendChecked(
       outcome.push({ code: refusal.code, params: refusal.params });
     }
   }
-  if (prepared.length > 0) await writeRetrying(() => insertBatch(db, prepared, signer, checkpointEvery), onRetry);
+  if (prepared.length > 0) await writeRetrying(() => insert(prepared), onRetry);
   return outcome;
 }
 

@@ -10,11 +10,9 @@
 // `data` is the JSON object stored (as canonical text) in the `data` column; `prev_hash` is the
 // `hash` of record seq-1, or 64 zeros for record 1.
 import { createHash } from 'node:crypto';
-import canonicalizeModule from 'canonicalize';
+import { canonicalJson } from '../util/canonical-json.ts';
 
-// canonicalize 2 is CommonJS whose typings declare an ES default export; under NodeNext the
-// default import is typed as the module object although at run time it is the function.
-const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
+export { canonicalJson };
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -27,14 +25,17 @@ export interface HashedFields {
   readonly prevHash: string;
 }
 
-/** RFC 8785 text of `value`; throws on what JSON cannot carry (NaN, bigint, cycles, undefined). */
-export function canonicalJson(value: unknown): string {
-  const text = canonicalize(value);
-  if (text === undefined) throw new TypeError('value has no JSON representation');
-  return text;
+export function recordHash(r: HashedFields): string {
+  return recordHashOfText(r.seq, r.at, r.type, r.actor, canonicalJson(r.data), r.prevHash);
 }
 
-export function recordHash(r: HashedFields): string {
-  const hashed = canonicalJson({ seq: r.seq, at: r.at, type: r.type, actor: r.actor, data: r.data, prev_hash: r.prevHash });
+/**
+ * The same hash from `data` already in canonical text (as the writer has it): the members of
+ * the hashed object in their canonical order (actor, at, data, prev_hash, seq, type), so the
+ * data is not canonicalised a second time per record.
+ */
+export function recordHashOfText(seq: number, at: number, type: string, actor: string, dataText: string, prevHash: string): string {
+  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(at)) throw new TypeError('seq and at must be integers');
+  const hashed = `{"actor":${JSON.stringify(actor)},"at":${at},"data":${dataText},"prev_hash":${JSON.stringify(prevHash)},"seq":${seq},"type":${JSON.stringify(type)}}`;
   return createHash('sha256').update(hashed, 'utf8').digest('hex');
 }

@@ -11,7 +11,8 @@ import type * as KyselyModule from 'kysely';
 import { appendChecked, checkpointHead, type Signer } from '../audit/chain-writer.ts';
 import type { CheckedEvent } from '../audit/event-guard.ts';
 import { GatewayError } from '../core/errors.ts';
-import { writeSerialised, type SerialisedOp } from '../recorder/writer.ts';
+import type { SerialisedOp } from '../recorder/writer.ts';
+import { SqliteHotWrites } from './sqlite-writes.ts';
 import type { Database } from './schema.ts';
 import { configureSqlite } from './sqlite.ts';
 import type { WireError, WriterReply } from './writer-thread.ts';
@@ -39,7 +40,10 @@ const require = createRequire(import.meta.url);
 const { Kysely, SqliteDialect } = require('kysely') as typeof KyselyModule;
 const SQLite = require('better-sqlite3') as typeof SQLiteModule;
 
-const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: configureSqlite(new SQLite(file)) }) });
+const sqlite = configureSqlite(new SQLite(file));
+const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+// The hot writes skip Kysely (see sqlite-writes.ts); the rest goes through it.
+const hot = new SqliteHotWrites(sqlite);
 const chains = new Map<number, Chain>();
 
 function chain(id: number): Chain {
@@ -55,12 +59,13 @@ async function run(message: Message): Promise<unknown> {
       return undefined;
     case 'audit.append': {
       const { signer, checkpointEvery } = chain(message.chain);
-      return appendChecked(db, message.events, signer, checkpointEvery);
+      return appendChecked(db, message.events, signer, checkpointEvery, undefined, async (prepared) => hot.appendAudit(prepared, signer, checkpointEvery));
     }
     case 'audit.checkpoint':
       return checkpointHead(db, chain(message.chain).signer);
     case 'recorder.write':
-      return writeSerialised(db, message.ops);
+      hot.writeRecording(message.ops);
+      return undefined;
     case 'close':
       await db.destroy();
       return undefined;
