@@ -1,12 +1,24 @@
 // `exec` requests (`ssh host 'cmd'`): the command line is parsed as a shell would, every
 // simple command in it decided, and an allowed line run on the upstream with stdin, stdout,
-// stderr and the exit status (or signal) relayed. Reviews hold or defer the line.
+// stderr and the exit status (or signal) relayed. Reviews hold or defer the line. When the
+// decision's masks name content detectors, stdout and stderr each pass through a text
+// masker (line by line); otherwise they are piped untouched.
+import type { Readable, Writable } from 'node:stream';
 import type { ServerChannel } from 'ssh2';
 import type { SshAction } from '../../core/action.ts';
 import { isGatewayError } from '../../core/errors.ts';
+import type { MaskPlan } from '../../masking/plan.ts';
+import { textMasker, type StreamMasker } from '../../masking/text-stream.ts';
 import { afterDecision, approvalFor, ruleLabel, type ReviewRequest } from '../../pipeline/review-flow.ts';
 import { sshExecAction } from '../../policy/action-from-text.ts';
 import type { PtyInfo, SshClientSession } from './client.ts';
+
+/**
+ * Longest output line (bytes, line ending not counted) held to be masked; a longer one is
+ * replaced by `[withheld by portcullis: line too long to mask]`. Terminal output has short
+ * lines; a longer "line" is binary data or a full-screen program.
+ */
+export const MAX_OUTPUT_LINE = 64 * 1024;
 
 export async function runExec(s: SshClientSession, channel: ServerChannel, command: string, pty: PtyInfo | undefined): Promise<void> {
   const started = performance.now();
@@ -33,6 +45,9 @@ export async function runExec(s: SshClientSession, channel: ServerChannel, comma
   } catch (err) {
     return s.refuse(channel, `portcullis: ${isGatewayError(err) ? `${err.message} (${err.code})` : 'the upstream host cannot be reached'}`, base, started);
   }
+  // Column and json rules say nothing about command output: only detectors apply.
+  const plan = decision.masks.length > 0 ? s.ctx.masks.plan(decision.masks) : undefined;
+  const masking = plan?.scanner !== undefined ? plan : undefined;
   up.exec(command, pty ? { pty: { term: pty.term, cols: pty.cols, rows: pty.rows } } : {}, (err, stream) => {
     if (err) return s.refuse(channel, `portcullis: the upstream refused the command (${err.message})`, base, started);
     let bytesIn = 0;
@@ -41,20 +56,83 @@ export async function runExec(s: SshClientSession, channel: ServerChannel, comma
     stream.on('data', (d: Buffer) => (bytesOut += d.length));
     stream.stderr.on('data', (d: Buffer) => (bytesOut += d.length));
     channel.pipe(stream);
-    stream.pipe(channel, { end: false });
-    stream.stderr.pipe(channel.stderr, { end: false });
+    const masked = masking === undefined ? undefined : relayMasked(masking, stream, channel);
+    if (masked === undefined) {
+      stream.pipe(channel, { end: false });
+      stream.stderr.pipe(channel.stderr, { end: false });
+    }
     let exit: number | null = null;
     let signal: string | null = null;
     stream.on('exit', (code: number | null, sig?: string) => {
       exit = code;
       signal = sig ?? null;
     });
-    stream.on('close', () => {
+    const finish = (): void => {
       if (signal !== null) channel.exit(signal, false, '');
       else channel.exit(exit ?? 0);
       channel.end();
-      s.recording.event('exec', { ...base, exit, signal, bytes_in: bytesIn, bytes_out: bytesOut, duration_ms: Math.round(performance.now() - started), ...(review !== null ? { review } : {}) });
-    });
+      // Lines (or key blocks) the detectors changed, stdout and stderr together; never the values.
+      const summary = masked === undefined ? {} : { masked: { detector_hits: masked.out.stats.detectorHits + masked.err.stats.detectorHits } };
+      s.recording.event('exec', { ...base, exit, signal, bytes_in: bytesIn, bytes_out: bytesOut, duration_ms: Math.round(performance.now() - started), ...(review !== null ? { review } : {}), ...summary });
+    };
+    // Masked output may still hold a last line (and stderr may end after the channel closes):
+    // the exit status goes once both remainders were written.
+    stream.on('close', () => (masked === undefined ? finish() : void masked.relayed.then(finish)));
     channel.resume();
+  });
+}
+
+interface MaskedRelay {
+  readonly out: StreamMasker;
+  readonly err: StreamMasker;
+  /** Settles once both streams ended and their maskers' remainders were written. */
+  readonly relayed: Promise<unknown>;
+}
+
+/** Upstream stdout to the agent's channel and stderr to its stderr, each through its own text masker. */
+function relayMasked(plan: MaskPlan, stream: Readable & { readonly stderr: Readable }, channel: ServerChannel): MaskedRelay {
+  const out = textMasker(plan, MAX_OUTPUT_LINE, { terminal: true });
+  const err = textMasker(plan, MAX_OUTPUT_LINE, { terminal: true });
+  return { out, err, relayed: Promise.all([relay(stream, channel, out), relay(stream.stderr, channel.stderr, err)]) };
+}
+
+/**
+ * `from` into `to` through `masker`, pausing `from` while `to` is full. Resolves once the
+ * masker's remainder was written at the end of `from`, or at once when `to` closes (the agent
+ * went away: the rest of `from` is read and dropped, so the upstream never stalls).
+ */
+function relay(from: Readable, to: Writable, masker: StreamMasker): Promise<void> {
+  return new Promise((resolve) => {
+    let waiting = false;
+    let done = false;
+    const resume = (): void => {
+      waiting = false;
+      from.resume();
+    };
+    const write = (parts: Buffer[]): void => {
+      let full = false;
+      for (const part of parts) if (!to.write(part)) full = true;
+      if (full && !waiting) {
+        waiting = true;
+        from.pause();
+        to.once('drain', resume);
+      }
+    };
+    const stop = (flush: boolean): void => {
+      if (done) return;
+      done = true;
+      if (flush) write(masker.end());
+      to.off('drain', resume);
+      to.off('close', gone);
+      if (waiting) from.resume();
+      resolve();
+    };
+    const gone = (): void => stop(false);
+    from.on('data', (chunk: Buffer) => {
+      if (!done) write(masker.push(chunk));
+    });
+    from.once('end', () => stop(true));
+    from.once('close', () => stop(true));
+    to.once('close', gone);
   });
 }

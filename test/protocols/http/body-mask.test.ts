@@ -1,6 +1,6 @@
 // Response-body masking for the HTTP gateway: JSON paths, whole JSON documents (json rules,
-// detectors, exact bytes kept), and the streaming maskers (NDJSON, SSE, text) whatever the
-// chunking.
+// detectors, exact bytes kept), and the streaming maskers (NDJSON, SSE) whatever the
+// chunking. The text masker's own tests are in test/masking/text-stream.test.ts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MaskSpec } from '../../../src/core/decision.ts';
@@ -8,7 +8,8 @@ import { ConfigError, parseConfig } from '../../../src/config/load.ts';
 import { maskRuleFromConfig } from '../../../src/masking/config.ts';
 import { compileJsonPath, formatJsonPath, JsonPathError, MAX_JSON_PATH_STEPS } from '../../../src/masking/json-path.ts';
 import { MaskPlanner, type MaskPlan } from '../../../src/masking/plan.ts';
-import { bodyKind, maskJson, maskText, ndjsonMasker, needsMasking, sseMasker, textMasker, WITHHELD_EVENT, WITHHELD_LINE, type StreamMasker } from '../../../src/protocols/http/masking/body.ts';
+import { WITHHELD_LINE, type StreamMasker } from '../../../src/masking/text-stream.ts';
+import { bodyKind, maskJson, maskText, ndjsonMasker, needsMasking, sseMasker, WITHHELD_EVENT } from '../../../src/protocols/http/masking/body.ts';
 
 const planner = new MaskPlanner(Buffer.alloc(32, 7));
 
@@ -342,30 +343,5 @@ describe('sseMasker', () => {
     const input = `id: 1\r\n${big}\r\ndata: more\r\nevent: x\r\n\r\ndata: {"email":"jane@example.com"}\r\n\r\nid: 2\n: c\ndata: ${'b'.repeat(30)}\ndata: ${'c'.repeat(30)}\nid: 3\n\n`;
     const expected = `id: 1\r\n${marker}\r\nevent: x\r\n\r\ndata: {"email":"****"}\r\n\r\nid: 2\n: c\n${marker}\nid: 3\n\n`;
     assertSplitInvariant(() => sseMasker(p, 60), input, expected);
-  });
-});
-
-describe('textMasker', () => {
-  const p = plan({ detector: 'private_key', with: 'partial' }, { detector: 'email', with: 'redact' });
-
-  it('masks a private key split across chunks, and findings per line', () => {
-    const input = `log jane@example.com\n${PEM.join('\r\n')}\r\nafter bob@example.org\nend`;
-    const expected = `log ****\n${PEM[0]}\n****\n${PEM[3]}\r\nafter ****\nend`;
-    assertSplitInvariant(() => textMasker(p, 1024), input, expected);
-  });
-
-  it('an unfinished key is masked to the end of the stream', () => {
-    assertSplitInvariant(() => textMasker(p, 1024), `a\n${PEM.slice(0, 3).join('\n')}\n`, `a\n${PEM[0]}\n****\n`);
-  });
-
-  it('a key block longer than maxLine is masked as held, then redacted line by line to its END line', () => {
-    const lines = [PEM[0], ...Array.from({ length: 6 }, (_, i) => `${String(i).repeat(40)}`), PEM[3], 'after jane@example.com', ''];
-    const expected = [PEM[0], ...Array.from({ length: 6 }, () => '****'), PEM[3], 'after ****', ''].join('\n');
-    assertSplitInvariant(() => textMasker(p, 100), lines.join('\n'), expected);
-  });
-
-  it('withholds a line longer than maxLine', () => {
-    assertSplitInvariant(() => textMasker(p, 20), `short\n${'z'.repeat(21)}\r\nok jane@x.io\n`, `short\n${WITHHELD_LINE}\r\nok ****\n`);
-    assertSplitInvariant(() => textMasker(p, 20), `${'z'.repeat(20)}\r\n`, `${'z'.repeat(20)}\r\n`);
   });
 });

@@ -1,6 +1,7 @@
 // Masking of HTTP response bodies: whole JSON documents (json rules by path, then content
 // detectors on string values), NDJSON, server-sent events and other text, streamed with
 // bounded buffering. Pure: no sockets, no I/O; the proxy feeds bytes and writes what comes out.
+// Other text is masked by the protocol-neutral text masker (src/masking/text-stream.ts).
 //
 // JSON is never re-serialized. A small tokenizer validates the document and records edits:
 // the byte spans of the values to replace, and their replacements. The output is the
@@ -12,6 +13,10 @@ import { compileJsonPath, formatJsonPath, type JsonPath, type JsonPathKey } from
 import type { MaskPlan } from '../../../masking/plan.ts';
 import { REDACTED } from '../../../masking/maskers.ts';
 import { MASK_STRENGTH, type ContentScanner } from '../../../masking/scanner.ts';
+import { EOL_LF, LineSplitter, StreamOutput, textMasker, WITHHELD_LINE, type Line, type StreamMasker } from '../../../masking/text-stream.ts';
+
+// The streaming text masker lives in src/masking/text-stream.ts; named here too for the proxy.
+export { textMasker, type StreamMasker };
 
 export interface BodyMaskResult {
   /** The masked body; the very instance passed in when nothing changed. */
@@ -30,7 +35,6 @@ export type BodyKind = 'json' | 'ndjson' | 'sse' | 'text' | 'binary';
 /** Paths kept per result or per stream: enough for an audit record, bounded for huge arrays. */
 export const MAX_MASKED_PATHS = 100;
 
-export const WITHHELD_LINE = '[withheld by portcullis: line too long to mask]';
 export const WITHHELD_EVENT = '[withheld by portcullis: event too large to mask]';
 
 // ---------------------------------------------------------------------------------------
@@ -447,139 +451,13 @@ export function maskText(body: Buffer, plan: MaskPlan): BodyMaskResult {
 // ---------------------------------------------------------------------------------------
 // Streams
 
-/** Streaming maskers for bodies that must not be buffered whole. push(chunk) -> output chunks now; end() -> the rest. */
-export interface StreamMasker {
-  push(chunk: Buffer): Buffer[];
-  end(): Buffer[];
-  /** `changed`: documents, events or lines changed; `maskedPaths` at most 100 in all. */
-  readonly stats: { changed: number; maskedPaths: string[]; detectorHits: number };
-}
-
-const EOL_LF = Buffer.from('\n');
-const EOL_CRLF = Buffer.from('\r\n');
-const EOL_CR = Buffer.from('\r');
-const EOL_NONE = Buffer.alloc(0);
-
-/**
- * Cuts a byte stream into lines, whatever the chunking, and hands each to `line` with its
- * ending (`\n`, `\r\n`, with `cr` also a lone `\r`; empty at the end of the stream). A line
- * whose content (ending not counted) passes `max` bytes is not kept: its bytes are dropped as
- * they come and `line` gets null at its end. `max` may change between lines.
- */
-class LineSplitter {
-  max: number;
-  readonly #cr: boolean;
-  readonly #line: (content: Buffer | null, eol: Buffer) => void;
-  #parts: Buffer[] = [];
-  #size = 0;
-  #dropping = false;
-  /** cr mode: the last chunk ended with `\r`; whether it is `\r\n` is known at the next byte. */
-  #pendingCR = false;
-  /** Non-cr mode: the held part ends with `\r` (part of the ending if `\n` follows, not counted). */
-  #trailingCR = false;
-
-  constructor(max: number, cr: boolean, line: (content: Buffer | null, eol: Buffer) => void) {
-    this.max = max;
-    this.#cr = cr;
-    this.#line = line;
-  }
-
-  push(chunk: Buffer): void {
-    let pos = 0;
-    if (this.#pendingCR && chunk.length > 0) {
-      this.#pendingCR = false;
-      if (chunk[0] === LF) {
-        pos = 1;
-        this.#emit(EOL_NONE, EOL_CRLF);
-      } else this.#emit(EOL_NONE, EOL_CR);
-    }
-    // The next `\r` is searched again only once passed: a chunk of many `\n` lines and no
-    // `\r` must not be rescanned to its end for every line.
-    let nextCR = this.#cr ? chunk.indexOf(CR, pos) : -1;
-    while (pos < chunk.length) {
-      let t = chunk.indexOf(LF, pos);
-      if (nextCR !== -1 && nextCR < pos) nextCR = chunk.indexOf(CR, pos);
-      if (nextCR !== -1 && (t === -1 || nextCR < t)) t = nextCR;
-      if (t === -1) {
-        this.#hold(chunk.subarray(pos));
-        return;
-      }
-      if (chunk[t] === LF) {
-        this.#emit(chunk.subarray(pos, t), EOL_LF);
-        pos = t + 1;
-      } else if (t + 1 < chunk.length) {
-        const crlf = chunk[t + 1] === LF;
-        this.#emit(chunk.subarray(pos, t), crlf ? EOL_CRLF : EOL_CR);
-        pos = t + (crlf ? 2 : 1);
-      } else {
-        this.#hold(chunk.subarray(pos, t));
-        this.#pendingCR = true;
-        return;
-      }
-    }
-  }
-
-  end(): void {
-    if (this.#pendingCR) {
-      this.#pendingCR = false;
-      this.#emit(EOL_NONE, EOL_CR);
-    } else if (this.#size > 0 || this.#dropping) this.#emit(EOL_NONE, EOL_NONE);
-  }
-
-  #hold(part: Buffer): void {
-    if (part.length === 0) return;
-    if (!this.#dropping) {
-      this.#parts.push(part);
-      this.#size += part.length;
-      this.#trailingCR = part[part.length - 1] === CR;
-      if (this.#size - (this.#trailingCR ? 1 : 0) <= this.max) return;
-      this.#parts = [];
-      this.#size = 0;
-      this.#dropping = true;
-    }
-    this.#trailingCR = part[part.length - 1] === CR;
-  }
-
-  /** Ends the current line: what was held plus `tail`, then `eol`. */
-  #emit(tail: Buffer, eol: Buffer): void {
-    const dropped = this.#dropping;
-    let content: Buffer | null = null;
-    if (!dropped) content = this.#parts.length === 0 ? tail : Buffer.concat([...this.#parts, tail]);
-    const endsWithCR = tail.length > 0 ? tail[tail.length - 1] === CR : this.#trailingCR;
-    this.#parts = [];
-    this.#size = 0;
-    this.#dropping = false;
-    this.#trailingCR = false;
-    if (!this.#cr && eol === EOL_LF && endsWithCR) {
-      eol = EOL_CRLF;
-      if (content !== null) content = content.subarray(0, content.length - 1);
-    }
-    if (content !== null && content.length > this.max) content = null;
-    this.#line(content, eol);
-  }
-}
-
-class Output {
-  parts: Buffer[] = [];
-  readonly stats = { changed: 0, maskedPaths: [] as string[], detectorHits: 0 };
-
-  add(...parts: Buffer[]): void {
-    for (const p of parts) if (p.length > 0) this.parts.push(p);
-  }
-
+/** StreamOutput that also counts the results of maskJson. */
+class Output extends StreamOutput {
   count(r: BodyMaskResult): void {
     if (!r.changed) return;
     this.stats.changed++;
     this.stats.detectorHits += r.detectorHits;
     for (const p of r.maskedPaths) if (this.stats.maskedPaths.length < MAX_MASKED_PATHS) this.stats.maskedPaths.push(p);
-  }
-
-  /** What was produced since the last call, as one chunk (one write per upstream chunk). */
-  take(): Buffer[] {
-    const parts = this.parts;
-    this.parts = [];
-    if (parts.length === 0) return [];
-    return [parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)];
   }
 }
 
@@ -628,11 +506,6 @@ export function ndjsonMasker(plan: MaskPlan, maxLine: number): StreamMasker {
     },
     stats: out.stats,
   };
-}
-
-interface Line {
-  readonly content: Buffer;
-  readonly eol: Buffer;
 }
 
 const DATA = Buffer.from('data');
@@ -756,121 +629,4 @@ function splitLines(b: Buffer): Buffer[] {
   }
   out.push(b.subarray(pos));
   return out;
-}
-
-const PEM_BEGIN = '-----BEGIN ';
-const PEM_DASHES = '-----';
-const REDACTED_LINE = Buffer.from('****');
-
-/** The END line an unfinished private key block in `line` waits for, or undefined. */
-function openPemBlock(line: Buffer): string | undefined {
-  const at = line.lastIndexOf(PEM_BEGIN);
-  if (at === -1) return undefined;
-  const labelStart = at + PEM_BEGIN.length;
-  const labelEnd = line.indexOf(PEM_DASHES, labelStart);
-  if (labelEnd === -1 || labelEnd - labelStart > 40) return undefined;
-  const label = line.toString('latin1', labelStart, labelEnd);
-  if (!label.endsWith('PRIVATE KEY') && label !== 'PGP PRIVATE KEY BLOCK') return undefined;
-  const endLine = `-----END ${label}-----`;
-  return line.indexOf(endLine, labelEnd) === -1 ? endLine : undefined;
-}
-
-/**
- * Other text: detectors line by line (no finding spans lines), line endings kept. A private
- * key block is the exception: from its BEGIN line it is held back and scanned whole at its
- * END line, or when it reaches `maxLine` bytes; then it is masked to the end of what was
- * held and every further line up to the END line becomes `****` (fail closed). A line of
- * more than `maxLine` bytes is replaced by `[withheld by portcullis: line too long to mask]`.
- * A `null` finding empties its line (or block).
- */
-export function textMasker(plan: MaskPlan, maxLine: number): StreamMasker {
-  const out = new Output();
-  const scanner = plan.scanner;
-  const withheld = Buffer.from(WITHHELD_LINE);
-  const pem = scanner?.detectors.includes('private_key') === true;
-  let block: Line[] = [];
-  let blockSize = 0;
-  let blockEnd: string | undefined;
-  /** After a block too long to hold: the END line this stream still waits for. */
-  let redactUntil: string | undefined;
-
-  const scan = (content: Buffer, eol: Buffer): void => {
-    const masked = scanner === undefined ? content : scanner.scanBytes(content);
-    if (masked === content) {
-      out.add(content, eol);
-      return;
-    }
-    out.stats.changed++;
-    out.stats.detectorHits++;
-    out.add(masked ?? EOL_NONE, eol);
-  };
-  const flushBlock = (): void => {
-    const lines = block;
-    block = [];
-    blockSize = 0;
-    blockEnd = undefined;
-    const last = lines[lines.length - 1];
-    if (last === undefined) return;
-    const parts: Buffer[] = [];
-    for (const l of lines) parts.push(l.content, l === last ? EOL_NONE : l.eol);
-    scan(Buffer.concat(parts), last.eol);
-  };
-
-  const splitter = new LineSplitter(maxLine, false, (content, eol) => {
-    if (redactUntil !== undefined) {
-      if (content !== null && content.includes(redactUntil)) {
-        redactUntil = undefined;
-        scan(content, eol);
-      } else {
-        out.stats.changed++;
-        out.add(REDACTED_LINE, eol);
-      }
-      return;
-    }
-    if (blockEnd !== undefined) {
-      if (content === null) {
-        // Too long to hold: what was held is masked to its end (the END line is missing
-        // from it), and the rest of the key is redacted line by line.
-        redactUntil = blockEnd;
-        flushBlock();
-        out.stats.changed++;
-        out.add(REDACTED_LINE, eol);
-        splitter.max = maxLine;
-        return;
-      }
-      block.push({ content, eol });
-      blockSize += content.length;
-      if (content.includes(blockEnd)) {
-        flushBlock();
-        splitter.max = maxLine;
-      } else splitter.max = maxLine - blockSize;
-      return;
-    }
-    if (content === null) {
-      out.stats.changed++;
-      out.add(withheld, eol);
-      return;
-    }
-    const waitFor = pem ? openPemBlock(content) : undefined;
-    if (waitFor === undefined) {
-      scan(content, eol);
-      return;
-    }
-    blockEnd = waitFor;
-    block = [{ content, eol }];
-    blockSize = content.length;
-    splitter.max = maxLine - blockSize;
-  });
-  return {
-    push: (chunk) => {
-      splitter.push(chunk);
-      return out.take();
-    },
-    end: () => {
-      splitter.end();
-      flushBlock();
-      return out.take();
-    },
-    stats: out.stats,
-  };
 }
