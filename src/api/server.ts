@@ -13,6 +13,7 @@ import { auditRoutes } from './routes/audit.ts';
 import { policyRoutes } from './routes/policy.ts';
 import { reviewRoutes } from './routes/reviews.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { sshKeyRoutes } from './routes/ssh-keys.ts';
 
 /** Bodies are small JSON documents; SAML responses are the largest thing posted. */
 const BODY_LIMIT = 512 * 1024;
@@ -67,5 +68,6 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
   policyRoutes(app, ctx);
   sessionRoutes(app, ctx);
   reviewRoutes(app, ctx);
+  sshKeyRoutes(app, ctx);
   return app;
 }

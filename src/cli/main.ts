@@ -9,6 +9,7 @@ import { credentialCommand } from './commands/credential.ts';
 import { policyCommand } from './commands/policy.ts';
 import { reviewsCommand } from './commands/reviews.ts';
 import { sessionsCommand } from './commands/sessions.ts';
+import { sshKeyCommand } from './commands/ssh-key.ts';
 import { startCommand } from './commands/start.ts';
 import { tokenCommand } from './commands/token.ts';
 import { EXIT, reportError } from './context.ts';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   sessionsCommand(program);
   reviewsCommand(program);
   accessCommand(program);
+  sshKeyCommand(program);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

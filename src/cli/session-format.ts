@@ -104,5 +104,35 @@ export function formatEvent(e: SessionEvent, startedAt: number): string {
     return [`${offset}  ${e.kind.padEnd(9)}  ${first}`, ...rest.map((l) => ' '.repeat(12) + l)].join('\n') + '\n';
   }
   if (e.kind === 'dropped') return `${offset}  dropped    ${String(e.data.count)} events were not recorded\n`;
+  const terminal = terminalLine(e.kind, e.data);
+  if (terminal !== undefined) return `${offset}  ${e.kind.padEnd(9)}  ${terminal}\n`;
   return `${offset}  ${e.kind.padEnd(9)}  ${JSON.stringify(e.data)}\n`;
+}
+
+/** Shell events (src/recorder/asciicast.ts, src/protocols/ssh/shell.ts) in a line each; the terminal stream itself is for `sessions replay`. */
+function terminalLine(kind: string, data: Record<string, unknown>): string | undefined {
+  if (kind === 'cast' && Array.isArray(data.events)) {
+    const counts = { o: 0, i: 0, r: 0 };
+    let bytes = 0;
+    for (const item of data.events as unknown[]) {
+      const [, code, text] = Array.isArray(item) ? (item as unknown[]) : [];
+      if (code === 'o' || code === 'i' || code === 'r') counts[code]++;
+      if (code === 'o' && typeof text === 'string') bytes += Buffer.byteLength(text);
+    }
+    return `shell ${String(data.shell)}: ${counts.o} output (${formatBytes(bytes)}), ${counts.i} input, ${counts.r} resize`;
+  }
+  if (kind === 'typed') {
+    if (data.echoed === false) return `shell ${String(data.shell)}: a line typed without echo (not recorded)`;
+    const verdict = typeof data.policy_verdict === 'string' ? `${data.policy_verdict}  ${formatRule(data.policy_rule ?? null)}` : 'no verdict';
+    return `shell ${String(data.shell)}: ${verdict}${data.edited === true ? '  (edited: may differ from what ran)' : ''}\n${' '.repeat(16)}${String(data.line)}`;
+  }
+  if (kind === 'shell' && data.phase === 'start') {
+    const size = typeof data.cols === 'number' && data.cols > 0 ? ` ${data.cols}x${String(data.rows)}` : '';
+    return `shell ${String(data.shell)} started: ${data.term === null ? 'no PTY' : `${String(data.term)}${size}`}`;
+  }
+  if (kind === 'shell' && data.phase === 'end') {
+    const duration = typeof data.duration_ms === 'number' ? ` after ${formatDuration(data.duration_ms)}` : '';
+    return `shell ${String(data.shell)} ended: exit ${String(data.exit)}${duration}, ${formatBytes(Number(data.bytes_in) || 0)} in, ${formatBytes(Number(data.bytes_out) || 0)} out`;
+  }
+  return undefined;
 }

@@ -9,6 +9,8 @@ export type AuditEventType =
   | 'auth.failed'
   | 'token.issued'
   | 'token.revoked'
+  | 'ssh_key.added'
+  | 'ssh_key.revoked'
   | 'credential.set'
   | 'credential.deleted'
   | 'policy.decision'

@@ -21,6 +21,10 @@ export const ERROR_CODES = {
   PCS_AUTH_IDP_UNREACHABLE: { status: 503, message: 'the identity provider {issuer} cannot be reached to check the token; try again shortly' },
   PCS_AUTH_SAML_INVALID: { status: 401, message: 'the SAML assertion was rejected: {reason}' },
   PCS_AUTH_FORBIDDEN: { status: 403, message: 'this action needs the {role} role' },
+  PCS_AUTH_KEY_UNKNOWN: { status: 401, message: 'the public key {fingerprint} is not registered for any subject; an administrator registers it with `portcullis ssh-key add`' },
+  PCS_AUTH_KEY_REVOKED: { status: 401, message: 'the public key {fingerprint} ({id}) has been revoked' },
+  PCS_AUTH_KEY_EXPIRED: { status: 401, message: 'the registration of public key {fingerprint} ({id}) has expired; an administrator registers it again' },
+  PCS_AUTH_KEY_SIGNATURE_INVALID: { status: 401, message: 'the signature made with public key {fingerprint} was refused: {reason}' },
 
   PCS_VAULT_KEY_MISSING: { status: 500, message: 'no vault master key: set PORTCULLIS_MASTER_KEY or vault.master_key_file ({detail})' },
   PCS_VAULT_KEY_INVALID: { status: 500, message: 'the vault master key is invalid: {detail}' },
@@ -86,6 +90,11 @@ export const ERROR_CODES = {
 
   PCS_SSH_HOST_KEY_CHANGED: { status: 502, message: 'the host key of connection {connection} changed (expected {expected}, got {got}): refused; an operator checks the host and updates host_key' },
   PCS_SSH_UPSTREAM_UNREACHABLE: { status: 502, message: 'connection {connection} cannot be reached ({cause})' },
+  PCS_SSH_KEY_INVALID: { status: 400, message: 'not an SSH public key ({reason}); send one line of a .pub file: ssh-ed25519 AAAA... comment' },
+  PCS_SSH_KEY_PRIVATE: { status: 400, message: 'this is a private key, which was not kept: send the public key only (the .pub file next to it)' },
+  PCS_SSH_KEY_UNSUPPORTED: { status: 400, message: 'public keys of type {type} are not accepted; use ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa of 2048 bits or more' },
+  PCS_SSH_KEY_EXISTS: { status: 409, message: 'public key {fingerprint} is already registered as {id} for {subject}; revoke that registration first' },
+  PCS_SSH_KEY_NOT_FOUND: { status: 404, message: 'no registered public key {key}; `portcullis ssh-key list` shows them' },
 
   PCS_API_NOT_FOUND: { status: 404, message: 'no such resource: {what}' },
   PCS_API_BAD_REQUEST: { status: 400, message: 'bad request: {reason}' },

@@ -4,10 +4,11 @@
 import type { Action } from '../core/action.ts';
 import type { AuditSink } from '../core/audit-event.ts';
 import type { Decision } from '../core/decision.ts';
-import { isGatewayError, type GatewayError } from '../core/errors.ts';
+import { GatewayError, isGatewayError } from '../core/errors.ts';
 import { overruled } from '../policy/decision.ts';
 import type { Identity } from '../core/identity.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
+import { keyFingerprint, type KeyLookup, type RegisteredKeys } from '../identity/ssh-keys.ts';
 import type { CompiledPolicies } from '../policy/compile.ts';
 import { decide, type AccessGrants, type ConnectionRef } from '../policy/decide.ts';
 import type { Logger } from '../runtime/logger.ts';
@@ -36,6 +37,8 @@ export class Gate {
   /** Running just-in-time access (approved access requests). */
   readonly #grants: AccessGrants | undefined;
   readonly #authenticator: Authenticator;
+  /** Public keys registered for subjects (SSH logins by key); none when absent. */
+  readonly #keys: RegisteredKeys | undefined;
   readonly #audit: AuditSink;
   readonly #metrics: Metrics;
   readonly #logger: Logger;
@@ -48,10 +51,11 @@ export class Gate {
     this.#logger.error({ err, type: 'policy.decision' }, 'audit append failed');
   };
 
-  constructor(opts: { policies: () => CompiledPolicies; authenticator: Authenticator; audit: AuditSink; metrics: Metrics; logger: Logger; grants?: AccessGrants }) {
+  constructor(opts: { policies: () => CompiledPolicies; authenticator: Authenticator; audit: AuditSink; metrics: Metrics; logger: Logger; grants?: AccessGrants; keys?: RegisteredKeys }) {
     this.#policies = opts.policies;
     this.#grants = opts.grants;
     this.#authenticator = opts.authenticator;
+    this.#keys = opts.keys;
     this.#audit = opts.audit;
     this.#metrics = opts.metrics;
     this.#logger = opts.logger;
@@ -69,6 +73,62 @@ export class Gate {
       this.#metrics.authentications.inc({ result: isGatewayError(err) ? err.code : 'PCS_INTERNAL', method: 'unknown' });
       throw err;
     }
+  }
+
+  /**
+   * The question an SSH client asks before it signs (RFC 4252 section 7): would this public key
+   * be accepted? True when it is registered, not revoked and not expired. Nothing is proven
+   * yet, so nothing is logged in. A registered key refused (revoked, expired) is audited like a
+   * failed login; an unknown one only counted: clients offer every key they hold before the
+   * token, and a record per offered key would bury the failures that matter.
+   */
+  acceptsKey(blob: Buffer, session: Omit<SessionRef, 'id'> & { id?: string }): boolean {
+    const found = this.#identifyKey(blob);
+    if (found.ok) return true;
+    if (found.key === undefined) this.#metrics.authentications.inc({ result: found.error.code, method: 'ssh-key' });
+    else this.#keyFailed(found.error, found, session);
+    return false;
+  }
+
+  /**
+   * Log in with a registered public key. `verify` is the protocol's check that the client holds
+   * the private key (the signature over the session); it returns why it failed, or undefined.
+   * It runs only for a live registration. Success and failure are audited as login() does.
+   */
+  loginWithKey(blob: Buffer, session: Omit<SessionRef, 'id'> & { id?: string }, verify: () => string | undefined): Identity {
+    const found = this.#identifyKey(blob);
+    if (!found.ok) {
+      this.#keyFailed(found.error, found, session);
+      throw found.error;
+    }
+    const refusal = verify();
+    if (refusal !== undefined) {
+      const error = new GatewayError('PCS_AUTH_KEY_SIGNATURE_INVALID', { fingerprint: found.key.fingerprint, reason: refusal });
+      this.#keyFailed(error, { fingerprint: found.key.fingerprint, key: found.key }, session);
+      throw error;
+    }
+    const { identity, key } = found;
+    this.#metrics.authentications.inc({ result: 'ok', method: identity.method });
+    this.#record({ type: 'auth.login', actor: identity.subject, data: { connection: session.connection.name, protocol: session.protocol, session: session.id ?? null, client: session.clientAddr ?? null, method: identity.method, token_id: null, key_id: key.id, fingerprint: key.fingerprint } });
+    return identity;
+  }
+
+  #identifyKey(blob: Buffer): KeyLookup {
+    if (this.#keys !== undefined) return this.#keys.identify(blob);
+    const fingerprint = keyFingerprint(blob);
+    return { ok: false, error: new GatewayError('PCS_AUTH_KEY_UNKNOWN', { fingerprint }), fingerprint, key: undefined };
+  }
+
+  /** The same record the authenticator writes for a refused token, with the key named by fingerprint. */
+  #keyFailed(error: GatewayError, found: Pick<KeyLookup & { ok: false }, 'fingerprint' | 'key'>, session: Omit<SessionRef, 'id'>): void {
+    this.#metrics.authentications.inc({ result: error.code, method: 'ssh-key' });
+    const data: Record<string, string | null> = { protocol: session.protocol, connection: session.connection.name, client: session.clientAddr ?? null, code: error.code, method: 'ssh-key', fingerprint: found.fingerprint };
+    if (found.key !== undefined) {
+      data.key_id = found.key.id;
+      data.subject = found.key.subject;
+    }
+    if (typeof error.params.reason === 'string') data.reason = error.params.reason;
+    this.#record({ type: 'auth.failed', actor: 'anonymous', data });
   }
 
   /**

@@ -7,6 +7,7 @@ import { AuditLog } from '../audit/audit-log.ts';
 import { LocalIssuer } from '../identity/local-issuer.ts';
 import { createAuthenticator, type Authenticator } from '../identity/authenticator.ts';
 import { SamlExchange } from '../identity/saml.ts';
+import { SshKeyService } from '../identity/ssh-keys.ts';
 import { compilePolicies, type CompiledPolicies } from '../policy/compile.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { loadMasterKey, type MasterKey } from '../vault/master-key.ts';
@@ -28,6 +29,8 @@ export interface Services {
   readonly localIssuer: LocalIssuer;
   readonly authenticator: Authenticator;
   readonly saml: SamlExchange;
+  /** Public keys registered for subjects (SSH logins by key). */
+  readonly sshKeys: SshKeyService;
   readonly credentials: CredentialStore;
   readonly policies: CompiledPolicies;
   /** Mask plans with the deployment's hash key (configured, or derived from the master key). */
@@ -55,6 +58,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     const localIssuer = await LocalIssuer.open({ store, vault, config: config.identity.local_issuer, audit });
     const authenticator = createAuthenticator({ config: config.identity, localIssuer, logger, audit });
     const saml = new SamlExchange({ idps: config.identity.saml, localIssuer, audit, logger });
+    const sshKeys = await SshKeyService.open({ store, audit, logger: logger.child({ component: 'ssh-keys' }), issuer: localIssuer.issuer });
     const credentials = new CredentialStore(store, vault, audit);
     const policies = compilePolicies(config.policies);
     const masks = new MaskPlanner(resolveMaskHashKey(config.masking?.hash_key, master.key));
@@ -70,6 +74,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
       localIssuer,
       authenticator,
       saml,
+      sshKeys,
       credentials,
       policies,
       masks,

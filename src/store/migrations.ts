@@ -1,6 +1,6 @@
 // Schema migrations, written with Kysely's schema builder so they run on SQLite and PostgreSQL
 // alike. Append new migrations; never edit one that has shipped.
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const migrations: Record<string, Migration> = {
   '0001_core': {
@@ -142,6 +142,31 @@ const migrations: Record<string, Migration> = {
         .addColumn('at', 'bigint', (c) => c.notNull())
         .addPrimaryKeyConstraint('review_votes_pk', ['review_id', 'voter'])
         .execute();
+    },
+  },
+
+  // Public keys an administrator registered for a subject (SSH logins by key). A key is never
+  // deleted, only revoked, so the audit log's ids keep pointing at a row; the same key may be
+  // registered again once revoked, hence uniqueness among the rows not revoked only.
+  '0004_ssh_keys': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('ssh_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('key_type', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('groups', 'text', (c) => c.notNull())
+        .addColumn('comment', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('revoked_at', 'bigint')
+        .addColumn('revoked_by', 'text')
+        .execute();
+      await db.schema.createIndex('ssh_keys_live_fingerprint').on('ssh_keys').column('fingerprint').unique().where(sql.ref('revoked_at'), 'is', null).execute();
+      await db.schema.createIndex('ssh_keys_subject').on('ssh_keys').columns(['subject', 'created_at']).execute();
     },
   },
 };

@@ -105,6 +105,27 @@ export interface ReviewVoteTable {
   at: number;
 }
 
+export interface SshKeyTable {
+  /** `key_` and 12 hex digits. */
+  id: string;
+  /** `SHA256:` and the unpadded base64 of the key blob's SHA-256, as OpenSSH prints it. */
+  fingerprint: string;
+  /** ssh-ed25519 | ecdsa-sha2-nistp256 | ecdsa-sha2-nistp384 | ecdsa-sha2-nistp521 | ssh-rsa */
+  key_type: string;
+  /** The public key blob (SSH wire format), base64. */
+  public_key: string;
+  subject: string;
+  /** The groups of the identity a login with this key gets, JSON. */
+  groups: string;
+  comment: string | null;
+  created_at: number;
+  created_by: string;
+  /** Null: no expiry. */
+  expires_at: number | null;
+  revoked_at: number | null;
+  revoked_by: string | null;
+}
+
 export interface AuditTable {
   seq: number;
   at: number;
@@ -132,6 +153,7 @@ export interface Database {
   session_events: SessionEventTable;
   reviews: ReviewTable;
   review_votes: ReviewVoteTable;
+  ssh_keys: SshKeyTable;
   audit: AuditTable;
   audit_checkpoints: AuditCheckpointTable;
 }

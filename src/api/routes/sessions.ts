@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { GatewayError } from '../../core/errors.ts';
+import { formatCast, readCast } from '../../recorder/asciicast.ts';
 import { DEFAULT_EVENT_LIMIT, DEFAULT_LIST_LIMIT, MAX_EVENT_LIMIT, MAX_LIST_LIMIT, getSession, listSessions } from '../../recorder/reader.ts';
 import { authenticateRequest, requireRole } from '../auth.ts';
 import { parseBody } from '../body.ts';
@@ -17,6 +18,10 @@ const listQuery = z.object({
 const showQuery = z.object({
   after_seq: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(MAX_EVENT_LIMIT).default(DEFAULT_EVENT_LIMIT),
+});
+
+const castQuery = z.object({
+  shell: z.coerce.number().int().min(1).optional(),
 });
 
 /** Recorded sessions can hold statement text and parameters: admin only. */
@@ -44,5 +49,17 @@ export function sessionRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (!found) throw new GatewayError('PCS_API_NOT_FOUND', { what: `session ${id}` });
     const { session, events } = found;
     return { session, events, next_after_seq: events.length === q.limit ? (events[events.length - 1]?.seq ?? null) : null };
+  });
+
+  /** A session's shells as an asciicast v2 file (all of them in order, or `?shell=N`). */
+  app.get('/api/v1/sessions/:id/cast', async (req, reply) => {
+    requireRole(await authenticateRequest(req, services.authenticator, ctx.metrics), 'admin');
+    const { id } = req.params as { id: string };
+    const q = parseBody(castQuery, req.query);
+    const found = await readCast(services.store, id, q.shell !== undefined ? { shell: q.shell } : {});
+    if (!found) throw new GatewayError('PCS_API_NOT_FOUND', { what: `session ${id}` });
+    if (!found.cast) throw new GatewayError('PCS_API_NOT_FOUND', { what: q.shell !== undefined ? `shell ${q.shell} in session ${id}` : `shell recording in session ${id}` });
+    reply.type('application/x-asciicast');
+    return formatCast(found.cast);
   });
 }

@@ -1,9 +1,10 @@
 // The SSH listener: an agent logs in with its identity token as the password (or the answer
-// to a keyboard-interactive prompt) and a user name that names the connection; its requests
+// to a keyboard-interactive prompt), or with a public key registered for its subject, and a
+// user name that names the connection; its requests
 // are dispatched to the handlers (exec.ts, shell.ts, sftp.ts, forward.ts), which decide each
 // one and relay it over the gateway's own upstream connection (upstream.ts).
 import { EventEmitter } from 'node:events';
-import ssh2, { type Connection, type Session } from 'ssh2';
+import ssh2, { type Connection, type PublicKeyAuthContext, type Session } from 'ssh2';
 import type { Identity } from '../../core/identity.ts';
 import type { AdapterContext } from '../../pipeline/adapter.ts';
 import { bindListener, type Endpoint } from '../../pipeline/listen.ts';
@@ -16,9 +17,25 @@ import { runShell } from './shell.ts';
 import { openUpstream, type UpstreamSecret } from './upstream.ts';
 
 // ssh2 is CommonJS: its named exports are not visible to ESM imports.
-const { Server } = ssh2;
+const { Server, utils } = ssh2;
 
-const AUTH_METHODS: ['password', 'keyboard-interactive'] = ['password', 'keyboard-interactive'];
+/** What a refusal offers next: a registered key, or the identity token. */
+const AUTH_METHODS: ['publickey', 'password', 'keyboard-interactive'] = ['publickey', 'password', 'keyboard-interactive'];
+
+/** An `ssh-rsa` signature is RSA with SHA-1, which OpenSSH itself no longer accepts. */
+const isSha1Rsa = (auth: PublicKeyAuthContext): boolean => auth.key.algo === 'ssh-rsa' && auth.hashAlgo === undefined;
+
+/**
+ * Why the signature of a public-key login does not hold, or undefined when it does: the key
+ * sent is parsed and the signature over the session checked by ssh2.
+ */
+function signatureRefusal(auth: PublicKeyAuthContext, signature: Buffer, signed: Buffer): string | undefined {
+  if (isSha1Rsa(auth)) return 'ssh-rsa (SHA-1) signatures are not accepted; sign with rsa-sha2-256 or rsa-sha2-512';
+  const key = utils.parseKey(auth.key.data);
+  if (key instanceof Error) return 'the public key sent cannot be parsed';
+  if (key.type !== auth.key.algo) return `the key is ${key.type} but the request names ${auth.key.algo}`;
+  return key.verify(signed, signature, auth.hashAlgo) === true ? undefined : 'the signature does not verify';
+}
 
 export class SshListener {
   readonly #ctx: AdapterContext;
@@ -53,6 +70,8 @@ export class SshListener {
     while (this.#clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const c of this.#clients) c.end();
     await closed;
+    // The recordings end one turn after their connections close (see #accept).
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   #accept(client: Connection, clientAddr: string): void {
@@ -63,8 +82,12 @@ export class SshListener {
     client.on('error', (err) => this.#ctx.logger.debug({ err }, 'ssh client error'));
     client.on('close', () => {
       this.#clients.delete(client);
-      session?.recording.end('closed', {});
-      session?.close();
+      // ssh2 closes the channels after this event: their handlers record their last events
+      // (exec and shell ends, the tail of a terminal recording) first, then the session ends.
+      setImmediate(() => {
+        session?.recording.end('closed', {});
+        session?.close();
+      });
     });
     client.on('authentication', (auth) => {
       const connection = this.#connectionFor(auth.username);
@@ -79,6 +102,19 @@ export class SshListener {
           () => auth.reject(AUTH_METHODS),
         );
       };
+      if (auth.method === 'publickey') {
+        const ref = { connection: { name: connection.name, type: 'ssh' }, protocol: 'ssh', clientAddr };
+        const { signature, blob } = auth;
+        // No signature yet: the client asks whether this key would do before it signs.
+        if (signature === undefined || blob === undefined) return isSha1Rsa(auth) || !this.#ctx.gate.acceptsKey(auth.key.data, ref) ? auth.reject(AUTH_METHODS) : auth.accept();
+        try {
+          login = { identity: this.#ctx.gate.loginWithKey(auth.key.data, ref, () => signatureRefusal(auth, signature, blob)), connection };
+        } catch {
+          // The gate audited why.
+          return auth.reject(AUTH_METHODS);
+        }
+        return auth.accept();
+      }
       if (auth.method === 'password') return withToken(auth.password);
       if (auth.method === 'keyboard-interactive') {
         return auth.prompt([{ prompt: 'Portcullis identity token: ', echo: false }], (answers) => withToken(answers[0] ?? ''));
