@@ -14,6 +14,7 @@ export type AuditEventType =
   | 'credential.set'
   | 'credential.deleted'
   | 'policy.decision'
+  | 'policy.observed'
   | 'review.created'
   | 'review.vote'
   | 'review.approved'

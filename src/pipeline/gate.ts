@@ -132,6 +132,21 @@ export class Gate {
   }
 
   /**
+   * What policy would say of an action that is not enforced here: a line typed into a shell
+   * that was allowed as a whole. Audited as `policy.observed` (never as a decision, and not
+   * counted in the decision metrics), so the log tells what ran from what was only seen.
+   */
+  observe(identity: Identity, session: SessionRef, action: Action): Decision {
+    const decision = decide(this.#policies(), identity, session.connection, action, this.#grants);
+    this.#audit.append({
+      type: 'policy.observed',
+      actor: identity.subject,
+      data: { session: session.id, connection: session.connection.name, protocol: session.protocol, action: summarise(action), verdict: decision.verdict, rule: decision.rule ?? null, reason: decision.reason },
+    }).then(this.#onAudited, this.#onDecisionAuditFailed);
+    return decision;
+  }
+
+  /**
    * Decide one action. Synchronous on purpose (no promise on the hot path); the audit record
    * is appended in the background and a failure to append is logged, never lost silently.
    */

@@ -171,9 +171,11 @@ policies:
     let audited: string[] = [];
     for (let i = 0; i < 250 && !audited.some((d) => d.includes('uname -s')); i++) {
       await sleep(20);
-      audited = (await db.selectFrom('audit').select('data').where('type', '=', 'policy.decision').execute()).map((row) => row.data);
+      audited = (await db.selectFrom('audit').select('data').where('type', '=', 'policy.observed').execute()).map((row) => row.data);
     }
-    assert.ok(audited.some((d) => d.includes('"command":"uname -s"') && d.includes(id)), 'typed lines are audited as decisions');
+    assert.ok(audited.some((d) => d.includes('"command":"uname -s"') && d.includes(id)), 'typed lines are audited as observed, not enforced');
+    const decided = (await db.selectFrom('audit').select('data').where('type', '=', 'policy.decision').execute()).map((row) => row.data);
+    assert.ok(!decided.some((d) => d.includes('"command":"uname -s"')), 'never as decisions');
     assert.ok(!(await db.selectFrom('audit').select('data').execute()).some((row) => row.data.includes(TYPED_SECRET)));
 
     // The asciicast v2 file: a header, then events in time order whose output is what the client got.

@@ -112,8 +112,7 @@ export async function runShell(s: SshClientSession, channel: ServerChannel, pty:
 /**
  * One typed line: its text when it was echoed (a line typed at a no-echo prompt is recorded
  * without it), and what the exec policy would say of it. The verdict is advisory and nothing
- * is blocked; Gate.decide is the only way to ask the policy, so it is audited as a decision
- * like any other (`policy.decision` with the line as an exec command).
+ * is blocked, and it is audited as `policy.observed` (Gate.observe), never as a decision.
  */
 function recordLine(s: SshClientSession, shell: number, t: number, typed: { line: string; edited: boolean; truncated: boolean; echoed: boolean }): void {
   const blank = typed.line.trim() === '';
@@ -123,7 +122,7 @@ function recordLine(s: SshClientSession, shell: number, t: number, typed: { line
   if (typed.truncated) data.truncated = true;
   // A line typed without echo is not shown to the policy (nor to the audit log); an edited one is not known well enough to judge.
   if (typed.echoed && !typed.edited && !blank) {
-    const decision = s.decide(sshExecAction(typed.line));
+    const decision = s.ctx.gate.observe(s.identity, s.ref, sshExecAction(typed.line));
     data.policy_verdict = decision.verdict;
     data.policy_rule = ruleLabel(decision);
     data.policy_reason = decision.reason;
