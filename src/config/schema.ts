@@ -1,7 +1,7 @@
 // The configuration file's schema: one source for start-up validation, the published JSON
 // Schema (schema/portcullis.schema.json) and the TypeScript types every module reads.
 import { z } from 'zod';
-import { SQL_EFFECTS } from '../core/action.ts';
+import { SFTP_OPS, SQL_EFFECTS } from '../core/action.ts';
 import { isLoopbackHost, isLoopbackHttp } from '../identity/urls.ts';
 import { maskEntryProblems } from '../masking/config.ts';
 import { notificationsSchema } from '../notify/config.ts';
@@ -238,15 +238,30 @@ const httpMatch = z.strictObject({
   body: z.array(httpBodyTest).min(1).optional(),
 });
 
-const sshMatch = z.strictObject({
-  op: z.array(z.enum(['exec', 'shell', 'sftp', 'forward'])).min(1).optional(),
-  /** Every simple command of an exec line runs a program matching one of these globs (allow lists). */
-  program: stringList.optional(),
-  /** Every simple command of an exec line has an argument matching one of these globs. */
-  args: stringList.optional(),
-  /** Some simple command of an exec line runs a program matching one of these globs, or the line is not understood (deny lists). */
-  any_program: stringList.optional(),
-});
+const filePathGlob = z.string().regex(/^(\/|~\/|~$|\*\*)/, 'expected an absolute path glob (/srv/**), a ~/ glob (legacy scp) or **');
+const filePathGlobs = z.union([filePathGlob, z.array(filePathGlob).min(1)]).transform((v) => (typeof v === 'string' ? [v] : v));
+
+const sshMatch = z
+  .strictObject({
+    op: z.array(z.enum(['exec', 'shell', 'sftp', 'forward'])).min(1).optional(),
+    /** Every simple command of an exec line runs a program matching one of these globs (allow lists). */
+    program: stringList.optional(),
+    /** Every simple command of an exec line has an argument matching one of these globs. */
+    args: stringList.optional(),
+    /** Some simple command of an exec line runs a program matching one of these globs, or the line is not understood (deny lists). */
+    any_program: stringList.optional(),
+    /** SFTP operations (and legacy scp lines): what the request does to its path. */
+    file_op: z.array(z.enum(SFTP_OPS)).min(1).optional(),
+    /** SFTP operations: the normalised path matches one of these globs (`*` within a segment, `**` any number of segments). */
+    path: filePathGlobs.optional(),
+  })
+  .superRefine((m, ctx) => {
+    const files = m.file_op !== undefined || m.path !== undefined;
+    if (files && m.op !== undefined && !m.op.includes('sftp')) ctx.addIssue({ code: 'custom', message: 'file_op and path match sftp operations only: add sftp to op, or leave op out', path: ['op'] });
+    if (files && (m.program !== undefined || m.args !== undefined || m.any_program !== undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'file_op and path (sftp) cannot be combined with program, args or any_program (exec) in one rule', path: [m.file_op !== undefined ? 'file_op' : 'path'] });
+    }
+  });
 
 const mcpMatch = z.strictObject({ tool: stringList.optional() });
 

@@ -58,6 +58,13 @@ export interface HttpAction {
   readonly body?: unknown;
 }
 
+/**
+ * What an SFTP request (or a legacy `scp -t`/`scp -f` exec line) does to a path: the
+ * vocabulary of `match.ssh.file_op`. docs/ssh.md maps each SFTP request to one of them.
+ */
+export const SFTP_OPS = ['read', 'write', 'remove', 'rename', 'mkdir', 'list', 'stat'] as const;
+export type SftpOp = (typeof SFTP_OPS)[number];
+
 /** One simple command of an SSH exec line. */
 export interface SshCommand {
   /** As written after quote removal (`/bin/rm` stays so). */
@@ -84,8 +91,16 @@ export interface SshAction {
   readonly redirects?: readonly { readonly op: string; readonly target: string; readonly dynamic: boolean }[];
   /** For exec: variables the line sets (`A=1 cmd`, `env A=1 cmd`, `for A in`). Any keeps it from matching `program`/`args` rules. */
   readonly assignments?: readonly string[];
-  /** For sftp: the operation and path. */
-  readonly sftp?: { readonly op: string; readonly path: string };
+  /**
+   * For sftp: the operation and the normalised path (absolute, or `~/...` for a legacy scp
+   * line, whose home directory is not known). A path ending in `/**` is a whole tree (`scp -r`).
+   */
+  readonly sftp?: {
+    readonly op: SftpOp;
+    readonly path: string;
+    /** The home directory `path` was resolved against, when the adapter knows it: `~/` globs match below it. */
+    readonly home?: string;
+  };
   /** For forward: the destination. */
   readonly forward?: { readonly host: string; readonly port: number; readonly direction: 'local' | 'remote' };
 }

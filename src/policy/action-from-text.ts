@@ -4,7 +4,8 @@
 //   mysql     SQL text (not analysed yet: one statement of effect unknown, fail closed)
 //   http      `METHOD /path?query`, optionally followed by a JSON body on the next lines
 //   ssh       `shell` | `sftp <op> <path>` | `forward <host>:<port>` | any other line: exec
-import type { Action, HttpAction, SqlAction, SshAction } from '../core/action.ts';
+//             (a legacy `scp -t <path>` / `scp -f <path>` line is an sftp write / read)
+import { SFTP_OPS, type Action, type HttpAction, type SftpOp, type SqlAction, type SshAction, type SshCommand } from '../core/action.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { ConnectionConfig } from '../config/schema.ts';
 import { analyzePostgres, loadSqlAnalyzer } from './sql/analyze-postgres.ts';
@@ -57,9 +58,16 @@ export function sshActionFromText(text: string): SshAction {
       if (args.length > 0) break; // `shell foo` is an exec of a program named shell
       return { kind: 'ssh', op: 'shell' };
     case 'sftp': {
-      const [op, ...path] = args;
-      if (op === undefined || path.length === 0) throw invalid('expected "sftp <op> <path>", such as "sftp get /etc/hosts"');
-      return { kind: 'ssh', op: 'sftp', sftp: { op, path: path.join(' ') } };
+      const [op, ...words] = args;
+      const usage = `expected "sftp <op> <path>" with <op> one of ${SFTP_OPS.join(', ')} and an absolute or ~/ path, such as "sftp read /etc/hosts"`;
+      if (op === undefined || words.length === 0 || !isSftpOp(op)) throw invalid(usage);
+      const text = words.join(' ');
+      // As the gateway would see it: dot segments and duplicate slashes resolved; `dir/**` a tree.
+      const tree = text.endsWith('/**');
+      const named = tree ? text.slice(0, -3) || '/' : text;
+      const path = named.startsWith('/') || named.startsWith('~/') || named === '~' ? normaliseFilePath(named.replace(/^~/, '.'), '~') : undefined;
+      if (path === undefined) throw invalid(usage);
+      return { kind: 'ssh', op: 'sftp', sftp: { op, path: tree ? treeOf(path) : path } };
     }
     case 'forward': {
       const m = args.length === 1 ? /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(args[0] ?? '') : null;
@@ -71,9 +79,94 @@ export function sshActionFromText(text: string): SshAction {
   return sshExecAction(line);
 }
 
-/** An SSH exec request, with what the shell parser reads in its command line. */
+export function isSftpOp(op: string): op is SftpOp {
+  return (SFTP_OPS as readonly string[]).includes(op);
+}
+
+/**
+ * A file path as policy sees it: resolved against `base` when relative, `.` and `..` segments
+ * and duplicate or trailing slashes removed, as POSIX does it lexically (`..` of `/` is `/`;
+ * symbolic links are not known here and not followed). `base` is an absolute normalised path,
+ * or `~` when the home directory is not known (then the result is `~` or `~/...`, and a path
+ * that climbs above `~` cannot be placed: undefined). Undefined too for a path with NUL.
+ */
+export function normaliseFilePath(path: string, base: string): string | undefined {
+  if (path.includes('\0')) return undefined;
+  const out: string[] = [];
+  let floor = 0;
+  if (!path.startsWith('/')) {
+    if (base.startsWith('/')) {
+      for (const segment of base.split('/')) if (segment !== '') out.push(segment);
+    } else {
+      out.push(base);
+      floor = 1;
+    }
+  }
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment !== '..') out.push(segment);
+    else if (out.length > floor) out.pop();
+    else if (floor > 0) return undefined;
+  }
+  return floor > 0 ? out.join('/') : `/${out.join('/')}`;
+}
+
+/** `dir/**`: the whole tree under dir (what `scp -r` reads or writes). */
+function treeOf(dir: string): string {
+  return dir === '/' ? '/**' : `${dir}/**`;
+}
+
+// What OpenSSH's scp client runs on the remote side in legacy mode (`scp -O`): `scp [-v] [-r]
+// [-p] [-d] -t [--] <path>` to upload into <path>, `scp [-v] [-r] [-p] -f [--] <path>` to
+// download it. The options before -t/-f, each at most once.
+const SCP_FLAGS: ReadonlySet<string> = new Set(['-v', '-r', '-p', '-d']);
+// Characters the remote shell would expand in the path besides a leading `~`.
+const SHELL_SPECIAL = /[$`*?[\]{}\\]/;
+
+/**
+ * A legacy scp line as an sftp action: `-t` writes, `-f` reads. With -r (a tree) or -d (a
+ * directory to put files in) the path is `dir/**`. A relative path is relative to the home
+ * directory, which is not known here: it becomes `~/...`, and one that climbs above it, or
+ * any other form, is no scp line (undefined: the caller decides it as exec).
+ */
+function scpAction(command: string, c: SshCommand): SshAction | undefined {
+  if (c.program !== 'scp') return undefined;
+  const flags = new Set<string>();
+  let i = 0;
+  for (; i < c.args.length && SCP_FLAGS.has(c.args[i] ?? ''); i++) {
+    if (flags.has(c.args[i] ?? '')) return undefined;
+    flags.add(c.args[i] ?? '');
+  }
+  const mode = c.args[i++];
+  if (mode !== '-t' && mode !== '-f') return undefined;
+  if (mode === '-f' && flags.has('-d')) return undefined;
+  if (c.args[i] === '--') i++;
+  if (i !== c.args.length - 1) return undefined;
+  let text = c.args[i] ?? '';
+  if (c.dynamic) {
+    // The only expansion allowed is the shell's leading `~` (the home directory).
+    if (!(text === '~' || text.startsWith('~/')) || SHELL_SPECIAL.test(text)) return undefined;
+    text = text.slice(1);
+    if (!text.startsWith('/')) text = `/${text}`;
+    text = `.${text}`;
+  } else if (text === '') return undefined;
+  const path = normaliseFilePath(text, '~');
+  if (path === undefined) return undefined;
+  const op: SftpOp = mode === '-t' ? 'write' : 'read';
+  return { kind: 'ssh', op: 'sftp', command, sftp: { op, path: flags.has('-r') || flags.has('-d') ? treeOf(path) : path } };
+}
+
+/**
+ * An SSH exec request, with what the shell parser reads in its command line. A line that is
+ * exactly one legacy scp command is an sftp read or write of its path (scpAction).
+ */
 export function sshExecAction(command: string): SshAction {
   const parsed = parseShellLine(command);
+  const [only] = parsed.commands;
+  if (only !== undefined && parsed.commands.length === 1 && !parsed.uncertain && parsed.redirects.length === 0 && parsed.assignments.length === 0) {
+    const scp = scpAction(command, only);
+    if (scp !== undefined) return scp;
+  }
   return {
     kind: 'ssh',
     op: 'exec',

@@ -4,7 +4,7 @@ import { maskRuleFromConfig } from '../masking/config.ts';
 import type { ActionKind, SqlEffect } from '../core/action.ts';
 import type { Approvers, MaskSpec, ReviewSpec, RuleRef, Verdict } from '../core/decision.ts';
 import type { MatchConfig, PolicyConfig, RuleConfig } from '../config/schema.ts';
-import { compileDottedGlob, compileGlob, type Matcher } from './glob.ts';
+import { compileDottedGlob, compileGlob, escapeRegExp, type Matcher } from './glob.ts';
 import { compileBodyTest, type BodyPredicate } from './http-body.ts';
 import { compilePathPattern } from './http-path.ts';
 
@@ -46,6 +46,23 @@ export interface SshMatcher {
   readonly args: readonly Matcher[] | undefined;
   /** `any_program`: some command's program matches one, or the line is uncertain (deny lists). */
   readonly anyPrograms: readonly Matcher[] | undefined;
+  /** `file_op`: the sftp operation is one of these. */
+  readonly fileOps: ReadonlySet<string> | undefined;
+  /** `path`: the sftp path matches one of these. */
+  readonly paths: readonly FilePathMatcher[] | undefined;
+}
+
+/** One `match.ssh.path` glob. */
+export interface FilePathMatcher {
+  readonly matches: Matcher;
+  /** The glob starts with `~`: it names paths below the home directory. */
+  readonly home: boolean;
+  /** For a glob ending in `/**`: matches the directories whose whole tree the glob covers. */
+  readonly treeRoot: Matcher | undefined;
+  /** The glob up to its first wildcard: every path it matches starts with this text. */
+  readonly literal: string;
+  /** Its segments after `/` or `~/`, each a RegExp or null for `**` (to place paths when the home directory is not known). */
+  readonly segments: readonly (RegExp | null)[];
 }
 
 export interface McpMatcher {
@@ -128,6 +145,60 @@ function compileFunctionGlob(glob: string): Matcher {
   return (name) => full(name) || full(name.slice(name.lastIndexOf('.') + 1));
 }
 
+function fileSegmentSource(segment: string): string {
+  let source = '';
+  for (const ch of segment) source += ch === '*' ? '[^/]*' : ch === '?' ? '[^/]' : escapeRegExp(ch);
+  return source;
+}
+
+/**
+ * A file path glob: `*` any run and `?` one character inside one segment, `**` as a whole
+ * segment any number of segments, none included (`/srv/**` matches `/srv` and everything
+ * below). Paths are compared as normalised (no `.`, `..`, duplicate or trailing slash).
+ */
+export function compileFilePathGlob(glob: string): Matcher {
+  const g = glob.length > 1 ? glob.replace(/\/+$/, '') : glob;
+  if (g === '**') return () => true;
+  if (!/[*?]/.test(g)) return (path) => path === g;
+  const prefix = g.slice(0, -3);
+  if (g.endsWith('/**') && !/[*?]/.test(prefix)) return prefix === '' ? (path) => path.startsWith('/') : (path) => path === prefix || path.startsWith(`${prefix}/`);
+  let source = '';
+  g.split('/').forEach((segment, i) => {
+    if (segment === '**') source += i === 0 ? '.*' : '(?:/.*)?';
+    else source += (i === 0 ? '' : '/') + fileSegmentSource(segment);
+  });
+  const re = new RegExp(`^${source}$`, 's');
+  return (path) => re.test(path);
+}
+
+function compileFilePath(glob: string): FilePathMatcher {
+  const g = glob.length > 1 ? glob.replace(/\/+$/, '') : glob;
+  const wildcard = g.search(/[*?]/);
+  let treeRoot: Matcher | undefined;
+  if (g === '**') treeRoot = () => true;
+  else if (g.endsWith('/**')) treeRoot = compileFilePathGlob(g.slice(0, -3) || '/');
+  const home = g.startsWith('~');
+  const rest = g.startsWith('/') || home ? g.slice(g.indexOf('/') === -1 ? g.length : g.indexOf('/') + 1) : g;
+  return Object.freeze({
+    matches: compileFilePathGlob(g),
+    home,
+    treeRoot,
+    literal: wildcard === -1 ? g : g.slice(0, wildcard),
+    segments: Object.freeze(rest === '' ? [] : rest.split('/').map((seg) => (seg === '**' ? null : new RegExp(`^${fileSegmentSource(seg)}$`, 's')))),
+  });
+}
+
+function compileSsh(m: NonNullable<MatchConfig['ssh']>): SshMatcher {
+  return Object.freeze({
+    ops: set(m.op),
+    programs: list(m.program, compileGlob),
+    args: list(m.args, compileGlob),
+    anyPrograms: list(m.any_program, compileGlob),
+    fileOps: set(m.file_op),
+    paths: list(m.path, compileFilePath),
+  });
+}
+
 function compileSql(m: NonNullable<MatchConfig['sql']>): SqlMatcher {
   const effects = set(m.effect);
   return Object.freeze({
@@ -193,7 +264,7 @@ function compileRule(rule: RuleConfig, index: number, policy: CompiledPolicy): C
     kind: matchKind(m),
     sql: m?.sql === undefined ? undefined : compileSql(m.sql),
     http: m?.http === undefined ? undefined : compileHttp(m.http),
-    ssh: m?.ssh === undefined ? undefined : Object.freeze({ ops: set(m.ssh.op), programs: list(m.ssh.program, compileGlob), args: list(m.ssh.args, compileGlob), anyPrograms: list(m.ssh.any_program, compileGlob) }),
+    ssh: m?.ssh === undefined ? undefined : compileSsh(m.ssh),
     mcp: m?.mcp === undefined ? undefined : Object.freeze({ tools: list(m.mcp.tool, compileGlob) }),
     policy,
   });

@@ -1,7 +1,7 @@
 // Does one compiled rule match one action? Pure predicates over precompiled matchers.
 // For SQL, a rule is matched against one statement at a time (decide() splits the action).
 import type { Action, HttpAction, McpAction, SqlStatement, SshAction } from '../core/action.ts';
-import type { CompiledRule, HttpMatcher, McpMatcher, ParamMatcher, SqlMatcher, SshMatcher } from './compile.ts';
+import type { CompiledRule, FilePathMatcher, HttpMatcher, McpMatcher, ParamMatcher, SqlMatcher, SshMatcher } from './compile.ts';
 import { anyMatch, type Matcher } from './glob.ts';
 import { programOf } from './ssh-program.ts';
 
@@ -92,8 +92,109 @@ function writesOrConnects(action: SshAction): boolean {
   return false;
 }
 
-function sshMatches(m: SshMatcher, action: SshAction): boolean {
+/**
+ * The path as a `~` glob names it: `~/rest` when it lies below the home directory the adapter
+ * knows (legacy scp paths are written so already), else undefined (no `~` glob matches).
+ */
+function homeRelative(path: string, home: string | undefined): string | undefined {
+  if (path === '~' || path.startsWith('~/')) return path;
+  if (home === undefined) return undefined;
+  if (path === home) return '~';
+  const base = home === '/' ? '' : home;
+  return path.startsWith(`${base}/`) ? `~${path.slice(base.length)}` : undefined;
+}
+
+/**
+ * A whole tree (`dir/**`, from `scp -r`) against one glob. To allow it the glob must cover all
+ * of it (`X/**` with X matching dir or one of its parents); to deny it, it is enough that the
+ * glob could match something in it (fail closed).
+ */
+function treeMatches(p: FilePathMatcher, tree: string, deny: boolean): boolean {
+  const dir = tree === '/**' ? '/' : tree.slice(0, -3);
+  if (!deny) {
+    if (p.treeRoot === undefined) return false;
+    for (let d = dir; ; ) {
+      if (p.treeRoot(d)) return true;
+      const slash = d.lastIndexOf('/');
+      if (slash === -1 || d === '/') return false; // `~` has no parent that a glob could name
+      d = slash === 0 ? '/' : d.slice(0, slash);
+    }
+  }
+  if (p.matches(tree) || p.matches(dir)) return true;
+  const below = dir.endsWith('/') ? dir : `${dir}/`;
+  return p.literal.startsWith(below) || below.startsWith(p.literal);
+}
+
+/** Segments of a glob (from `from`) against segments of a path (from `at`); `open`: more path segments may follow. */
+function segmentsMatch(glob: readonly (RegExp | null)[], from: number, path: readonly string[], at: number, open: boolean): boolean {
+  if (at === path.length) {
+    if (open) return true;
+    for (let i = from; i < glob.length; i++) if (glob[i] !== null) return false;
+    return true;
+  }
+  if (from === glob.length) return false;
+  const segment = glob[from];
+  if (segment === null) return segmentsMatch(glob, from + 1, path, at, open) || segmentsMatch(glob, from, path, at + 1, open);
+  return segment === undefined ? false : segment.test(path[at] ?? '') && segmentsMatch(glob, from + 1, path, at + 1, open);
+}
+
+/**
+ * A deny rule's glob across a home directory that is not known (legacy scp lines): an absolute
+ * glob whose end matches the end of a `~/...` path (`/home/deploy/.ssh/**` and `~/.ssh/x`), or a
+ * `~/...` glob whose rest matches the end of an absolute path (`~/.ssh/**` and `/x/.ssh/y`).
+ * A glob part made only of `**` places nothing (`/srv/**` does not catch `~/x`). Fail closed:
+ * the home directory could be wherever these say.
+ */
+function matchesAcrossHome(p: FilePathMatcher, path: string): boolean {
+  const tree = path.endsWith('/**');
+  const named = tree ? path.slice(0, -3) : path;
+  const placed = (from: number): boolean => {
+    for (let i = from; i < p.segments.length; i++) if (p.segments[i] !== null) return true;
+    return false;
+  };
+  if (p.home) {
+    if (!named.startsWith('/') || !placed(0)) return false;
+    const segments = named === '/' ? [] : named.slice(1).split('/');
+    for (let at = 0; at <= segments.length; at++) if (segmentsMatch(p.segments, 0, segments, at, tree)) return true;
+    return false;
+  }
+  const rest = named.slice(2);
+  const segments = rest === '' ? [] : rest.split('/');
+  for (let from = 0; from < p.segments.length; from++) if (placed(from) && segmentsMatch(p.segments, from, segments, 0, tree)) return true;
+  return false;
+}
+
+function pathMatches(paths: readonly FilePathMatcher[], path: string, home: string | undefined, deny: boolean): boolean {
+  const tree = path.endsWith('/**');
+  const relative = path === '~' || path.startsWith('~/');
+  for (const p of paths) {
+    const subject = p.home ? homeRelative(path, home) : relative ? undefined : path;
+    if (subject === undefined) {
+      // A `~` glob and an absolute path (or the reverse) with no home directory to join them.
+      if (deny && home === undefined && matchesAcrossHome(p, path)) return true;
+      continue;
+    }
+    if (tree ? treeMatches(p, subject, deny) : p.matches(subject)) return true;
+  }
+  return false;
+}
+
+/**
+ * file_op/path rules judge sftp operations. The subsystem itself (an sftp action without
+ * `sftp`) opens when some operation could be allowed: such a rule matches it unless it denies,
+ * so a rule denying some files does not close the subsystem, and one allowing some opens it.
+ */
+function fileMatches(m: SshMatcher, action: SshAction, deny: boolean): boolean {
+  if (action.op !== 'sftp') return false;
+  const f = action.sftp;
+  if (f === undefined) return !deny;
+  if (m.fileOps !== undefined && !m.fileOps.has(f.op)) return false;
+  return m.paths === undefined || pathMatches(m.paths, f.path, f.home, deny);
+}
+
+function sshMatches(m: SshMatcher, action: SshAction, deny: boolean): boolean {
   if (m.ops !== undefined && !m.ops.has(action.op)) return false;
+  if (m.fileOps !== undefined || m.paths !== undefined) return fileMatches(m, action, deny);
   if (m.programs === undefined && m.args === undefined && m.anyPrograms === undefined) return true;
   // Only exec runs a program.
   if (action.op !== 'exec' || action.command === undefined) return false;
@@ -142,7 +243,7 @@ export function ruleMatches(rule: CompiledRule, action: Action, statement: SqlSt
     case 'http':
       return rule.http === undefined || httpMatches(rule.http, action);
     case 'ssh':
-      return rule.ssh === undefined || sshMatches(rule.ssh, action);
+      return rule.ssh === undefined || sshMatches(rule.ssh, action, rule.verdict === 'deny');
     case 'mcp':
       return rule.mcp === undefined || mcpMatches(rule.mcp, action);
   }

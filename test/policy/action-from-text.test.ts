@@ -40,7 +40,7 @@ void describe('actionFromText', () => {
 
   void it('ssh: shell, sftp, forward, and exec for anything else', async () => {
     assert.deepEqual(await actionFor('web-1', 'shell'), { kind: 'ssh', op: 'shell' });
-    assert.deepEqual(await actionFor('web-1', 'sftp put /srv/app/my file.txt'), { kind: 'ssh', op: 'sftp', sftp: { op: 'put', path: '/srv/app/my file.txt' } });
+    assert.deepEqual(await actionFor('web-1', 'sftp write /srv/app/my file.txt'), { kind: 'ssh', op: 'sftp', sftp: { op: 'write', path: '/srv/app/my file.txt' } });
     assert.deepEqual(await actionFor('web-1', 'forward db.internal:5432'), { kind: 'ssh', op: 'forward', forward: { host: 'db.internal', port: 5432, direction: 'local' } });
     assert.deepEqual(await actionFor('web-1', 'forward [::1]:80'), { kind: 'ssh', op: 'forward', forward: { host: '::1', port: 80, direction: 'local' } });
     assert.deepEqual(await actionFor('web-1', '  systemctl restart app  '), {
@@ -52,9 +52,42 @@ void describe('actionFromText', () => {
       redirects: [],
       assignments: [],
     });
-    await rejects('web-1', 'sftp get', /sftp <op> <path>/);
+    await rejects('web-1', 'sftp read', /sftp <op> <path>/);
     await rejects('web-1', 'forward db.internal', /forward <host>:<port>/);
     await rejects('web-1', 'forward db:70000', /forward <host>:<port>/);
+  });
+
+  void it('ssh sftp: the operations of file_op, paths normalised as the gateway does', async () => {
+    const sftp = async (text: string): Promise<unknown> => ((await actionFor('web-1', text)) as { sftp?: unknown }).sftp;
+    assert.deepEqual(await sftp('sftp read //srv/./app/../etc/x/'), { op: 'read', path: '/srv/etc/x' });
+    assert.deepEqual(await sftp('sftp stat /../..'), { op: 'stat', path: '/' });
+    assert.deepEqual(await sftp('sftp list ~/logs/../x'), { op: 'list', path: '~/x' });
+    assert.deepEqual(await sftp('sftp write /srv/up/**'), { op: 'write', path: '/srv/up/**' });
+    assert.deepEqual(await sftp('sftp write /**'), { op: 'write', path: '/**' });
+    for (const bad of ['sftp get /etc/hosts', 'sftp put /x', 'sftp read relative/path', 'sftp read ~/../etc']) await rejects('web-1', bad, /sftp <op> <path>/);
+  });
+
+  void it('ssh: a legacy scp line is an sftp read or write of its path; other scp forms stay exec', async () => {
+    const scp = (command: string, op: string, path: string): unknown => ({ kind: 'ssh', op: 'sftp', command, sftp: { op, path } });
+    const cases: Array<[string, unknown]> = [
+      ['scp -t /srv/up/a.txt', scp('scp -t /srv/up/a.txt', 'write', '/srv/up/a.txt')],
+      ['scp -f /var/log/syslog', scp('scp -f /var/log/syslog', 'read', '/var/log/syslog')],
+      ['scp -v -r -p -t /srv/up', scp('scp -v -r -p -t /srv/up', 'write', '/srv/up/**')],
+      ['scp -d -t /srv/up/', scp('scp -d -t /srv/up/', 'write', '/srv/up/**')],
+      ['scp -r -f /', scp('scp -r -f /', 'read', '/**')],
+      ['scp -t -- -odd', scp('scp -t -- -odd', 'write', '~/-odd')],
+      ['scp -t notes/../a.txt', scp('scp -t notes/../a.txt', 'write', '~/a.txt')],
+      ['scp -t .', scp('scp -t .', 'write', '~')],
+      ['scp -f ~/x.txt', scp('scp -f ~/x.txt', 'read', '~/x.txt')],
+      ["scp -f '~/x.txt'", scp("scp -f '~/x.txt'", 'read', '~/~/x.txt')],
+      ["scp -f '/srv/a b'", scp("scp -f '/srv/a b'", 'read', '/srv/a b')],
+    ];
+    for (const [line, expected] of cases) assert.deepEqual(await actionFor('web-1', line), expected, line);
+    // Anything else that runs scp is an exec line, judged by the exec rules.
+    for (const line of ['scp -t ../etc/x', 'scp -f *.log', 'scp -f $HOME/x', 'scp -f ~root/x', 'scp -t /a /b', 'scp -x -t /a', 'scp -r -r -t /a', 'scp -d -f /a', 'scp -t', 'scp -t /a; rm -rf /', 'sudo scp -t /a', 'scp -t /a > /tmp/log', 'X=1 scp -t /a', '/usr/bin/scp -t /a']) {
+      const action = await actionFor('web-1', line);
+      assert.equal(action.kind === 'ssh' ? action.op : action.kind, 'exec', line);
+    }
   });
 
   void it('empty input is invalid for every kind', async () => {

@@ -1,6 +1,6 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Action, SqlAction, SqlStatement } from '../../src/core/action.ts';
+import type { Action, SftpOp, SqlAction, SqlStatement } from '../../src/core/action.ts';
 import { decide, type ConnectionRef } from '../../src/policy/decide.ts';
 import { loadSqlAnalyzer } from '../../src/policy/sql/analyze-postgres.ts';
 import type { CompiledPolicies } from '../../src/policy/compile.ts';
@@ -162,7 +162,7 @@ void describe('decide: rule matching', () => {
     assert.equal(await verdictOf(policies, who, WEB, 'ls | git status'), 'allow');
     assert.equal(await verdictOf(policies, who, WEB, '$CMD'), 'deny');
     assert.equal(await verdictOf(policies, who, WEB, 'shell'), 'deny');
-    assert.equal(await verdictOf(policies, who, WEB, 'sftp get /etc/passwd'), 'deny');
+    assert.equal(await verdictOf(policies, who, WEB, 'sftp read /etc/passwd'), 'deny');
   });
 
   void it('mcp: tool glob; a rule of another kind never matches', () => {
@@ -182,6 +182,164 @@ void describe('decide: rule matching', () => {
         then: allow
 `);
     assert.equal(decide(p, who, API, { kind: 'http', method: 'GET', path: '/', query: {}, headers: {} }).verdict, 'deny');
+  });
+});
+
+void describe('decide: sftp operations (file_op, path)', () => {
+  const policies = policiesFrom(`
+  - name: files
+    subjects: { users: ["*"] }
+    connections: ["*"]
+    rules:
+      - name: no-keys
+        match: { ssh: { path: ["**/.ssh/**", "/etc/shadow"] } }
+        then: deny
+      - name: uploads
+        match: { ssh: { op: [sftp], file_op: [write, mkdir, rename], path: ["/srv/up/**"] } }
+        then: allow
+      - name: logs
+        match: { ssh: { file_op: [read, list, stat], path: ["/var/log/*.log", "/var/log", "~/**"] } }
+        then: allow
+      - name: removals
+        match: { ssh: { file_op: [remove] } }
+        then: review
+      - match: { ssh: { op: [exec], program: [ls] } }
+        then: allow
+`);
+  const who = identity('x');
+  const sftp = (op: SftpOp, path: string, home?: string): Action => ({ kind: 'ssh', op: 'sftp', sftp: home === undefined ? { op, path } : { op, path, home } });
+  const verdict = (action: Action): string => decide(policies, who, WEB, action).verdict;
+
+  void it('file_op and path: * stays inside one segment, ** spans any number of them', () => {
+    const cases: Array<[SftpOp, string, string]> = [
+      ['write', '/srv/up', 'allow'],
+      ['write', '/srv/up/a/b/c.bin', 'allow'],
+      ['mkdir', '/srv/up/new', 'allow'],
+      ['write', '/srv/upload/x', 'deny'],
+      ['read', '/srv/up/a', 'deny'],
+      ['read', '/var/log/syslog.log', 'allow'],
+      ['read', '/var/log/app/x.log', 'deny'],
+      ['list', '/var/log', 'allow'],
+      ['write', '/var/log/syslog.log', 'deny'],
+      ['write', '/srv/up/.ssh/authorized_keys', 'deny'],
+      ['read', '/etc/shadow', 'deny'],
+      ['remove', '/srv/up/a', 'review'],
+    ];
+    for (const [op, path, expected] of cases) assert.equal(verdict(sftp(op, path)), expected, `${op} ${path}`);
+    assert.equal(decide(policies, who, WEB, sftp('write', '/root/.ssh/authorized_keys')).rule?.name, 'no-keys');
+  });
+
+  void it('~ globs match below the home directory the adapter learned', () => {
+    assert.equal(verdict(sftp('read', '/home/deploy/notes.txt', '/home/deploy')), 'allow');
+    assert.equal(verdict(sftp('stat', '/home/deploy', '/home/deploy')), 'allow');
+    assert.equal(verdict(sftp('read', '/home/deployer/x', '/home/deploy')), 'deny');
+    assert.equal(verdict(sftp('read', '/home/deploy/notes.txt')), 'deny', 'home not known');
+    assert.equal(verdict(sftp('read', '~/notes.txt')), 'allow', 'a legacy scp path');
+  });
+
+  void it('the subsystem opens when a rule could allow some operation; a deny naming files does not close it', () => {
+    assert.equal(verdict({ kind: 'ssh', op: 'sftp' }), 'allow');
+    const onlyDenies = policiesFrom(`
+  - name: p
+    subjects: { users: ["*"] }
+    connections: ["*"]
+    rules:
+      - { match: { ssh: { file_op: [remove] } }, then: deny }
+      - { match: { ssh: { op: [exec] } }, then: allow }
+`);
+    assert.equal(decide(onlyDenies, who, WEB, { kind: 'ssh', op: 'sftp' }).verdict, 'deny');
+    const denyFirst = policiesFrom(`
+  - name: p
+    subjects: { users: ["*"] }
+    connections: ["*"]
+    rules:
+      - { match: { ssh: { file_op: [remove] } }, then: deny }
+      - { match: { ssh: { op: [sftp] } }, then: allow }
+`);
+    const d = decide(denyFirst, who, WEB, { kind: 'ssh', op: 'sftp' });
+    assert.equal(d.verdict, 'allow');
+    assert.equal(d.rule?.index, 1);
+    assert.equal(decide(denyFirst, who, WEB, sftp('remove', '/x')).verdict, 'deny');
+    assert.equal(decide(denyFirst, who, WEB, sftp('read', '/x')).verdict, 'allow');
+  });
+
+  void it('a whole tree (scp -r) is allowed only when a glob covers all of it, and denied when a glob could match inside it', () => {
+    // Any tree could hold a .ssh folder: `**/.ssh/**` denies them all.
+    assert.equal(decide(policies, who, WEB, sftp('write', '/srv/up/dir/**')).rule?.name, 'no-keys');
+    const trees = policiesFrom(`
+  - name: p
+    subjects: { users: ["*"] }
+    connections: ["*"]
+    rules:
+      - { match: { ssh: { file_op: [write], path: ["/srv/up/**"] } }, then: allow }
+      - { match: { ssh: { file_op: [read], path: ["/var/log/*.log", "~/**"] } }, then: allow }
+`);
+    const tree = (op: SftpOp, path: string): string => decide(trees, who, WEB, sftp(op, path)).verdict;
+    assert.equal(tree('write', '/srv/up/dir/**'), 'allow');
+    assert.equal(tree('write', '/srv/up/**'), 'allow');
+    assert.equal(tree('write', '/srv/**'), 'deny', '/srv/up/** covers only part of /srv');
+    assert.equal(tree('read', '/var/log/**'), 'deny', '/var/log/*.log does not cover subfolders');
+    assert.equal(tree('read', '~/**'), 'allow');
+    assert.equal(tree('read', '~/x/**'), 'allow');
+    const denyInside = policiesFrom(`
+  - name: p
+    subjects: { users: ["*"] }
+    connections: ["*"]
+    rules:
+      - { match: { ssh: { path: ["/srv/up/private/**"] } }, then: deny }
+      - { match: { ssh: { path: ["/srv/**"] } }, then: allow }
+`);
+    assert.equal(decide(denyInside, who, WEB, sftp('write', '/srv/up/**')).verdict, 'deny');
+    assert.equal(decide(denyInside, who, WEB, sftp('write', '/srv/other/**')).verdict, 'allow');
+    assert.equal(decide(denyInside, who, WEB, sftp('write', '/srv/up/private/x')).verdict, 'deny');
+  });
+
+  void it('legacy scp lines are decided as sftp reads and writes; exec rules no longer see them', async () => {
+    assert.equal(await verdictOf(policies, who, WEB, 'scp -t /srv/up/a.bin'), 'allow');
+    assert.equal(await verdictOf(policies, who, WEB, 'scp -r -p -t /srv/up/dir'), 'deny', 'a tree, which could hold .ssh/');
+    assert.equal(await verdictOf(policies, who, WEB, 'scp -f /srv/up/a.bin'), 'deny');
+    assert.equal(await verdictOf(policies, who, WEB, 'scp -f /var/log/syslog.log'), 'allow');
+    assert.equal(await verdictOf(policies, who, WEB, 'scp -f notes.txt'), 'allow', '~/notes.txt');
+    assert.equal(await verdictOf(policies, who, WEB, 'scp -t ../etc/x'), 'deny', 'climbs out of the home directory: an exec line not understood');
+    assert.equal(await verdictOf(policies, who, WEB, 'ls /srv'), 'allow');
+  });
+
+  void it('legacy scp without a home directory: deny globs still catch a path written the other way', async () => {
+    const p = policiesFrom(`
+  - name: p
+    subjects: { users: ["*"] }
+    connections: ["*"]
+    rules:
+      - { match: { ssh: { path: ["/home/deploy/.ssh/**"] } }, then: deny }
+      - { match: { ssh: { path: ["~/.aws/**"] } }, then: deny }
+      - { match: { ssh: { path: ["/srv/private/**"] } }, then: deny }
+      - { match: { ssh: { path: ["~/**", "/home/**", "/srv/**"] } }, then: allow }
+`);
+    const v = async (line: string): Promise<string> => decide(p, who, WEB, await actionFor('web-1', line)).verdict;
+    assert.equal(await v('scp -t .ssh/authorized_keys'), 'deny', 'an absolute deny glob ending like the ~ path');
+    assert.equal(await v('scp -t /home/deploy/.aws/credentials'), 'deny', 'a ~ deny glob ending like the absolute path');
+    assert.equal(await v('scp -r -t /home'), 'deny', 'a tree that could hold ~/.aws');
+    assert.equal(await v('scp -t notes.txt'), 'allow', '/srv/private/** places nothing for ~/notes.txt');
+    assert.equal(await v('scp -t /home/deploy/notes.txt'), 'allow');
+    // SFTP knows the home directory: no guessing.
+    assert.equal(decide(p, who, WEB, sftp('write', '/home/deploy/.aws/credentials', '/home/deploy')).verdict, 'deny');
+    assert.equal(decide(p, who, WEB, sftp('write', '/home/other/.aws/credentials', '/home/deploy')).verdict, 'allow');
+  });
+
+  void it('file_op and path cannot name exec, nor sit beside program rules', () => {
+    for (const match of ['{ ssh: { op: [exec], file_op: [read] } }', '{ ssh: { program: [ls], path: ["/srv/**"] } }', '{ ssh: { path: ["srv/**"] } }', '{ ssh: { file_op: [get] } }']) {
+      assert.throws(
+        () =>
+          policiesFrom(`
+  - name: p
+    subjects: { users: ["*"] }
+    connections: ["*"]
+    rules:
+      - { match: ${match}, then: allow }
+`),
+        match,
+      );
+    }
   });
 });
 

@@ -461,6 +461,6 @@ void describe('match.ssh with the parsed line', () => {
 
   void it('only exec runs programs', () => {
     assert.equal(decide(policies, who, WEB, { kind: 'ssh', op: 'shell' }).verdict, 'review');
-    assert.equal(decide(policies, who, WEB, { kind: 'ssh', op: 'sftp', sftp: { op: 'get', path: '/etc/passwd' } }).verdict, 'deny');
+    assert.equal(decide(policies, who, WEB, { kind: 'ssh', op: 'sftp', sftp: { op: 'read', path: '/etc/passwd' } }).verdict, 'deny');
   });
 });
