@@ -23,99 +23,32 @@
 //
 // Needs wrk and nginx: `apt-get install -y wrk nginx` (without wrk it stops; without nginx,
 // (d) is skipped).
-import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { createServer as createNetServer, connect } from 'node:net';
-import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, rmSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { cleanupAll } from './lib/cleanup.ts';
+import { itemDocument, startUpstream, type Upstream } from './lib/http-upstream.ts';
+import { NGINX, startNginx, type Nginx } from './lib/nginx.ts';
+import { commandExists, run } from './lib/proc.ts';
+import { cpuSeconds, machineCpu } from './lib/procfs.ts';
+import { runWrk, wrkArgs, type WrkResult } from './lib/wrk.ts';
 
 const ITEM_ID = 42;
 const LOAD = { threads: 2, connections: 32, seconds: 8 };
 const IDLE = { threads: 1, connections: 1, seconds: 3 };
 const WARM_UP_SECONDS = 2;
 
-// ---------------------------------------------------------------------------------------------
-// The upstream API, in a child process.
-
-/** The item document: ~1 KB, emails at three depths and one in free text. */
-function itemDocument(id: number): Record<string, unknown> {
-  return {
-    id,
-    sku: `SKU-${String(100000 + id)}`,
-    name: 'Ergonomic standing desk, oak top, 160 x 80 cm',
-    status: 'active',
-    created_at: '2024-05-01T10:30:00Z',
-    updated_at: '2025-01-17T08:02:11Z',
-    price: { amount: 64900, currency: 'EUR', tax_rate: 0.21 },
-    stock: { warehouse: 'AMS-2', on_hand: 37, reserved: 4 },
-    owner: { name: 'Jane Doe', email: `jane.doe${id % 97}@example.com`, phone: '+44 20 7946 0958' },
-    contacts: [
-      { role: 'billing', name: 'John Smith', email: `billing${id % 89}@example.org` },
-      { role: 'support', name: 'Wei Nakamura', email: `wei.nakamura${id % 83}@example.net` },
-    ],
-    tags: ['furniture', 'office', 'height-adjustable', 'oak', 'bulk-discount'],
-    note: `Customer asked about the delivery window; forwarded to accounts${id % 13}@example.com for follow-up.`,
-    description:
-      'Electric height adjustment from 62 to 127 cm with two quiet motors, four memory presets and an anti-collision sensor. ' +
-      'Solid oak top, oiled, 25 mm; steel frame in matt black. Assembly takes about 30 minutes; tools included.',
-  };
-}
-
-async function upstreamMain(): Promise<void> {
-  const token = process.env.BENCH_UPSTREAM_TOKEN ?? '';
-  const expected = `Bearer ${token}`;
-  const server = createServer((req, res) => {
-    if (token === '' || req.headers.authorization !== expected) {
-      res.writeHead(401, { 'content-type': 'application/json' });
-      res.end('{"error":"unauthorised"}');
-      return;
-    }
-    const m = req.method === 'GET' ? /^\/v1\/items\/(\d+)$/.exec(req.url ?? '') : null;
-    if (m === null) {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end('{"error":"not found"}');
-      return;
-    }
-    const body = JSON.stringify(itemDocument(Number(m[1])));
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  });
-  server.keepAliveTimeout = 30_000;
-  process.on('disconnect', () => process.exit(0));
-  process.on('message', (m: { cpu?: boolean }) => {
-    if (m.cpu === true) process.send?.({ cpu: process.cpuUsage() });
-  });
-  server.listen(0, '127.0.0.1', () => {
-    const address = server.address();
-    process.send?.({ port: typeof address === 'object' && address !== null ? address.port : 0 });
-  });
-}
-
-if (process.argv[2] === '--upstream') {
-  await upstreamMain();
-} else {
+try {
   await main();
+} finally {
+  await cleanupAll();
 }
 
 // ---------------------------------------------------------------------------------------------
 // The benchmark.
 
-interface Wrk {
-  readonly requests: number;
-  readonly seconds: number;
-  readonly rps: number;
-  readonly bytesRead: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly non2xx: number;
-  readonly socketErrors: string | null;
-}
-
 interface Measured {
-  readonly wrk: Wrk;
+  readonly wrk: WrkResult;
   /** CPU of the proxy (gateway or nginx) and of the upstream, in µs, over the run. */
   readonly proxyCpu: number | null;
   readonly upstreamCpu: number;
@@ -134,45 +67,22 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const load0 = loadavg()[0] ?? 0;
 
-  if ((await runProcess('sh', ['-c', 'command -v wrk'])).code !== 0) {
+  if (!(await commandExists('wrk'))) {
     console.log('wrk is not installed (apt-get install -y wrk): nothing to measure, skipped.');
     return;
   }
-  const wrkVersion = ((await runProcess('wrk', ['--version'])).stdout.split('\n')[0] ?? 'wrk').trim();
-  const clkTck = Number((await runProcess('getconf', ['CLK_TCK'])).stdout.trim()) || 100;
+  const wrkVersion = ((await run('wrk', ['--version'])).stdout.split('\n')[0] ?? 'wrk').trim();
 
   const upstreamToken = randomBytes(24).toString('base64url');
-  let upstream: ChildProcess | undefined;
+  let upstream: Upstream | undefined;
   let t: TestGateway | undefined;
-  let nginx: ChildProcess | undefined;
-  let nginxDir: string | undefined;
-  // Dying before `finally` (Ctrl-C, a closed stdout): stop nginx and remove the temp folders.
-  let done = false;
-  process.on('exit', () => {
-    if (done) return;
-    nginx?.kill('SIGTERM');
-    upstream?.kill('SIGTERM');
-    for (const dir of [nginxDir, t?.dir]) if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => process.exit(130));
-
+  let nginx: Nginx | undefined;
+  // What is still running at a failure or Ctrl-C is stopped by bench/lib/cleanup.ts.
   try {
-    // The upstream API.
-    upstream = fork(fileURLToPath(import.meta.url), ['--upstream'], { execArgv: process.execArgv, env: { ...process.env, BENCH_UPSTREAM_TOKEN: upstreamToken }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const upstreamPort = await new Promise<number>((resolve, reject) => {
-      upstream?.once('message', (m: { port: number }) => resolve(m.port));
-      upstream?.once('exit', (code) => reject(new Error(`the upstream exited (${String(code)})`)));
-    });
-    const upstreamCpu = (): Promise<number> =>
-      new Promise((resolve) => {
-        const onMessage = (m: { cpu?: NodeJS.CpuUsage }): void => {
-          if (m.cpu === undefined) return;
-          upstream?.off('message', onMessage);
-          resolve(m.cpu.user + m.cpu.system);
-        };
-        upstream?.on('message', onMessage);
-        upstream?.send({ cpu: true });
-      });
+    // The upstream API, in a child process.
+    upstream = await startUpstream(upstreamToken);
+    const upstreamPort = upstream.port;
+    const upstreamCpu = (upstream as Upstream).cpuMicros;
 
     // The gateway: one HTTP connection, a policy per case (chosen by the token's group).
     const rules = '    rules:\n      - { match: { http: { method: [GET] } }, then: allow }\n      - { then: deny }';
@@ -203,66 +113,19 @@ ${rules}
     const maskedToken = await gw.token('bench-masked', ['masked']);
 
     // nginx, when installed: a throwaway config, one worker (the gateway is one event loop).
-    let nginxPort: number | undefined;
     let nginxNote: string;
-    const nginxBin = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : undefined;
-    if (nginxBin === undefined) {
+    if (!existsSync(NGINX)) {
       nginxNote = 'not installed (apt-get install -y nginx): (d) skipped';
     } else {
-      nginxPort = await freePort();
-      nginxDir = mkdtempSync(join(tmpdir(), 'pcs-bench-nginx-'));
-      for (const sub of ['logs', 'temp']) mkdirSync(join(nginxDir, sub));
-      const conf = join(nginxDir, 'nginx.conf');
-      const root = process.getuid?.() === 0;
-      writeFileSync(
-        conf,
-        `${root ? 'user root;\n' : ''}daemon off;
-master_process on;
-worker_processes 1;
-pid ${nginxDir}/nginx.pid;
-error_log ${nginxDir}/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log ${nginxDir}/logs/access.log combined buffer=64k flush=1s;
-  client_body_temp_path ${nginxDir}/temp/body;
-  proxy_temp_path ${nginxDir}/temp/proxy;
-  fastcgi_temp_path ${nginxDir}/temp/fastcgi;
-  uwsgi_temp_path ${nginxDir}/temp/uwsgi;
-  scgi_temp_path ${nginxDir}/temp/scgi;
-  keepalive_requests 100000;
-  upstream api {
-    server 127.0.0.1:${upstreamPort};
-    keepalive 64;
-    keepalive_requests 100000;
-  }
-  server {
-    listen 127.0.0.1:${nginxPort};
-    location /api/ {
-      proxy_pass http://api/v1/;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Authorization "Bearer ${upstreamToken}";
-    }
-  }
-}
-`,
-        { mode: 0o600 },
-      );
-      nginx = spawn(nginxBin, ['-e', join(nginxDir, 'logs', 'error.log'), '-p', nginxDir, '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let log = '';
-      nginx.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-2000)));
-      if (!(await waitForPort(nginxPort, 5000))) {
-        nginx.kill('SIGTERM');
-        nginx = undefined;
-        const errors = existsSync(join(nginxDir, 'logs', 'error.log')) ? readFileSync(join(nginxDir, 'logs', 'error.log'), 'utf8').slice(-2000) : '';
-        nginxNote = `did not start: (d) skipped\n${log}${errors}`;
-        nginxPort = undefined;
-      } else {
-        const version = (await runProcess(nginxBin, ['-v'])).stderr.trim();
-        nginxNote = `${version}, 1 worker, keepalive 64 to the upstream, access log on (buffer=64k)`;
+      try {
+        nginx = await startNginx({ upstreamPort, location: '/api/', upstreamPath: '/v1/', bearer: upstreamToken });
+        nginxNote = nginx.describe;
+      } catch (err) {
+        nginxNote = `did not start: (d) skipped\n${err instanceof Error ? err.message : String(err)}`;
       }
     }
-    const nginxPid = nginx?.pid;
+    const nginxPort = nginx?.port;
+    const nginxPid = nginx?.service.pid;
 
     interface Case {
       readonly key: string;
@@ -324,7 +187,10 @@ http {
         const u = process.cpuUsage();
         return u.user + u.system;
       }
-      if (c.proxy === 'nginx' && nginxPid !== undefined) return processTreeCpu(nginxPid, clkTck);
+      if (c.proxy === 'nginx' && nginxPid !== undefined) {
+        const seconds = cpuSeconds(nginxPid, 'live');
+        return seconds === undefined ? null : seconds * 1e6;
+      }
       return null;
     };
     const measure = async (c: Case, shape: { threads: number; connections: number; seconds: number }): Promise<Measured> => {
@@ -350,19 +216,9 @@ http {
       await new Promise((r) => setTimeout(r, 100)); // the audit log writes in short windows
       return { ...m, recordedRequests: (await countOf('session_events')) - recorded0, auditRecords: (await countOf('audit')) - audit0 };
     };
-    const wrkArgs = (c: Case, shape: { threads: number; connections: number; seconds: number }, token: string | null): string[] => [
-      `-t${shape.threads}`,
-      `-c${shape.connections}`,
-      `-d${shape.seconds}s`,
-      '--latency',
-      ...(token !== null ? ['-H', `Authorization: Bearer ${token}`] : []),
-      c.url,
-    ];
-    const wrk = async (c: Case, shape: { threads: number; connections: number; seconds: number }): Promise<Wrk> => {
-      const r = await runProcess('wrk', wrkArgs(c, shape, c.token));
-      if (r.code !== 0) throw new Error(`wrk for ${c.label} exited ${String(r.code)}: ${r.stderr}${r.stdout}`);
-      return parseWrk(r.stdout);
-    };
+    const headersOf = (token: string | null): string[] => (token !== null ? [`Authorization: Bearer ${token}`] : []);
+    // Errors are reported under the tables rather than thrown.
+    const wrk = (c: Case, shape: { threads: number; connections: number; seconds: number }): Promise<WrkResult> => runWrk(c.url, shape, headersOf(c.token), { allowErrors: true });
 
     for (const c of cases) await wrk(c, { ...LOAD, seconds: WARM_UP_SECONDS });
     const loaded = new Map<string, Measured>();
@@ -417,7 +273,7 @@ http {
     console.log('recorded / audited: request events the gateway recorded and audit records it wrote during the run)');
     cpuTable(loaded);
     console.log('\nwrk commands (tokens elided):');
-    for (const c of cases) console.log(`  ${c.label.padEnd(36)} wrk ${wrkArgs(c, LOAD, c.token === null ? null : '<token>').map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}`);
+    for (const c of cases) console.log(`  ${c.label.padEnd(36)} wrk ${wrkArgs(c.url, LOAD, headersOf(c.token === null ? null : '<token>')).map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}`);
     console.log('\nchecks (one request per case before the load):');
     for (const line of checks) console.log(`  ${line}`);
     console.log(`  (b) without a token: 401`);
@@ -425,139 +281,11 @@ http {
     if (failed.length > 0) console.log(`  WARNING: some runs had errors: ${failed.map((r) => `${fmt(r.wrk.non2xx)} non-2xx, ${r.wrk.socketErrors ?? 'no socket errors'}`).join('; ')}`);
     console.log(`\ntotal ${seconds} s`);
   } finally {
-    if (nginx !== undefined) {
-      const exited = new Promise<void>((resolve) => nginx?.once('exit', () => resolve()));
-      nginx.kill('SIGQUIT'); // graceful: the worker flushes the access log and exits
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      if (nginx.exitCode === null && nginx.signalCode === null) nginx.kill('SIGKILL');
-    }
-    if (nginxDir !== undefined) rmSync(nginxDir, { recursive: true, force: true });
+    await nginx?.stop(); // SIGQUIT: the worker flushes the access log and exits
     if (t !== undefined) {
       await t.stop();
       rmSync(t.dir, { recursive: true, force: true });
     }
-    upstream?.disconnect();
-    done = true;
+    upstream?.stop();
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// wrk's output.
-
-/** wrk's durations (`812.00us`, `1.25ms`, `2.01s`, `1.00m`) in milliseconds. */
-function durationMs(text: string): number {
-  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
-  if (m === null) throw new Error(`cannot read the wrk duration "${text}"`);
-  const n = Number(m[1]);
-  return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
-}
-
-function bytesOf(text: string): number {
-  const m = /^([\d.]+)(B|KB|MB|GB)$/.exec(text.trim());
-  if (m === null) throw new Error(`cannot read the wrk size "${text}"`);
-  return Number(m[1]) * (({ B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 } as Record<string, number>)[m[2] as string] ?? 1);
-}
-
-function parseWrk(out: string): Wrk {
-  const total = /(\d+) requests in ([\d.]+\w+), ([\d.]+\w+) read/.exec(out);
-  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
-  const p50 = /^\s+50%\s+(\S+)/m.exec(out);
-  const p99 = /^\s+99%\s+(\S+)/m.exec(out);
-  if (total === null || rps === null || p50 === null || p99 === null) throw new Error(`cannot read wrk's output:\n${out}`);
-  const socket = /Socket errors: (.*)/.exec(out);
-  return {
-    requests: Number(total[1]),
-    seconds: durationMs(total[2] as string) / 1000,
-    bytesRead: bytesOf(total[3] as string),
-    rps: Number(rps[1]),
-    p50: durationMs(p50[1] as string),
-    p99: durationMs(p99[1] as string),
-    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
-    socketErrors: socket?.[1]?.trim() ?? null,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// CPU accounting from /proc.
-
-/** utime + stime of a process and its direct children (nginx's master and workers), in µs. */
-function processTreeCpu(pid: number, clkTck: number): number | null {
-  const statOf = (p: string): string[] | null => {
-    try {
-      const text = readFileSync(`/proc/${p}/stat`, 'utf8');
-      return text.slice(text.lastIndexOf(')') + 2).split(' '); // [0] is field 3 (state)
-    } catch {
-      return null;
-    }
-  };
-  const ticks = (f: string[]): number => Number(f[11]) + Number(f[12]); // utime, stime
-  const own = statOf(String(pid));
-  if (own === null) return null;
-  let total = ticks(own);
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    const f = statOf(p);
-    if (f !== null && Number(f[1]) === pid) total += ticks(f); // [1] is field 4 (ppid)
-  }
-  return (total / clkTck) * 1e6;
-}
-
-/** The machine's busy and total CPU time (jiffies), from the first line of /proc/stat. */
-function machineCpu(): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const v = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
-  const total = v.reduce((a, b) => a + b, 0);
-  return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Process helpers.
-
-function runProcess(program: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.on('error', (err) => {
-      clearTimeout(timer);
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') resolve({ code: 127, stdout, stderr: String(err) });
-      else reject(err);
-    });
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
 }

@@ -19,15 +19,17 @@
 //   node --import tsx bench/masking-pg.ts [rows=100000] [runs=5]
 //
 // Needs psql and a local PostgreSQL; pgbouncer from `apt-get install -y pgbouncer`.
-import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Socket } from 'node:net';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { fork, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-
-const SQL = 'SELECT id, name, email, ssn, note FROM customers';
+import { cleanupAll } from './lib/cleanup.ts';
+import { CUSTOMERS_QUERY as SQL, customersSql } from './lib/customers.ts';
+import { startPgbouncer, type Pgbouncer } from './lib/pgbouncer.ts';
+import { adminSql, createDatabase } from './lib/postgres.ts';
+import { commandExists, run } from './lib/proc.ts';
 
 interface Target {
   readonly host: string;
@@ -122,7 +124,13 @@ async function clientMain(): Promise<void> {
 if (process.argv[2] === '--client') {
   await clientMain();
 } else {
-  await main();
+  // Whatever is still running or created at a failure or Ctrl-C (pgbouncer, the database, temp
+  // folders) is undone by bench/lib/cleanup.ts.
+  try {
+    await main();
+  } finally {
+    await cleanupAll();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,7 +138,7 @@ if (process.argv[2] === '--client') {
 
 async function main(): Promise<void> {
   // Imported here so that the client process does not load the gateway.
-  const { adminSql, createDatabase, dropDatabase, recordedEvents, startPgGateway } = await import('../test/protocols/postgres/support.ts');
+  const { recordedEvents, startPgGateway } = await import('../test/protocols/postgres/support.ts');
   type PgGateway = Awaited<ReturnType<typeof startPgGateway>>;
 
   const ROWS = Number(process.argv[2] ?? 100_000);
@@ -141,45 +149,13 @@ async function main(): Promise<void> {
   let db: string | undefined;
   let gw: PgGateway | undefined;
   let child: ChildProcess | undefined;
-  let bouncer: ChildProcess | undefined;
-  let bouncerDir: string | undefined;
-  // Dying before `finally` (Ctrl-C, a closed stdout): stop pgbouncer, drop the database and the
-  // temp folders anyway, synchronously.
-  let done = false;
-  process.on('exit', () => {
-    if (done) return;
-    bouncer?.kill('SIGTERM');
-    if (db !== undefined) spawnSync('psql', ['-h', '127.0.0.1', '-p', '5432', '-U', 'postgres', '-d', 'postgres', '-XAtq', '-c', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`]);
-    for (const dir of [bouncerDir, gw?.t.dir]) if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => process.exit(130));
+  let bouncer: Pgbouncer | undefined;
   try {
     // The data: realistic text, some notes with an email or a card number for the detectors.
     const t0 = Date.now();
     const load0 = loadavg()[0] ?? 0;
-    db = await createDatabase();
-    await adminSql(`
-      CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text NOT NULL, ssn text NOT NULL, note text NOT NULL);
-      INSERT INTO customers
-      SELECT i, f || ' ' || l,
-             translate(lower(f || '.' || l), 'éøíá', 'eoia') || (i % 97) || '@example.com',
-             lpad((1 + i % 665)::text, 3, '0') || '-' || lpad((1 + i % 99)::text, 2, '0') || '-' || lpad((1 + i % 9999)::text, 4, '0'),
-             (ARRAY[
-               'Customer asked about the delivery window, promised a call back on Tuesday.',
-               'Refund issued for order 100234 after damaged package, see ticket 88231.',
-               'Prefers email contact. VIP since 2019; upgrade to plan v2.3.1 scheduled 2024-05-01.',
-               'Paid with card 4111 1111 1111 1111, receipt sent.',
-               'Forwarded the invoice to accounts@example.org for follow-up.',
-               'Reached at +44 20 7946 0958 at 10:30, left voicemail.',
-               'Logged in from 203.0.113.42 using Chrome 124.0.6367.91.',
-               'Asked to close the account at the end of the quarter.',
-               'Card on file 5555-5555-5555-4444 expired, reminder sent to billing.',
-               'No contact preferred; send statements by post to the office address.'
-             ])[1 + (i * 7) % 10]
-      FROM (SELECT i,
-                   (ARRAY['Jane','John','Amélie','Søren','Wei','Fatima','Carlos','Olga','Kenji','Priya'])[1 + i % 10] AS f,
-                   (ARRAY['Doe','Smith','Müller','García','Nakamura','Okafor','Rossi','Kowalski'])[1 + (i / 10) % 8] AS l
-            FROM generate_series(1, ${ROWS}) AS i) AS g;`, db);
+    db = await createDatabase('pcs');
+    await adminSql(customersSql(ROWS), db);
     await adminSql('VACUUM ANALYZE customers', db);
     const size = await adminSql("SELECT pg_size_pretty(pg_total_relation_size('customers'))", db);
 
@@ -214,28 +190,15 @@ ${read}
     // pgbouncer, when installed: a throwaway ini on a free port, session pooling, no auth.
     let bouncerPort: number | undefined;
     let bouncerNote = '';
-    const which = await runProcess('sh', ['-c', 'command -v pgbouncer'], {});
-    if (which.code !== 0) {
+    if (!(await commandExists('pgbouncer'))) {
       bouncerNote = 'pgbouncer is not installed (apt-get install -y pgbouncer): (e) skipped';
     } else {
-      bouncerPort = await freePort();
-      bouncerDir = mkdtempSync(join(tmpdir(), 'pcs-bench-pgbouncer-'));
-      chmodSync(bouncerDir, 0o755);
-      const ini = join(bouncerDir, 'pgbouncer.ini');
-      writeFileSync(ini, `[databases]\n${db} = host=127.0.0.1 port=5432 dbname=${db} user=postgres\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${bouncerPort}\nunix_socket_dir =\nauth_type = any\npool_mode = session\nignore_startup_parameters = extra_float_digits\n`, { mode: 0o644 });
-      // pgbouncer refuses to run as root: -u switches to the postgres user after reading the ini.
-      const args = process.getuid?.() === 0 ? ['-u', 'postgres', ini] : [ini];
-      bouncer = spawn('pgbouncer', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-      let log = '';
-      bouncer.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-2000)));
-      if (!(await waitForPort(bouncerPort, 5000))) {
-        bouncer.kill('SIGTERM');
-        bouncer = undefined;
-        bouncerNote = `pgbouncer did not start: (e) skipped\n${log}`;
-        bouncerPort = undefined;
-      } else {
-        const version = (await runProcess('pgbouncer', ['--version'], {})).stdout.split('\n')[0] ?? 'pgbouncer';
-        bouncerNote = `${version} on 127.0.0.1:${bouncerPort} (pool_mode = session, auth_type = any)`;
+      try {
+        bouncer = await startPgbouncer({ databases: [db], poolMode: 'session' });
+        bouncerPort = bouncer.port;
+        bouncerNote = `${bouncer.describe}, on 127.0.0.1:${bouncerPort}, auth_type = any`;
+      } catch (err) {
+        bouncerNote = `pgbouncer did not start: (e) skipped\n${err instanceof Error ? err.message : String(err)}`;
       }
     }
     const direct = async (): Promise<Target> => ({ host: '127.0.0.1', port: 5432, user: 'postgres', database: db as string });
@@ -350,10 +313,14 @@ ${read}
     const runPsql = async (list: readonly Case[], pgResults: readonly Result[]): Promise<Result[]> => {
       const once = async (c: Case, target: Target): Promise<number> => {
         const env = target.password !== undefined ? { PGPASSWORD: target.password } : {};
-        const t0 = process.hrtime.bigint();
-        const r = await runProcess('psql', psqlArgs(target), env, true);
-        if (r.code !== 0) throw new Error(`psql for ${c.label} exited ${r.code}: ${r.stderr}`);
-        return Number(process.hrtime.bigint() - t0) / 1e9;
+        const devNull = openSync('/dev/null', 'w');
+        try {
+          const r = await run('psql', psqlArgs(target), { env, stdoutFd: devNull, timeoutMs: 120_000 });
+          if (r.code !== 0) throw new Error(`psql for ${c.label} exited ${String(r.code)}: ${r.stderr}`);
+          return r.seconds;
+        } finally {
+          closeSync(devNull);
+        }
       };
       const targets = new Map<string, Target>();
       for (const c of list) {
@@ -416,65 +383,10 @@ ${read}
     await ask({ key: '', target: await direct(), binary: false, runs: 0, check: 'none', close: true });
   } finally {
     child?.disconnect();
-    bouncer?.kill('SIGTERM');
-    if (bouncerDir !== undefined) rmSync(bouncerDir, { recursive: true, force: true });
+    await bouncer?.stop();
     if (gw !== undefined) {
       await gw.stop();
       rmSync(gw.t.dir, { recursive: true, force: true });
     }
-    if (db !== undefined) await dropDatabase(db);
-    done = true;
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Process helpers.
-
-function runProcess(program: string, args: readonly string[], env: NodeJS.ProcessEnv, discardStdout = false): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(program, args, { env: { ...process.env, ...env }, stdio: ['ignore', discardStdout ? 'ignore' : 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 120_000);
-    p.on('error', (err) => {
-      clearTimeout(timer);
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') resolve({ code: 127, stdout, stderr: String(err) });
-      else reject(err);
-    });
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
 }
