@@ -254,8 +254,17 @@ const sshMatch = z
     file_op: z.array(z.enum(SFTP_OPS)).min(1).optional(),
     /** SFTP operations: the normalised path matches one of these globs (`*` within a segment, `**` any number of segments). */
     path: filePathGlobs.optional(),
+    /** Port forwarding: `host:port` globs; for `-L` the destination opened from the host, for `-R` the address the host listens on. */
+    destination: stringList.optional(),
+    /** Port forwarding: `local` (-L, -W) or `remote` (-R). */
+    direction: z.array(z.enum(['local', 'remote'])).min(1).optional(),
   })
   .superRefine((m, ctx) => {
+    const forwards = m.destination !== undefined || m.direction !== undefined;
+    if (forwards && m.op !== undefined && !m.op.includes('forward')) ctx.addIssue({ code: 'custom', message: 'destination and direction match port forwarding only: add forward to op, or leave op out', path: ['op'] });
+    if (forwards && (m.program !== undefined || m.args !== undefined || m.any_program !== undefined || m.file_op !== undefined || m.path !== undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'destination and direction (forwarding) cannot be combined with exec or sftp matches in one rule', path: [m.destination !== undefined ? 'destination' : 'direction'] });
+    }
     const files = m.file_op !== undefined || m.path !== undefined;
     if (files && m.op !== undefined && !m.op.includes('sftp')) ctx.addIssue({ code: 'custom', message: 'file_op and path match sftp operations only: add sftp to op, or leave op out', path: ['op'] });
     if (files && (m.program !== undefined || m.args !== undefined || m.any_program !== undefined)) {

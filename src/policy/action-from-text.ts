@@ -3,7 +3,7 @@
 //   postgres  SQL text (one or several statements)
 //   mysql     SQL text (not analysed yet: one statement of effect unknown, fail closed)
 //   http      `METHOD /path?query`, optionally followed by a JSON body on the next lines
-//   ssh       `shell` | `sftp <op> <path>` | `forward <host>:<port>` | any other line: exec
+//   ssh       `shell` | `sftp <op> <path>` | `forward [local|remote] <host>:<port>` | any other line: exec
 //             (a legacy `scp -t <path>` / `scp -f <path>` line is an sftp write / read)
 import { SFTP_OPS, type Action, type HttpAction, type SftpOp, type SqlAction, type SshAction, type SshCommand } from '../core/action.ts';
 import { GatewayError } from '../core/errors.ts';
@@ -70,10 +70,13 @@ export function sshActionFromText(text: string): SshAction {
       return { kind: 'ssh', op: 'sftp', sftp: { op, path: tree ? treeOf(path) : path } };
     }
     case 'forward': {
-      const m = args.length === 1 ? /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(args[0] ?? '') : null;
+      // `forward host:port` (-L), `forward remote host:port` (-R: where the host listens).
+      const remote = args[0] === 'remote';
+      const rest = remote || args[0] === 'local' ? args.slice(1) : args;
+      const m = rest.length === 1 ? /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(rest[0] ?? '') : null;
       const port = Number(m?.[2]);
-      if (m === null || !(port >= 1 && port <= 65535)) throw invalid('expected "forward <host>:<port>", such as "forward db.internal:5432"');
-      return { kind: 'ssh', op: 'forward', forward: { host: m[1] ?? '', port, direction: 'local' } };
+      if (m === null || !(port >= 0 && port <= 65535) || (!remote && port === 0)) throw invalid('expected "forward [local|remote] <host>:<port>", such as "forward db.internal:5432"');
+      return { kind: 'ssh', op: 'forward', forward: { host: m[1] ?? '', port, direction: remote ? 'remote' : 'local' } };
     }
   }
   return sshExecAction(line);

@@ -50,6 +50,10 @@ export interface SshMatcher {
   readonly fileOps: ReadonlySet<string> | undefined;
   /** `path`: the sftp path matches one of these. */
   readonly paths: readonly FilePathMatcher[] | undefined;
+  /** `destination`: a forward's `host:port` matches one of these. */
+  readonly destinations: readonly Matcher[] | undefined;
+  /** `direction`: a forward's direction is one of these. */
+  readonly directions: ReadonlySet<string> | undefined;
 }
 
 /** One `match.ssh.path` glob. */
@@ -196,6 +200,8 @@ function compileSsh(m: NonNullable<MatchConfig['ssh']>): SshMatcher {
     anyPrograms: list(m.any_program, compileGlob),
     fileOps: set(m.file_op),
     paths: list(m.path, compileFilePath),
+    destinations: list(m.destination?.map((d) => d.toLowerCase()), compileGlob),
+    directions: set(m.direction),
   });
 }
 

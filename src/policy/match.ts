@@ -195,6 +195,7 @@ function fileMatches(m: SshMatcher, action: SshAction, deny: boolean): boolean {
 function sshMatches(m: SshMatcher, action: SshAction, deny: boolean): boolean {
   if (m.ops !== undefined && !m.ops.has(action.op)) return false;
   if (m.fileOps !== undefined || m.paths !== undefined) return fileMatches(m, action, deny);
+  if (m.destinations !== undefined || m.directions !== undefined) return forwardMatches(m, action);
   if (m.programs === undefined && m.args === undefined && m.anyPrograms === undefined) return true;
   // Only exec runs a program.
   if (action.op !== 'exec' || action.command === undefined) return false;
@@ -214,6 +215,15 @@ function sshMatches(m: SshMatcher, action: SshAction, deny: boolean): boolean {
     }
   }
   return true;
+}
+
+/** A forward by its `host:port` (IPv6 hosts in brackets, as OpenSSH writes them) and direction. */
+function forwardMatches(m: SshMatcher, action: SshAction): boolean {
+  const f = action.forward;
+  if (action.op !== 'forward' || f === undefined) return false;
+  if (m.directions !== undefined && !m.directions.has(f.direction)) return false;
+  const host = (f.host.includes(':') ? `[${f.host}]` : f.host).toLowerCase();
+  return m.destinations === undefined || anyMatch(m.destinations, `${host}:${f.port}`);
 }
 
 /**

@@ -1,0 +1,162 @@
+// Port forwarding through the SSH gateway with the real OpenSSH client and a real sshd:
+// -W/-L to a destination a rule allows (relayed from the upstream host) and to one it does
+// not (refused); -R on an address a rule allows (connections the upstream host accepts come
+// back to the agent) and on one it does not (refused, ExitOnForwardFailure).
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startSshd, type TestSshd } from '../support/sshd.ts';
+import { tempDir } from '../support/tmp.ts';
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as { port: number }).port;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  const port = await listen(s);
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+/** Sends `text` to 127.0.0.1:port and resolves with what came back before the other side ended. */
+function exchange(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (d: Buffer) => {
+      got += d.toString();
+      if (got.length >= text.length) socket.end();
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(got));
+    socket.write(text);
+  });
+}
+
+describe('SSH gateway: port forwarding by destination', () => {
+  let sshd: TestSshd;
+  let t: TestGateway;
+  let port: number;
+  let askpass: string;
+  let echo: Server;
+  let echoPort: number;
+  let otherPort: number;
+  let remotePort: number;
+  const children: ChildProcess[] = [];
+
+  const ssh = (token: string, args: string[], input = ''): { child: ChildProcess; done: Promise<Run> } => {
+    const file = join(tempDir('pcs-askpass-'), 'token');
+    writeFileSync(file, token, { mode: 0o600 });
+    const child = spawn('ssh', ['-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=keyboard-interactive,password', '-o', 'NumberOfPasswordPrompts=1', '-o', 'LogLevel=ERROR', ...args, 'build-box@127.0.0.1'], {
+      env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', PCS_TOKEN_FILE: file },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    if (input !== '') child.stdin?.write(input);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const done = new Promise<Run>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+    return { child, done };
+  };
+
+  before(async () => {
+    sshd = await startSshd();
+    const dir = tempDir('pcs-ssh-test-');
+    askpass = join(dir, 'askpass.sh');
+    writeFileSync(askpass, '#!/bin/sh\ncat "$PCS_TOKEN_FILE"\n');
+    chmodSync(askpass, 0o700);
+    echo = createServer((s) => s.pipe(s));
+    echoPort = await listen(echo);
+    otherPort = await freePort();
+    remotePort = await freePort();
+    t = await startTestGateway(
+      `
+connections:
+  - { name: build-box, type: ssh, upstream: { host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}" } }
+policies:
+  - name: agents
+    subjects: { groups: [agents] }
+    connections: [build-box]
+    rules:
+      - { name: echo-service, match: { ssh: { op: [forward], direction: [local], destination: ["127.0.0.1:${echoPort}"] } }, then: allow }
+      - { name: callback, match: { ssh: { direction: [remote], destination: ["127.0.0.1:${remotePort}"] } }, then: allow }
+      - { then: deny, reason: not on this host }
+`,
+      process.env,
+      '{ api: "127.0.0.1:0", ssh: "127.0.0.1:0" }',
+    );
+    port = t.gw.listeners.get('ssh')?.port ?? 0;
+  });
+
+  after(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    await t?.stop();
+    await sshd?.stop();
+    await new Promise<void>((resolve) => echo.close(() => resolve()));
+  });
+
+  it('relays -W to an allowed destination and refuses another', async () => {
+    const token = await t.token('agent-bot', ['agents']);
+    const allowed = ssh(token, ['-W', `127.0.0.1:${echoPort}`], 'through the host\n');
+    // The echo server answers over the forward; then stdin ends and so does the forward.
+    let echoed = '';
+    allowed.child.stdout?.on('data', (d: Buffer) => {
+      echoed += d.toString();
+      if (echoed === 'through the host\n') allowed.child.stdin?.end();
+    });
+    const r = await allowed.done;
+    assert.equal(r.stdout, 'through the host\n', r.stderr);
+    const refused = await ssh(token, ['-W', `127.0.0.1:${otherPort}`]).done;
+    assert.equal(refused.code, 255);
+  });
+
+  it('listens on the upstream host for an allowed -R and brings its connections back to the agent', async () => {
+    const token = await t.token('agent-bot', ['agents']);
+    const forward = ssh(token, ['-N', '-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${remotePort}:127.0.0.1:${echoPort}`]);
+    // The upstream sshd listens once the request went through: connect (on the "host") until it does.
+    let answer = '';
+    for (let i = 0; i < 250 && answer === ''; i++) {
+      answer = await exchange(remotePort, 'called back\n').catch(() => '');
+      if (answer === '') await sleep(40);
+    }
+    assert.equal(answer, 'called back\n');
+    forward.child.kill('SIGTERM');
+    await forward.done;
+  });
+
+  it('refuses -R on an address no rule allows, and records both refusals', async () => {
+    const token = await t.token('agent-bot', ['agents']);
+    const r = await ssh(token, ['-N', '-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${otherPort}:127.0.0.1:${echoPort}`]).done;
+    assert.equal(r.code, 255);
+    assert.match(r.stderr, /remote port forwarding failed/);
+    await t.gw.recorder.flush();
+    const rows = await t.gw.services.store.db.selectFrom('session_events').select(['kind', 'data']).execute();
+    const denied = rows.filter((row) => row.kind === 'denied').map((row) => JSON.parse(row.data) as { op: string; direction?: string; port?: number });
+    assert.ok(denied.some((d) => d.op === 'forward' && d.direction === 'remote' && d.port === otherPort));
+    assert.ok(denied.some((d) => d.op === 'forward' && d.direction === 'local' && d.port === otherPort));
+    const allowed = rows.filter((row) => row.kind === 'forward').map((row) => JSON.parse(row.data) as { direction: string; port: number });
+    assert.ok(allowed.some((d) => d.direction === 'remote' && d.port === remotePort));
+  });
+});
