@@ -77,6 +77,8 @@ export class SshListener {
   #accept(client: Connection, clientAddr: string): void {
     if (this.#closing) return void client.end();
     this.#clients.add(client);
+    // Without it, Nagle holds an SFTP request back behind unacknowledged data: a round trip lost per request.
+    (client as Connection & { setNoDelay(noDelay: boolean): void }).setNoDelay(true);
     let login: { identity: Identity; connection: SshConnection } | undefined;
     let session: SshClientSession | undefined;
     client.on('error', (err) => this.#ctx.logger.debug({ err }, 'ssh client error'));

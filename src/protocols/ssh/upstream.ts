@@ -24,7 +24,11 @@ export function openUpstream(connection: SshConnection, vaulted: UpstreamSecret 
   return new Promise<Client>((resolve, reject) => {
     const up = new SshClient();
     let refusedKey: GatewayError | undefined;
-    up.once('ready', () => resolve(up));
+    up.once('ready', () => {
+      // As on the agent's side (server.ts): small requests must not wait for the peer's ACKs.
+      up.setNoDelay(true);
+      resolve(up);
+    });
     up.once('error', (err) => reject(refusedKey ?? new GatewayError('PCS_SSH_UPSTREAM_UNREACHABLE', { connection: connection.name, cause: (err as NodeJS.ErrnoException).code ?? err.message }, { cause: err })));
     up.connect({
       host: u.host,
