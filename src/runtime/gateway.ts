@@ -16,7 +16,7 @@ import { sshAdapter } from '../protocols/ssh/adapter.ts';
 import { Recorder } from '../recorder/recorder.ts';
 import { getMeta } from '../store/meta.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.ts';
+import type { EmbeddedPostgres } from './embedded-postgres.ts';
 import type { Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { openServices, type Services } from './services.ts';
@@ -80,7 +80,11 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
     if (config.reviews.url === undefined) services.reviews.baseUrl = `http://${apiEndpoint.host.includes(':') ? `[${apiEndpoint.host}]` : apiEndpoint.host}:${port}`;
 
     // The demo database first, so that a listener's first session finds it up.
-    if (config.embedded_postgres) embedded = await startEmbeddedPostgres(config.embedded_postgres, logger);
+    if (config.embedded_postgres) {
+      // Imported only when configured: PGlite costs some 40 MiB and half a second to load.
+      const { startEmbeddedPostgres } = await import('./embedded-postgres.ts');
+      embedded = await startEmbeddedPostgres(config.embedded_postgres, logger);
+    }
 
     const unavailable: string[] = [];
     for (const protocol of ['postgres', 'mysql', 'ssh', 'http'] as const) {

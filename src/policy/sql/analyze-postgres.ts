@@ -9,6 +9,7 @@
 // - the effect of each statement (its command's, made worse by the functions it calls, which
 //   depend on the session's function catalog) is applied after the lookup, cheaply.
 import { hasSqlDetails, loadModule, parseSync } from 'libpg-query';
+import { analysisCacheStats } from '../../core/analysis-cache-stats.ts';
 import type { SqlAction, SqlEffect, SqlRelation, SqlStatement } from '../../core/action.ts';
 import { unwrap } from './ast.ts';
 import { classify } from './classify.ts';
@@ -92,6 +93,7 @@ export function analyzePostgres(sql: string, opts?: AnalyzeOptions): SqlAction {
   const searchPath = opts?.searchPath !== undefined && opts.searchPath.length > 0 ? opts.searchPath : DEFAULT_SEARCH_PATH;
   const catalog = opts?.catalog;
   if (sql.length > MAX_CACHED_TEXT) {
+    analysisCacheStats.policy.misses++;
     const built = analyzeShapes(sql, NO_LITERALS, searchPath[0] ?? 'public');
     return materialise(sql, built.shapes, NO_LITERALS, searchPath, catalog);
   }
@@ -103,7 +105,9 @@ export function analyzePostgres(sql: string, opts?: AnalyzeOptions): SqlAction {
     entry = exactCache.get(prefix + sql);
     mapping = NO_LITERALS;
   }
-  if (entry === undefined) {
+  if (entry !== undefined) analysisCacheStats.policy.hits++;
+  else {
+    analysisCacheStats.policy.misses++;
     const built = analyzeShapes(sql, normalised ?? NO_LITERALS, searchPath[0] ?? 'public');
     if (built.literalFree && normalised !== undefined) {
       entry = { shapes: built.shapes };

@@ -11,6 +11,7 @@ import { MASK_STRENGTH } from '../../../masking/scanner.ts';
 import type { RelationSnapshot } from './relations.ts';
 import { literalReads } from '../../../masking/lineage/literal-reads.ts';
 import { normaliseSql } from '../../../policy/sql/normalize.ts';
+import { analysisCacheStats } from '../../../core/analysis-cache-stats.ts';
 
 /** How one output column is masked, and why (for the recording). */
 export interface ColumnMask {
@@ -206,8 +207,12 @@ export function statementMasking(sql: string, statements: readonly SqlStatement[
   const exactKey = `${prefix}${sql}`;
   for (const key of templateKey !== undefined ? [templateKey, exactKey] : [exactKey]) {
     const hit = cache.get(key);
-    if (hit !== EXACT && cache.has(key)) return touch(cache, key, hit);
+    if (hit !== EXACT && cache.has(key)) {
+      analysisCacheStats.masking.hits++;
+      return touch(cache, key, hit);
+    }
   }
+  analysisCacheStats.masking.misses++;
   const before = literalReads();
   const result = analyzeStatementMasking(sql, statements, plan, snapshot, searchPath, opts);
   const byValue = literalReads() !== before;
