@@ -113,6 +113,14 @@ interface SqlPreparedMask {
   readonly mask: MaskContext;
 }
 
+/**
+ * Result descriptions that needed no masking, per statement masking (the lineage of one
+ * statement template, under one relation snapshot) or, without one, per plan: the same
+ * description of the same statement again needs none either. Bounded per statement.
+ */
+const IDLE_RESULTS = new WeakMap<object, Set<string>>();
+const IDLE_RESULTS_PER_STATEMENT = 8;
+
 export interface SessionOptions {
   readonly client: Socket;
   readonly clientReader: FrameReader;
@@ -731,8 +739,23 @@ export class PgSession {
 
   /** A simple Query's result set begins: work out its masking once, from the fields. */
   #queryResult(slot: ResultSlot, record: StatementRecord | null, frame: Buffer): void {
+    // A statement seen before with the same description and nothing to mask: nothing to decode.
+    const owner = slot.ctx.stmt ?? slot.ctx.plan;
+    const key = `${slot.results}\0${frame.toString('latin1')}`;
+    const idle = IDLE_RESULTS.get(owner);
+    if (idle?.has(key) === true) {
+      slot.results++;
+      if (record !== null) this.#resultDone(slot, record);
+      slot.result = undefined;
+      record?.noteMasked([], slot.ctx.stmt?.notes);
+      return;
+    }
     const fields = readRowDescription(frame);
     this.#setResult(slot, fields, fields.map((f) => f.format), record, slot.results++);
+    if (slot.result === undefined) {
+      if (idle === undefined) IDLE_RESULTS.set(owner, new Set([key]));
+      else if (idle.size < IDLE_RESULTS_PER_STATEMENT) idle.add(key);
+    }
   }
 
   /** Fields of a described portal or statement; true when the answer is the gateway's own (swallowed). */
