@@ -91,8 +91,8 @@ export class Recorder {
   private constructor(opts: RecorderOptions) {
     this.#store = opts.store;
     this.#logger = opts.logger;
-    this.#flushIntervalMs = opts.flushIntervalMs ?? 200;
-    this.#maxBatch = opts.maxBatch ?? 1000;
+    this.#flushIntervalMs = opts.flushIntervalMs ?? 50;
+    this.#maxBatch = opts.maxBatch ?? 200;
     this.#maxQueued = opts.maxQueued ?? 100_000;
     this.#host = this.#makeHost();
     const writer = opts.store.writer;
