@@ -4,7 +4,7 @@
 // allowed one), shells denied as a whole, the upstream host key pinned, and a recording.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
@@ -19,6 +19,7 @@ interface Run {
 
 describe('SSH gateway with OpenSSH', () => {
   let sshd: TestSshd;
+  let flip: TestSshd;
   let t: TestGateway;
   let port: number;
   let askpass: string;
@@ -45,6 +46,8 @@ describe('SSH gateway with OpenSSH', () => {
 
   before(async () => {
     sshd = await startSshd();
+    // A host whose key will change: no host_key configured, so its first key is pinned.
+    flip = await startSshd();
     const dir = tempDir('pcs-ssh-test-');
     askpass = join(dir, 'askpass.sh');
     writeFileSync(askpass, '#!/bin/sh\ncat "$PCS_TOKEN_FILE"\n');
@@ -53,6 +56,7 @@ describe('SSH gateway with OpenSSH', () => {
       `
 connections:
   - { name: build-box, type: ssh, upstream: { host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}" } }
+  - { name: flip-box, type: ssh, upstream: { host: 127.0.0.1, port: ${flip.port}, user: ${flip.user}, private_key: "\${file:${flip.clientKeyFile}}" } }
   - { name: wrong-key-box, type: ssh, upstream: { host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}", host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" } }
 policies:
   - name: agents
@@ -71,6 +75,7 @@ policies:
   after(async () => {
     await t?.stop();
     await sshd?.stop();
+    await flip?.stop();
   });
 
   it('runs an allowed command on the upstream, with stdin, stdout and the exit status', async () => {
@@ -109,6 +114,22 @@ policies:
     const r = await ssh(token, 'wrong-key-box', 'echo hi');
     assert.equal(r.code, 126);
     assert.match(r.stderr, /host key of connection wrong-key-box changed/);
+  });
+
+  it('pins an upstream host key on first use and refuses the host once its key changed', async () => {
+    const token = await t.token('agent-bot', ['agents']);
+    const first = await ssh(token, 'flip-box', 'echo pinned');
+    assert.equal(first.code, 0, first.stderr);
+    const pins = JSON.parse(readFileSync(join(t.dir, 'ssh_known_hosts.json'), 'utf8')) as Record<string, string>;
+    assert.equal(pins['flip-box'], flip.hostKeyLine);
+    // Another server (another host key) takes the host's address: nothing runs, the agent is told why.
+    await flip.stop();
+    flip = await startSshd({ port: flip.port });
+    const after = await ssh(token, 'flip-box', 'echo should-not-run');
+    assert.equal(after.code, 126);
+    assert.match(after.stderr, /host key of connection flip-box changed/);
+    assert.match(after.stderr, /PCS_SSH_HOST_KEY_CHANGED/);
+    assert.equal(after.stdout, '');
   });
 
   it('records commands with their exit status', async () => {

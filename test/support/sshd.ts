@@ -32,7 +32,8 @@ process.on('exit', () => {
   for (const [child, port] of live) killServer(child, port);
 });
 
-export async function startSshd(opts: { hostKeyType?: 'ed25519' | 'rsa' } = {}): Promise<TestSshd> {
+/** `port`: listen there (a server replacing another one, e.g. with a new host key); otherwise a free port. */
+export async function startSshd(opts: { hostKeyType?: 'ed25519' | 'rsa'; port?: number } = {}): Promise<TestSshd> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} not found: install openssh-server (.ci/run does)`);
   // Debian's sshd, run as root, refuses to start without its privilege-separation chroot dir
   // (normally created by the systemd unit).
@@ -56,7 +57,7 @@ export async function startSshd(opts: { hostKeyType?: 'ed25519' | 'rsa' } = {}):
   const configFile = join(conf, 'sshd_config');
 
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = opts.port ?? (await freePort());
     await writeConfig(configFile, [
       `Port ${port}`,
       'ListenAddress 127.0.0.1',
