@@ -53,8 +53,9 @@ void describe('actionFromText', () => {
       assignments: [],
     });
     await rejects('web-1', 'sftp read', /sftp <op> <path>/);
-    await rejects('web-1', 'forward db.internal', /forward <host>:<port>/);
-    await rejects('web-1', 'forward db:70000', /forward <host>:<port>/);
+    await rejects('web-1', 'forward db.internal', /forward \[local\|remote\] <host>:<port>/);
+    await rejects('web-1', 'forward db:0', /forward \[local\|remote\] <host>:<port>/);
+    await rejects('web-1', 'forward remote db:70000', /forward \[local\|remote\] <host>:<port>/);
   });
 
   void it('ssh sftp: the operations of file_op, paths normalised as the gateway does', async () => {
