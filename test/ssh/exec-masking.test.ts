@@ -4,16 +4,15 @@
 // only column and json rules) the output is byte for byte what sshd sends directly; 20 MB of
 // binary-ish output goes through the masked path whole; the recording counts detector hits.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WITHHELD_LINE } from '../../src/masking/text-stream.ts';
 import { MAX_OUTPUT_LINE } from '../../src/protocols/ssh/exec.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { SECRET_MARKER, testSecret } from '../support/secrets.ts';
+import { QUIET_OPTIONS, startClient, withToken } from '../support/ssh-client.ts';
 import { startSshd, type TestSshd } from '../support/sshd.ts';
-import { tempDir } from '../support/tmp.ts';
 
 interface Run {
   readonly code: number | null;
@@ -82,34 +81,24 @@ describe('SSH exec output masking with OpenSSH', () => {
   let sshd: TestSshd;
   let t: TestGateway;
   let port: number;
-  let askpass: string;
   let token: string;
   let blob: { input: Buffer; expected: Buffer };
 
-  /** The real ssh client; the token is answered through SSH_ASKPASS. `tty`: -tt (a PTY, CRLF output). */
-  const ssh = (user: string, command: string, opts: { tty?: boolean; direct?: boolean; input?: string } = {}): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const file = join(tempDir('pcs-askpass-'), 'token');
-      writeFileSync(file, token, { mode: 0o600 });
-      const common = ['-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', ...(opts.tty === true ? ['-tt'] : ['-T'])];
-      const args =
-        opts.direct === true
-          ? ['-p', String(sshd.port), '-i', sshd.clientKeyFile, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', ...common, `${sshd.user}@127.0.0.1`, command]
-          : ['-p', String(port), '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=keyboard-interactive,password', '-o', 'NumberOfPasswordPrompts=1', ...common, `${user}@127.0.0.1`, command];
-      const child = spawn('ssh', args, { env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', PCS_TOKEN_FILE: file }, stdio: ['pipe', 'pipe', 'pipe'] });
-      const stdout: Buffer[] = [];
-      const stderr: Buffer[] = [];
-      child.stdout.on('data', (d: Buffer) => stdout.push(d));
-      child.stderr.on('data', (d: Buffer) => stderr.push(d));
-      // Not a timing assertion: a hung relay fails the test instead of the whole run.
-      const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) });
-      });
-      child.stdin.end(opts.input ?? '');
-    });
+  /**
+   * The real ssh client; the token is answered through SSH_ASKPASS. `tty`: -tt (a PTY, CRLF
+   * output). `direct`: to sshd itself with its client key, not through the gateway.
+   */
+  const ssh = async (user: string, command: string, opts: { tty?: boolean; direct?: boolean; input?: string } = {}): Promise<Run> => {
+    const tty = opts.tty === true ? '-tt' : '-T';
+    // Not a timing assertion: a hung relay fails the test instead of the whole run.
+    const run = { input: opts.input ?? '', timeoutMs: 120_000 };
+    const client =
+      opts.direct === true
+        ? startClient('ssh', ['-p', String(sshd.port), '-i', sshd.clientKeyFile, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', ...QUIET_OPTIONS, tty, `${sshd.user}@127.0.0.1`, command], run)
+        : withToken('ssh', port, token, [tty, `${user}@127.0.0.1`, command], run);
+    const r = await client.done;
+    return { code: r.code, stdout: r.stdoutBytes, stderr: r.stderrBytes };
+  };
 
   /** The text of a run, with the marker hidden so that a failed assertion cannot print a secret. */
   const shown = (b: Buffer): string => b.toString('latin1').replaceAll(SECRET_MARKER, '<marker>');
@@ -124,10 +113,6 @@ describe('SSH exec output masking with OpenSSH', () => {
     writeFileSync(join(sshd.dir, 'deploy.secret'), SECRETS_FILE);
     blob = binaryish(20 * 1024 * 1024);
     writeFileSync(join(sshd.dir, 'blob.bin'), blob.input);
-    const dir = tempDir('pcs-ssh-mask-');
-    askpass = join(dir, 'askpass.sh');
-    writeFileSync(askpass, '#!/bin/sh\ncat "$PCS_TOKEN_FILE"\n');
-    chmodSync(askpass, 0o700);
     const upstream = `{ host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}" }`;
     t = await startTestGateway(
       `

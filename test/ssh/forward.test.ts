@@ -3,21 +3,13 @@
 // not (refused); -R on an address a rule allows (connections the upstream host accepts come
 // back to the agent) and on one it does not (refused, ExitOnForwardFailure).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { withToken, type ClientProcess } from '../support/ssh-client.ts';
 import { startSshd, type TestSshd } from '../support/sshd.ts';
-import { tempDir } from '../support/tmp.ts';
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -50,43 +42,21 @@ describe('SSH gateway: port forwarding by destination', () => {
   let sshd: TestSshd;
   let t: TestGateway;
   let port: number;
-  let askpass: string;
   let echo: Server;
   let echoPort: number;
   let otherPort: number;
   let remotePort: number;
   const children: ChildProcess[] = [];
 
-  const ssh = (token: string, args: string[], input = ''): { child: ChildProcess; done: Promise<Run> } => {
-    const file = join(tempDir('pcs-askpass-'), 'token');
-    writeFileSync(file, token, { mode: 0o600 });
-    const child = spawn('ssh', ['-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=keyboard-interactive,password', '-o', 'NumberOfPasswordPrompts=1', '-o', 'LogLevel=ERROR', ...args, 'build-box@127.0.0.1'], {
-      env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', PCS_TOKEN_FILE: file },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    if (input !== '') child.stdin?.write(input);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const done = new Promise<Run>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
-    return { child, done };
+  /** Stdin stays open: the caller ends it (or kills the client). */
+  const ssh = (token: string, args: string[], input = ''): ClientProcess => {
+    const run = withToken('ssh', port, token, [...args, 'build-box@127.0.0.1'], { input, keepStdin: true });
+    children.push(run.child);
+    return run;
   };
 
   before(async () => {
     sshd = await startSshd();
-    const dir = tempDir('pcs-ssh-test-');
-    askpass = join(dir, 'askpass.sh');
-    writeFileSync(askpass, '#!/bin/sh\ncat "$PCS_TOKEN_FILE"\n');
-    chmodSync(askpass, 0o700);
     echo = createServer((s) => s.pipe(s));
     echoPort = await listen(echo);
     otherPort = await freePort();

@@ -3,55 +3,26 @@
 // stderr, exit status), denied with exit 126 (also when a denied command hides behind an
 // allowed one), shells denied as a whole, the upstream host key pinned, and a recording.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { withToken, type ClientRun } from '../support/ssh-client.ts';
 import { startSshd, type TestSshd } from '../support/sshd.ts';
-import { tempDir } from '../support/tmp.ts';
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 describe('SSH gateway with OpenSSH', () => {
   let sshd: TestSshd;
   let flip: TestSshd;
   let t: TestGateway;
   let port: number;
-  let askpass: string;
 
   /** Runs the real ssh client; the token is answered through SSH_ASKPASS, never a flag. */
-  const ssh = (token: string, user: string, command: string | null, input = ''): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const file = join(tempDir('pcs-askpass-'), 'token');
-      writeFileSync(file, token, { mode: 0o600 });
-      const args = ['-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=keyboard-interactive,password', '-o', 'NumberOfPasswordPrompts=1', '-o', 'LogLevel=ERROR', `${user}@127.0.0.1`, ...(command === null ? ['-T'] : [command])];
-      const child = spawn('ssh', args, { env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', PCS_TOKEN_FILE: file }, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-      child.stdin.end(input);
-    });
+  const ssh = (token: string, user: string, command: string | null, input = ''): Promise<ClientRun> => withToken('ssh', port, token, [`${user}@127.0.0.1`, ...(command === null ? ['-T'] : [command])], { input }).done;
 
   before(async () => {
     sshd = await startSshd();
     // A host whose key will change: no host_key configured, so its first key is pinned.
     flip = await startSshd();
-    const dir = tempDir('pcs-ssh-test-');
-    askpass = join(dir, 'askpass.sh');
-    writeFileSync(askpass, '#!/bin/sh\ncat "$PCS_TOKEN_FILE"\n');
-    chmodSync(askpass, 0o700);
     t = await startTestGateway(
       `
 connections:

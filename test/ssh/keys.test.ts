@@ -4,29 +4,20 @@
 // logs in but is denied by policy; RSA keys sign with SHA-2; a client whose key is refused falls
 // back to its token; and the `portcullis ssh-key` add/list/revoke round trip.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type { AuditRecord } from '../../src/audit/record.ts';
 import { runCli, type CliResult } from '../support/cli.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { QUIET_OPTIONS, portOption, startClient, tokenEnv, type ClientRun } from '../support/ssh-client.ts';
 import { keygen, type KeyPair } from '../support/ssh-keygen.ts';
 import { startSshd, type TestSshd } from '../support/sshd.ts';
-import { tempDir } from '../support/tmp.ts';
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** The environment of a child without the developer's agent or gateway settings. */
-function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of ['SSH_AUTH_SOCK', 'SSH_AGENT_PID', 'PORTCULLIS_TOKEN', 'PORTCULLIS_API']) delete env[name];
-  return { ...env, ...extra };
+/** `env` (the process's by default) without the developer's agent or gateway settings. */
+function cleanEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const clean = { ...env };
+  for (const name of ['SSH_AUTH_SOCK', 'SSH_AGENT_PID', 'PORTCULLIS_TOKEN', 'PORTCULLIS_API']) delete clean[name];
+  return clean;
 }
 
 describe('SSH gateway: logins by registered public key', () => {
@@ -35,24 +26,13 @@ describe('SSH gateway: logins by registered public key', () => {
   let port: number;
   let admin: string;
 
-  /** The real ssh client with one key and public-key authentication only (or `methods`). */
-  const ssh = (key: KeyPair, user: string, command: string, opts: { methods?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const args = ['-p', String(port), '-i', key.file, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', `PreferredAuthentications=${opts.methods ?? 'publickey'}`, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', ...(opts.methods === undefined ? ['-o', 'BatchMode=yes'] : ['-o', 'NumberOfPasswordPrompts=1']), `${user}@127.0.0.1`, command];
-      const child = spawn('ssh', args, { env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  /** The real ssh client with one key and public-key authentication only (or `methods`); `env` is cleaned of agent settings. */
+  const ssh = (key: KeyPair, user: string, command: string, opts: { methods?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ClientRun> => {
+    const args = [...portOption('ssh', port), '-i', key.file, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', `PreferredAuthentications=${opts.methods ?? 'publickey'}`, ...QUIET_OPTIONS, ...(opts.methods === undefined ? ['-o', 'BatchMode=yes'] : ['-o', 'NumberOfPasswordPrompts=1']), `${user}@127.0.0.1`, command];
+    return startClient('ssh', args, { env: cleanEnv(opts.env) }).done;
+  };
 
-  const cli = (args: string[], input = ''): Promise<CliResult> => runCli(args, { input, env: cleanEnv({ PORTCULLIS_TOKEN: admin, PORTCULLIS_API: t.url }) });
+  const cli = (args: string[], input = ''): Promise<CliResult> => runCli(args, { input, env: { ...cleanEnv(), PORTCULLIS_TOKEN: admin, PORTCULLIS_API: t.url } });
 
   /** The first audit record of `type` that `pred` accepts, waited for (the gate appends in the background). */
   const audited = async (type: string, pred: (r: AuditRecord) => boolean): Promise<AuditRecord | undefined> => {
@@ -160,12 +140,7 @@ policies:
   it('falls back to the identity token when the key is refused', async () => {
     const key = await keygen('ed25519');
     const token = await t.token('token-agent', ['agents']);
-    const dir = tempDir('pcs-askpass-');
-    const askpass = join(dir, 'askpass.sh');
-    writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
-    writeFileSync(askpass, `#!/bin/sh\ncat "${join(dir, 'token')}"\n`);
-    chmodSync(askpass, 0o700);
-    const r = await ssh(key, 'build-box', 'echo via token', { methods: 'publickey,keyboard-interactive', env: { SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' } });
+    const r = await ssh(key, 'build-box', 'echo via token', { methods: 'publickey,keyboard-interactive', env: tokenEnv(token) });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'via token\n');
   });

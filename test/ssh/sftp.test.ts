@@ -3,22 +3,16 @@
 // refused ones answered by the gateway and never reaching the host, allowed uploads intact,
 // legacy `scp -O` lines decided as sftp reads and writes, and the operations recorded.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ssh2, { type ClientChannel } from 'ssh2';
 import { FX, FXP, SftpFramer } from '../../src/protocols/ssh/sftp-packets.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { withToken, type ClientProcess, type ClientRun } from '../support/ssh-client.ts';
 import { startSshd, type TestSshd } from '../support/sshd.ts';
 import { tempDir } from '../support/tmp.ts';
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
@@ -26,7 +20,6 @@ describe('SFTP and scp through the SSH gateway', () => {
   let sshd: TestSshd;
   let t: TestGateway;
   let port: number;
-  let askpass: string;
   let local: string;
   let token: string;
   // Upstream folders (sshd.dir): up/ takes writes, secret/ is denied, other/ is read-only.
@@ -38,34 +31,13 @@ describe('SFTP and scp through the SSH gateway', () => {
    * Runs an OpenSSH tool through the gateway; the token is answered through SSH_ASKPASS.
    * `sftp -b` turns BatchMode on (no password prompt) unless an earlier option says otherwise.
    */
-  const tool = (cmd: 'sftp' | 'scp', args: readonly string[], input = ''): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      const file = join(tempDir('pcs-askpass-'), 'token');
-      writeFileSync(file, token, { mode: 0o600 });
-      const opts = ['-P', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=keyboard-interactive,password', '-o', 'NumberOfPasswordPrompts=1', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=no'];
-      const child = spawn(cmd, [...opts, ...args], { env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', PCS_TOKEN_FILE: file }, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-      child.stdin.end(input);
-    });
-  const batch = (...commands: string[]): Promise<Run> => tool('sftp', ['-b', '-', 'build-box@127.0.0.1'], commands.join('\n') + '\n');
-  const scp = (args: readonly string[]): Promise<Run> => tool('scp', args);
+  const tool = (cmd: 'sftp' | 'scp', args: readonly string[], input = ''): ClientProcess => withToken(cmd, port, token, ['-o', 'BatchMode=no', ...args], { input });
+  const batch = (...commands: string[]): Promise<ClientRun> => tool('sftp', ['-b', '-', 'build-box@127.0.0.1'], commands.join('\n') + '\n').done;
+  const scp = (args: readonly string[]): Promise<ClientRun> => tool('scp', args).done;
   const remote = (path: string): string => `build-box@127.0.0.1:${path}`;
 
   before(async () => {
     sshd = await startSshd();
-    const dir = tempDir('pcs-sftp-test-');
-    askpass = join(dir, 'askpass.sh');
-    writeFileSync(askpass, '#!/bin/sh\ncat "$PCS_TOKEN_FILE"\n');
-    chmodSync(askpass, 0o700);
     local = tempDir('pcs-sftp-local-');
     up = join(sshd.dir, 'up');
     other = join(sshd.dir, 'other');
@@ -198,23 +170,17 @@ policies:
   it('holds an operation for review (the agent is told on stderr) and runs it once approved', async () => {
     mkdirSync(join(up, 'held'));
     writeFileSync(join(up, 'held', 'x.txt'), 'x\n');
-    let stderr = '';
-    const file = join(tempDir('pcs-askpass-'), 'token');
-    writeFileSync(file, token, { mode: 0o600 });
-    const child = spawn('sftp', ['-P', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=keyboard-interactive,password', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=no', '-b', '-', 'build-box@127.0.0.1'], { env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', PCS_TOKEN_FILE: file } });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.resume();
-    const done = new Promise<number | null>((resolve) => child.on('close', resolve));
-    child.stdin.end(`rm ${up}/held/x.txt\nls ${up}\n`);
+    const run = tool('sftp', ['-b', '-', 'build-box@127.0.0.1'], `rm ${up}/held/x.txt\nls ${up}\n`);
     let id: string | undefined;
-    while (id === undefined && child.exitCode === null) {
-      id = /review (r-[0-9a-f]+)/.exec(stderr)?.[1];
+    while (id === undefined && run.child.exitCode === null) {
+      id = /review (r-[0-9a-f]+)/.exec(run.stderr())?.[1];
       if (id === undefined) await new Promise((r) => setTimeout(r, 50));
     }
-    assert.ok(id, stderr);
+    assert.ok(id, run.stderr());
     assert.equal(existsSync(join(up, 'held', 'x.txt')), true, 'nothing removed before the approval');
     await approve(id);
-    assert.equal(await done, 0, stderr);
+    const r = await run.done;
+    assert.equal(r.code, 0, r.stderr);
     assert.equal(existsSync(join(up, 'held', 'x.txt')), false);
   });
 

@@ -5,16 +5,13 @@
 // parses, and `portcullis sessions replay` prints exactly what the client received. A shell
 // the policy does not allow is refused with exit 126.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../support/cli.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { QUIET_OPTIONS, TOKEN_OPTIONS, portOption, startClient, tokenEnv } from '../support/ssh-client.ts';
 import { startSshd, type TestSshd } from '../support/sshd.ts';
-import { tempDir } from '../support/tmp.ts';
 
 /** Typed at the no-echo prompt: must appear nowhere in the recording or the audit log. */
 const TYPED_SECRET = 'hunter2-typed';
@@ -34,30 +31,16 @@ describe('interactive shells through the SSH gateway', () => {
   let sshd: TestSshd;
   let t: TestGateway;
   let port: number;
-  let askpass: string;
 
   /** The real ssh client with a forced PTY; the token is answered through SSH_ASKPASS. */
   const terminal = (token: string, user: string): Terminal => {
-    const file = join(tempDir('pcs-askpass-'), 'token');
-    writeFileSync(file, token, { mode: 0o600 });
-    const args = ['-tt', '-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=keyboard-interactive,password', '-o', 'NumberOfPasswordPrompts=1', '-o', 'LogLevel=ERROR', `${user}@127.0.0.1`];
-    const child = spawn('ssh', args, { env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', PCS_TOKEN_FILE: file, TERM: 'xterm-256color' }, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let stderr = '';
+    const args = ['-tt', ...portOption('ssh', port), ...QUIET_OPTIONS, ...TOKEN_OPTIONS, `${user}@127.0.0.1`];
+    const run = startClient('ssh', args, { env: { ...tokenEnv(token), TERM: 'xterm-256color' }, keepStdin: true, timeoutMs: 60_000 });
+    const { child, stdoutBytes: stdout } = run;
     let consumed = 0;
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const closed = new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout: Buffer.concat(out), stderr });
-      });
-    });
-    const stdout = (): Buffer => Buffer.concat(out);
+    const closed = run.done.then((r) => ({ code: r.code, stdout: r.stdoutBytes, stderr: r.stderr }));
     return {
-      type: (text) => void child.stdin.write(text),
+      type: (text) => void child.stdin?.write(text),
       async waitFor(text) {
         const deadline = Date.now() + WAIT_MS;
         for (;;) {
@@ -67,7 +50,7 @@ describe('interactive shells through the SSH gateway', () => {
             consumed = at + text.length;
             return;
           }
-          if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${JSON.stringify(text)} in the shell's output: ${JSON.stringify(seen.slice(consumed))}; stderr: ${stderr}`);
+          if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${JSON.stringify(text)} in the shell's output: ${JSON.stringify(seen.slice(consumed))}; stderr: ${run.stderr()}`);
           await sleep(20);
         }
       },
@@ -78,10 +61,6 @@ describe('interactive shells through the SSH gateway', () => {
 
   before(async () => {
     sshd = await startSshd();
-    const dir = tempDir('pcs-ssh-shell-test-');
-    askpass = join(dir, 'askpass.sh');
-    writeFileSync(askpass, '#!/bin/sh\ncat "$PCS_TOKEN_FILE"\n');
-    chmodSync(askpass, 0o700);
     t = await startTestGateway(
       `
 connections:

@@ -2,20 +2,13 @@
 // held for review (the agent sees the review on stderr and waits; it runs once approved), a
 // deferred command (refused at once, naming the review), and stdio forwarding (-W) refused.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { withToken, type ClientProcess } from '../support/ssh-client.ts';
 import { startSshd, type TestSshd } from '../support/sshd.ts';
-import { tempDir } from '../support/tmp.ts';
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 /** A port nothing listens on: bound, then released. */
 async function closedPort(): Promise<number> {
@@ -30,30 +23,8 @@ describe('SSH gateway: upstream down, reviews, forwarding', () => {
   let sshd: TestSshd;
   let t: TestGateway;
   let port: number;
-  let askpass: string;
 
-  const start = (token: string, user: string, args: string[]): { child: ChildProcess; done: Promise<Run>; stderr: () => string } => {
-    const file = join(tempDir('pcs-askpass-'), 'token');
-    writeFileSync(file, token, { mode: 0o600 });
-    const child = spawn('ssh', ['-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=keyboard-interactive,password', '-o', 'NumberOfPasswordPrompts=1', '-o', 'LogLevel=ERROR', `${user}@127.0.0.1`, ...args], {
-      env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', PCS_TOKEN_FILE: file },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdin?.end();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const done = new Promise<Run>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
-    return { child, done, stderr: () => stderr };
-  };
+  const start = (token: string, user: string, args: string[]): ClientProcess => withToken('ssh', port, token, [`${user}@127.0.0.1`, ...args], { timeoutMs: 60_000 });
 
   const api = async (token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
     const res = await fetch(`${t.gw.api.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
@@ -62,10 +33,6 @@ describe('SSH gateway: upstream down, reviews, forwarding', () => {
 
   before(async () => {
     sshd = await startSshd();
-    const dir = tempDir('pcs-ssh-test-');
-    askpass = join(dir, 'askpass.sh');
-    writeFileSync(askpass, '#!/bin/sh\ncat "$PCS_TOKEN_FILE"\n');
-    chmodSync(askpass, 0o700);
     const down = await closedPort();
     t = await startTestGateway(
       `

@@ -10,6 +10,9 @@ export interface ClientRun {
   readonly code: number | null;
   readonly stdout: string;
   readonly stderr: string;
+  /** The same output as bytes (binary output, or text compared byte for byte). */
+  readonly stdoutBytes: Buffer;
+  readonly stderrBytes: Buffer;
 }
 
 export interface ClientProcess {
@@ -19,6 +22,7 @@ export interface ClientProcess {
   /** Output so far. */
   stdout(): string;
   stderr(): string;
+  stdoutBytes(): Buffer;
 }
 
 export type Tool = 'ssh' | 'scp' | 'sftp';
@@ -54,10 +58,12 @@ export function tokenEnv(token: string): NodeJS.ProcessEnv {
  */
 export function startClient(tool: Tool, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; input?: string; keepStdin?: boolean; timeoutMs?: number } = {}): ClientProcess {
   const child = spawn(tool, [...args], { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => out.push(d));
+  child.stderr.on('data', (d: Buffer) => err.push(d));
+  const stdoutBytes = (): Buffer => Buffer.concat(out);
+  const stderrBytes = (): Buffer => Buffer.concat(err);
   if (opts.input !== undefined) child.stdin.write(opts.input);
   if (opts.keepStdin !== true) child.stdin.end();
   const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
@@ -65,10 +71,11 @@ export function startClient(tool: Tool, args: readonly string[], opts: { env?: N
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      const [outBytes, errBytes] = [stdoutBytes(), stderrBytes()];
+      resolve({ code, stdout: outBytes.toString(), stderr: errBytes.toString(), stdoutBytes: outBytes, stderrBytes: errBytes });
     });
   });
-  return { child, done, stdout: () => stdout, stderr: () => stderr };
+  return { child, done, stdout: () => stdoutBytes().toString(), stderr: () => stderrBytes().toString(), stdoutBytes };
 }
 
 /** `tool` against the gateway on `port`, logged in with `token`; the destination is in `args`. */
