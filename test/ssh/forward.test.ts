@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withToken, type ClientProcess } from '../support/ssh-client.ts';
-import { startSshd, type TestSshd } from '../support/sshd.ts';
+import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -64,7 +64,7 @@ describe('SSH gateway: port forwarding by destination', () => {
     t = await startTestGateway(
       `
 connections:
-  - { name: build-box, type: ssh, upstream: { host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}" } }
+  - ${sshConnectionYaml('build-box', sshd)}
 policies:
   - name: agents
     subjects: { groups: [agents] }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withToken, type ClientRun } from '../support/ssh-client.ts';
-import { startSshd, type TestSshd } from '../support/sshd.ts';
+import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
 
 describe('SSH gateway with OpenSSH', () => {
   let sshd: TestSshd;
@@ -26,9 +26,9 @@ describe('SSH gateway with OpenSSH', () => {
     t = await startTestGateway(
       `
 connections:
-  - { name: build-box, type: ssh, upstream: { host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}" } }
-  - { name: flip-box, type: ssh, upstream: { host: 127.0.0.1, port: ${flip.port}, user: ${flip.user}, private_key: "\${file:${flip.clientKeyFile}}" } }
-  - { name: wrong-key-box, type: ssh, upstream: { host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}", host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" } }
+  - ${sshConnectionYaml('build-box', sshd)}
+  - ${sshConnectionYaml('flip-box', flip)}
+  - ${sshConnectionYaml('wrong-key-box', sshd, { extra: 'host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"' })}
 policies:
   - name: agents
     subjects: { groups: [agents] }

@@ -11,7 +11,7 @@ import { runCli, type CliResult } from '../support/cli.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { QUIET_OPTIONS, portOption, startClient, tokenEnv, type ClientRun } from '../support/ssh-client.ts';
 import { keygen, type KeyPair } from '../support/ssh-keygen.ts';
-import { startSshd, type TestSshd } from '../support/sshd.ts';
+import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
 
 /** `env` (the process's by default) without the developer's agent or gateway settings. */
 function cleanEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
@@ -51,7 +51,7 @@ describe('SSH gateway: logins by registered public key', () => {
     t = await startTestGateway(
       `
 connections:
-  - { name: build-box, type: ssh, upstream: { host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}" } }
+  - ${sshConnectionYaml('build-box', sshd)}
 policies:
   - name: agents
     subjects: { groups: [agents] }

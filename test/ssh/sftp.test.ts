@@ -11,7 +11,7 @@ import ssh2, { type ClientChannel } from 'ssh2';
 import { FX, FXP, SftpFramer } from '../../src/protocols/ssh/sftp-packets.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withToken, type ClientProcess, type ClientRun } from '../support/ssh-client.ts';
-import { startSshd, type TestSshd } from '../support/sshd.ts';
+import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -49,7 +49,7 @@ describe('SFTP and scp through the SSH gateway', () => {
     t = await startTestGateway(
       `
 connections:
-  - { name: build-box, type: ssh, upstream: { host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}" } }
+  - ${sshConnectionYaml('build-box', sshd)}
 policies:
   - name: files
     subjects: { groups: [agents] }

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { runCli } from '../support/cli.ts';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { QUIET_OPTIONS, TOKEN_OPTIONS, portOption, startClient, tokenEnv } from '../support/ssh-client.ts';
-import { startSshd, type TestSshd } from '../support/sshd.ts';
+import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
 
 /** Typed at the no-echo prompt: must appear nowhere in the recording or the audit log. */
 const TYPED_SECRET = 'hunter2-typed';
@@ -64,7 +64,7 @@ describe('interactive shells through the SSH gateway', () => {
     t = await startTestGateway(
       `
 connections:
-  - { name: build-box, type: ssh, upstream: { host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}" } }
+  - ${sshConnectionYaml('build-box', sshd)}
 policies:
   - name: agents
     subjects: { groups: [agents] }

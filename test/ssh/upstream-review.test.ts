@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withToken, type ClientProcess } from '../support/ssh-client.ts';
-import { startSshd, type TestSshd } from '../support/sshd.ts';
+import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
 
 /** A port nothing listens on: bound, then released. */
 async function closedPort(): Promise<number> {
@@ -37,8 +37,8 @@ describe('SSH gateway: upstream down, reviews, forwarding', () => {
     t = await startTestGateway(
       `
 connections:
-  - { name: build-box, type: ssh, upstream: { host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}" } }
-  - { name: down-box, type: ssh, upstream: { host: 127.0.0.1, port: ${down}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}" } }
+  - ${sshConnectionYaml('build-box', sshd)}
+  - ${sshConnectionYaml('down-box', sshd, { port: down })}
 policies:
   - name: agents
     subjects: { groups: [agents] }

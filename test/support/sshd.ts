@@ -248,3 +248,12 @@ async function stopServer(child: ChildProcess, port: number, exited: Promise<voi
   for (const pid of sessions) signal(pid, 'SIGKILL');
   live.delete(child);
 }
+
+/**
+ * A `connections:` entry (YAML flow map) for a connection of type ssh to `sshd`, logging in
+ * with its authorised key; `extra` is appended inside the upstream map (`host_key: "..."`).
+ */
+export function sshConnectionYaml(name: string, sshd: TestSshd, opts: { port?: number; extra?: string } = {}): string {
+  const extra = opts.extra !== undefined ? `, ${opts.extra}` : '';
+  return `{ name: ${name}, type: ssh, upstream: { host: 127.0.0.1, port: ${opts.port ?? sshd.port}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}"${extra} } }`;
+}
