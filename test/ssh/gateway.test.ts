@@ -6,9 +6,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import ssh2 from 'ssh2';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withToken, type ClientRun } from '../support/ssh-client.ts';
 import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
+
+// ssh2 is CommonJS: its named exports are not visible to ESM imports.
+const { Client: SshClient } = ssh2;
 
 describe('SSH gateway with OpenSSH', () => {
   let sshd: TestSshd;
@@ -93,6 +97,27 @@ policies:
     assert.equal(first.code, 0, first.stderr);
     const pins = JSON.parse(readFileSync(join(t.dir, 'ssh_known_hosts.json'), 'utf8')) as Record<string, string>;
     assert.equal(pins['flip-box'], flip.hostKeyLine);
+    // An agent connection that stays open across the change (ssh2 as the client: one
+    // connection, two commands), its upstream connection opened by the first command.
+    const agent = new SshClient();
+    await new Promise<void>((resolve, reject) => {
+      agent.once('ready', () => resolve()).once('error', reject);
+      agent.connect({ host: '127.0.0.1', port, username: 'flip-box', password: token });
+    });
+    const exec = (command: string): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+      new Promise((resolve, reject) => {
+        agent.exec(command, (err, stream) => {
+          if (err) return reject(err);
+          let stdout = '';
+          let stderr = '';
+          let code: number | null = null;
+          stream.on('data', (d: Buffer) => (stdout += d.toString()));
+          stream.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+          stream.on('exit', (c: number | null) => (code = c));
+          stream.on('close', () => resolve({ code, stdout, stderr }));
+        });
+      });
+    assert.equal((await exec('echo before')).stdout, 'before\n');
     // Another server (another host key) takes the host's address: nothing runs, the agent is told why.
     await flip.stop();
     flip = await startSshd({ port: flip.port });
@@ -101,6 +126,11 @@ policies:
     assert.match(after.stderr, /host key of connection flip-box changed/);
     assert.match(after.stderr, /PCS_SSH_HOST_KEY_CHANGED/);
     assert.equal(after.stdout, '');
+    // The open agent connection lost its upstream: the next command connects again (and is refused the same way).
+    const again = await exec('echo should-not-run');
+    agent.end();
+    assert.equal(again.code, 126);
+    assert.match(again.stderr, /PCS_SSH_HOST_KEY_CHANGED/);
   });
 
   it('records commands with their exit status', async () => {

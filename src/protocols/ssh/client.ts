@@ -49,9 +49,11 @@ export class SshClientSession {
     if (this.#upstream !== undefined) return this.#upstream;
     const opening = this.#open();
     this.#upstream = opening;
-    opening.catch(() => {
+    const forget = (): void => {
       if (this.#upstream === opening) this.#upstream = undefined;
-    });
+    };
+    // A connection that failed, or that the host closed later (sshd restarted), is not reused.
+    opening.then((up) => up.once('close', forget), forget);
     return opening;
   }
 

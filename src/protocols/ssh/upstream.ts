@@ -11,6 +11,7 @@ import { keyLine, normaliseKeyLine, type PinnedHostKeys } from './keys.ts';
 const { Client: SshClient } = ssh2;
 
 const READY_TIMEOUT_MS = 10_000;
+const KEEPALIVE_MS = 15_000;
 
 export interface UpstreamSecret {
   kind: string;
@@ -37,6 +38,9 @@ export function openUpstream(connection: SshConnection, vaulted: UpstreamSecret 
       ...(privateKey !== undefined ? { privateKey } : {}),
       ...(password !== undefined ? { password } : {}),
       readyTimeout: READY_TIMEOUT_MS,
+      // A host that vanished without closing the connection is noticed, and the connection dropped (then reopened on the next request).
+      keepaliveInterval: KEEPALIVE_MS,
+      keepaliveCountMax: 3,
       hostVerifier: (key: Buffer) => {
         const line = keyLine(key);
         const expected = u.host_key !== undefined ? normaliseKeyLine(u.host_key) : pins.get(connection.name);
