@@ -20,6 +20,7 @@ describe('analysis cache metrics', () => {
     const after = await metrics.registry.metrics();
     assert.equal(count(after, 'policy', 'miss') - count(before, 'policy', 'miss'), 1);
     assert.equal(count(after, 'policy', 'hit') - count(before, 'policy', 'hit'), 9);
-    assert.ok(count(after, 'masking', 'hit') >= 0);
+    // The masking layer is exported too (its counting is tested with the cache itself, masking-wire.test.ts).
+    assert.ok(Number.isInteger(count(after, 'masking', 'hit')) && Number.isInteger(count(after, 'masking', 'miss')));
   });
 });

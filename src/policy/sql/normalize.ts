@@ -103,8 +103,23 @@ function literal(b: KeyBuilder, sql: string, start: number, end: number, mark: s
   b.copied = end;
 }
 
+/**
+ * The last text normalised and its result: the policy analysis and the masking check each key
+ * their cache by the same statement, one right after the other.
+ */
+let lastText: string | undefined;
+let lastResult: Normalised | undefined;
+
 /** The key with literals replaced, or undefined when the text is not safe to normalise. */
 export function normaliseSql(sql: string): Normalised | undefined {
+  if (sql === lastText) return lastResult;
+  const result = normalise(sql);
+  lastText = sql;
+  lastResult = result;
+  return result;
+}
+
+function normalise(sql: string): Normalised | undefined {
   const n = sql.length;
   const b: KeyBuilder = { key: '', copied: 0, literals: [] };
   let i = 0;

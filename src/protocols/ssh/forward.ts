@@ -74,6 +74,8 @@ export class RemoteForwards {
   /** Connections the upstream accepted on a bound address go back to the agent. */
   #listen(up: Client): void {
     if (this.#listening === up) return;
+    // A new upstream connection (the last one closed): the forwards bound on the old one went with it.
+    if (this.#listening !== undefined) this.#bound.clear();
     this.#listening = up;
     up.on('tcp connection', (details: TcpConnectionDetails, accept, reject) => {
       const bind = this.#bound.get(`${details.destIP}:${details.destPort}`);

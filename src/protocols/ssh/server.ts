@@ -94,8 +94,8 @@ export class SshListener {
     client.on('authentication', (auth) => {
       const connection = this.#connectionFor(auth.username);
       if (connection === undefined) return auth.reject(AUTH_METHODS);
+      const ref = { connection: { name: connection.name, type: 'ssh' }, protocol: 'ssh', clientAddr };
       const withToken = (token: string): void => {
-        const ref = { connection: { name: connection.name, type: 'ssh' }, protocol: 'ssh', clientAddr };
         this.#ctx.gate.login(token.trim(), ref).then(
           (identity) => {
             login = { identity, connection };
@@ -105,7 +105,6 @@ export class SshListener {
         );
       };
       if (auth.method === 'publickey') {
-        const ref = { connection: { name: connection.name, type: 'ssh' }, protocol: 'ssh', clientAddr };
         const { signature, blob } = auth;
         // No signature yet: the client asks whether this key would do before it signs.
         if (signature === undefined || blob === undefined) return isSha1Rsa(auth) || !this.#ctx.gate.acceptsKey(auth.key.data, ref) ? auth.reject(AUTH_METHODS) : auth.accept();

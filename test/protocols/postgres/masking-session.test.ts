@@ -197,3 +197,51 @@ describe('postgres masking with unknown_lineage: deny', () => {
     assert.equal(ok.code, 0, ok.stderr);
   });
 });
+
+describe('postgres masking: repeated statements (result descriptions remembered)', () => {
+  let db: string;
+  let gw: PgGateway;
+  let writer: string;
+
+  before(async () => {
+    db = await createDatabase();
+    await adminSql(`CREATE TABLE people (id int primary key, name text, ssn text); INSERT INTO people VALUES (1, 'Maria', '${SSN}');`, db);
+    // Column masks only, no detector: results without a masked column need no work at all,
+    // which is what the gateway remembers per statement.
+    gw = await startPgGateway(`
+connections:
+  - { name: app-db, type: postgres, upstream: { host: 127.0.0.1, port: 5432, database: ${db}, user: postgres, tls: disable } }
+policies:
+  - name: writers
+    subjects: { groups: [writers] }
+    connections: ["*"]
+    masks:
+      - { column: "*.*.ssn", with: redact }
+    rules:
+      - { then: allow }
+`);
+    writer = await gw.t.token('writer-bot', ['writers']);
+  });
+
+  after(async () => {
+    await gw?.stop();
+    if (db) await dropDatabase(db);
+  });
+
+  it('masks a repeated statement every time, and again once a view under the same description changes', async () => {
+    const c = new pg.Client({ host: '127.0.0.1', port: gw.port, database: 'app-db', user: 'w', password: writer });
+    await c.connect();
+    try {
+      const value = async (sql: string): Promise<unknown> => (await c.query({ text: sql, rowMode: 'array' })).rows[0]?.[0];
+      // Different literals, one statement template: masked each time.
+      for (let i = 0; i < 3; i++) assert.equal(await value(`SELECT ssn FROM people WHERE id < ${i + 2}`), '****');
+      await c.query('CREATE VIEW v AS SELECT name AS x FROM people');
+      for (let i = 0; i < 2; i++) assert.equal(await value('SELECT x FROM v'), 'Maria');
+      // Same view, same column, same type: the same RowDescription bytes, now over ssn.
+      await c.query('CREATE OR REPLACE VIEW v AS SELECT ssn AS x FROM people');
+      assert.equal(await value('SELECT x FROM v'), '****');
+    } finally {
+      await c.end();
+    }
+  });
+});

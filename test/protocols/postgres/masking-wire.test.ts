@@ -4,6 +4,7 @@
 // relation snapshot built from catalog rows.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import { analysisCacheStats } from '../../../src/core/analysis-cache-stats.ts';
 import type { MaskSpec } from '../../../src/core/decision.ts';
 import { MaskPlanner } from '../../../src/masking/plan.ts';
 import { loadSqlAnalyzer, analyzePostgres } from '../../../src/policy/sql/analyze-postgres.ts';
@@ -182,9 +183,11 @@ describe('the statement masking cache', () => {
   };
 
   it('shares one analysis between texts that differ only in literal values', () => {
+    const before = { ...analysisCacheStats.masking };
     const a = cached('select id, email from customers where id = 1');
     const b = cached('select id, email from customers where id = 2');
     assert.equal(a, b, 'one entry for both');
+    assert.deepEqual({ hits: analysisCacheStats.masking.hits - before.hits, misses: analysisCacheStats.masking.misses - before.misses }, { hits: 1, misses: 1 });
     assert.equal(cached("select name from customers where name = 'x'"), cached("select name from customers where name = 'y'"));
   });
 
