@@ -22,6 +22,13 @@ export interface CheckedEvent {
   readonly actor: string;
   /** JSON.stringify of the data (any spelling: canonicalEvent canonicalises it). */
   readonly json: string;
+  /**
+   * `json` is already RFC 8785 canonical: every object's keys were in sorted order and no
+   * toJSON() was involved, so JSON.stringify wrote exactly what canonicalisation would. The
+   * producers of the hot path build their data in that order; the writer then stores the text
+   * as it is instead of parsing and re-serialising it.
+   */
+  readonly canonical: boolean;
 }
 
 export interface PreparedEvent {
@@ -29,9 +36,14 @@ export interface PreparedEvent {
   readonly actor: string;
   /** Canonical JSON text, as stored in the `data` column. */
   readonly dataText: string;
-  /** `dataText` parsed back: exactly what a verifier will hash. */
-  readonly data: Record<string, unknown>;
 }
+
+/**
+ * Set by findSecretKey when the walked data is not already in canonical order (keys out of
+ * order, or a toJSON() whose output the walk cannot see). Module state rather than a returned
+ * pair: the walk runs per audit record and allocates nothing.
+ */
+let notCanonical = false;
 
 
 /** Path of the first secret-named key in `value` (e.g. `upstream.headers.Authorization`). */
@@ -52,13 +64,17 @@ function findSecretKey(value: unknown, path: string, depth: number, type: string
   }
   // A Map, Set or class instance would serialise as {} and lose what the producer meant to record.
   const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null && typeof (value as { toJSON?: unknown }).toJSON !== 'function') {
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') notCanonical = true;
+  else if (proto !== Object.prototype && proto !== null) {
     throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: `data${path ? `.${path}` : ''} is not a plain object` });
   }
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
+    // JCS sorts by UTF-16 code units, which is how `<` compares strings. Integer-like keys come
+    // first in property order whatever their spelling ("9" before "10"), which this catches too.
+    if (i > 0 && !((keys[i - 1] as string) < key)) notCanonical = true;
     const child = record[key];
     if (isSecretFieldName(key)) return path ? `${path}.${key}` : key;
     const found = findSecretKey(child, child !== null && typeof child === 'object' ? (path ? `${path}.${key}` : key) : path, depth + 1, type);
@@ -80,6 +96,7 @@ export function checkEvent(event: AuditEvent): CheckedEvent {
   const raw: unknown = event.data;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: 'data must be a JSON object' });
 
+  notCanonical = false;
   const secretPath = findSecretKey(raw, '', 0, type);
   if (secretPath) throw new GatewayError('PCS_AUDIT_SECRET_FIELD', { type, path: secretPath });
 
@@ -90,7 +107,7 @@ export function checkEvent(event: AuditEvent): CheckedEvent {
   } catch (err) {
     throw notJson(type, err instanceof Error ? err.message : String(err), err);
   }
-  return { type, actor: event.actor, json };
+  return { type, actor: event.actor, json, canonical: !notCanonical };
 }
 
 /**
@@ -99,6 +116,7 @@ export function checkEvent(event: AuditEvent): CheckedEvent {
  */
 export function canonicalEvent(event: CheckedEvent): PreparedEvent {
   const { type } = event;
+  if (event.canonical) return { type, actor: event.actor, dataText: withinLimit(type, event.json) };
   const parsed: unknown = JSON.parse(event.json);
   // A toJSON() on the data object itself could have turned it into something else.
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: 'data must be a JSON object' });
@@ -108,9 +126,15 @@ export function canonicalEvent(event: CheckedEvent): PreparedEvent {
   } catch (err) {
     throw notJson(type, err instanceof Error ? err.message : String(err), err);
   }
-  if (Buffer.byteLength(dataText, 'utf8') > MAX_DATA_BYTES) throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: `data is larger than ${MAX_DATA_BYTES} bytes` });
-  // Parsed JSON canonicalises to the same text whether it came from `json` or `dataText`.
-  return { type, actor: event.actor, dataText, data: parsed as Record<string, unknown> };
+  return { type, actor: event.actor, dataText: withinLimit(type, dataText) };
+}
+
+function withinLimit(type: string, dataText: string): string {
+  // Cheap test first: a string of n UTF-16 units is at most 3n bytes of UTF-8.
+  if (dataText.length * 3 > MAX_DATA_BYTES && Buffer.byteLength(dataText, 'utf8') > MAX_DATA_BYTES) {
+    throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: `data is larger than ${MAX_DATA_BYTES} bytes` });
+  }
+  return dataText;
 }
 
 /** Validate and canonicalise an event in one step; throws a GatewayError naming the problem (never a value). */

@@ -141,7 +141,7 @@ export class Gate {
     this.#audit.append({
       type: 'policy.observed',
       actor: identity.subject,
-      data: { session: session.id, connection: session.connection.name, protocol: session.protocol, action: summarise(action), verdict: decision.verdict, rule: decision.rule ?? null, reason: decision.reason },
+      data: { action: summarise(action), connection: session.connection.name, protocol: session.protocol, reason: decision.reason, rule: decision.rule ?? null, session: session.id, verdict: decision.verdict },
     }).then(this.#onAudited, this.#onDecisionAuditFailed);
     return decision;
   }
@@ -161,16 +161,18 @@ export class Gate {
     this.#audit.append({
       type: 'policy.decision',
       actor: identity.subject,
+      // Keys in sorted order, here and in summarise(): the writer thread then stores the JSON
+      // text as it is instead of canonicalising it again (CheckedEvent.canonical).
       data: {
-        session: session.id,
+        action: summarise(action),
+        code: decision.code,
         connection: session.connection.name,
         protocol: session.protocol,
-        action: summarise(action),
-        verdict: decision.verdict,
-        rule: decision.rule ?? null,
         reason: decision.reason,
-        ...(decision.code !== undefined ? { code: decision.code } : {}),
-        ...(decision.shadow.length ? { shadow: decision.shadow.map((s) => ({ policy: s.policy, verdict: s.verdict, rule: s.rule ?? null })) } : {}),
+        rule: decision.rule ?? null,
+        session: session.id,
+        shadow: decision.shadow.length ? decision.shadow.map((s) => ({ policy: s.policy, rule: s.rule ?? null, verdict: s.verdict })) : undefined,
+        verdict: decision.verdict,
       },
     }).then(this.#onAudited, this.#onDecisionAuditFailed);
     return decision;
@@ -200,11 +202,11 @@ export class Gate {
 function summarise(action: Action): Record<string, unknown> {
   switch (action.kind) {
     case 'sql':
-      return { kind: 'sql', text: action.text, commands: action.statements.map((s) => s.command) };
+      return { commands: action.statements.map((s) => s.command), kind: 'sql', text: action.text };
     case 'http':
       return { kind: 'http', method: action.method, path: action.path };
     case 'ssh':
-      return { kind: 'ssh', op: action.op, ...(action.command !== undefined ? { command: action.command } : {}), ...(action.sftp ? { sftp: action.sftp } : {}), ...(action.forward ? { forward: action.forward } : {}) };
+      return { command: action.command, forward: action.forward, kind: 'ssh', op: action.op, sftp: action.sftp };
     case 'mcp':
       return { kind: 'mcp', tool: action.tool };
   }

@@ -262,7 +262,8 @@ function compileRule(rule: RuleConfig, index: number, policy: CompiledPolicy): C
   const m = rule.match;
   const label = rule.name === undefined ? `rule ${index}` : `rule ${index} (${rule.name})`;
   return Object.freeze({
-    ref: Object.freeze(rule.name === undefined ? { policy: policy.name, index } : { policy: policy.name, index, name: rule.name }),
+    // Keys in sorted order: audit records carry this as is (see CheckedEvent.canonical).
+    ref: Object.freeze(rule.name === undefined ? { index, policy: policy.name } : { index, name: rule.name, policy: policy.name }),
     verdict: rule.then,
     reason: rule.reason,
     lead: `${label} of ${policy.name} ${VERB[rule.then]}`,
