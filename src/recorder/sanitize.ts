@@ -73,9 +73,55 @@ function clean(value: unknown, depth: number, maxBytes: number): unknown {
   return out;
 }
 
+/**
+ * Whether clean() would return a copy equal to `value`: then JSON.stringify can write `value`
+ * itself. Most events are small flat objects (a statement, its verdict, row counts), and this
+ * walk allocates nothing where clean() copies every object.
+ */
+function alreadyClean(value: unknown, depth: number, maxBytes: number): boolean {
+  switch (typeof value) {
+    case 'string':
+      return value.length * 3 <= maxBytes;
+    case 'number':
+      return Number.isFinite(value);
+    case 'boolean':
+      return true;
+    case 'object':
+      break;
+    default:
+      return false; // undefined (null in a copy, absent from JSON.stringify), bigint, function, symbol
+  }
+  if (value === null) return true;
+  if (depth >= MAX_DEPTH) return false;
+  if (Array.isArray(value)) {
+    if (value.length > MAX_ARRAY) return false;
+    for (let i = 0; i < value.length; i++) if (!alreadyClean(value[i], depth + 1, maxBytes)) return false;
+    return true;
+  }
+  // Buffers, Dates, Errors, Maps and class instances are converted by clean().
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) return false;
+    if (isSecretFieldName(key)) return false;
+    const child = record[key];
+    if (key === 'params' && Array.isArray(child)) {
+      if (!(child.length <= MAX_PARAMS && alreadyClean(child, depth, MAX_PARAM_BYTES))) return false;
+    } else if (!alreadyClean(child, depth + 1, maxBytes)) return false;
+  }
+  return true;
+}
+
+/** The bounded copy of `data` that eventDataJson writes when the data needs cleaning (the reference its fast path must match). */
+export function cleanEventData(data: Readonly<Record<string, unknown>>): unknown {
+  return clean(data, 0, MAX_STRING_BYTES);
+}
+
 /** JSON text of `data`, bounded; never throws (a getter that throws is recorded as such). */
 export function eventDataJson(data: Readonly<Record<string, unknown>>): string {
   try {
+    if (alreadyClean(data, 0, MAX_STRING_BYTES)) return JSON.stringify(data);
     return JSON.stringify(clean(data, 0, MAX_STRING_BYTES));
   } catch (err) {
     return JSON.stringify({ unrecordable: err instanceof Error ? truncateText(err.message, MAX_PARAM_BYTES) : 'unknown error' });

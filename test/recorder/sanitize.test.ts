@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Recorder } from '../../src/recorder/recorder.ts';
 import { getSession } from '../../src/recorder/reader.ts';
-import { MAX_PARAMS, MAX_PARAM_BYTES, MAX_STRING_BYTES, REDACTED, eventDataJson, truncateText } from '../../src/recorder/sanitize.ts';
+import { MAX_PARAMS, MAX_PARAM_BYTES, MAX_STRING_BYTES, REDACTED, cleanEventData, eventDataJson, truncateText } from '../../src/recorder/sanitize.ts';
 import { captureLogger, tempStore } from './helpers.ts';
 
 describe('recorded event data', () => {
@@ -57,5 +57,42 @@ describe('recorded event data', () => {
   it('records a getter that throws instead of failing the batch', () => {
     const data = Object.defineProperty({}, 'bad', { enumerable: true, get: () => { throw new Error('no'); } });
     assert.deepEqual(JSON.parse(eventDataJson(data)), { unrecordable: 'no' });
+  });
+
+  it('writes what the cleaned copy would be, whether it takes the no-copy path or not (2000 random events)', () => {
+    let a = 99;
+    const next = (): number => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
+    const long = 'é'.repeat(MAX_PARAM_BYTES);
+    const leaves: unknown[] = [null, true, 0, -0, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 'text', '', long, undefined, 10n, new Date(0), Buffer.from('hi'), new Error('boom'), () => 1, new Map([[1, 2]])];
+    const keys = ['text', 'rows', 'params', 'password', 'token', 'tag', 'nested', 'x'];
+    const value = (depth: number): unknown => {
+      const r = next();
+      if (depth > 3 || r < 0.45) return pick(leaves);
+      if (r < 0.6) return Array.from({ length: Math.floor(next() * 5) }, () => value(depth + 1));
+      const out: Record<string, unknown> = {};
+      for (let i = Math.floor(next() * 5); i > 0; i--) out[pick(keys)] = value(depth + 1);
+      return out;
+    };
+    let unchanged = 0;
+    for (let i = 0; i < 2000; i++) {
+      const data: Record<string, unknown> = {};
+      for (let k = Math.floor(next() * 6); k > 0; k--) data[pick(keys)] = value(1);
+      const expected = JSON.stringify(cleanEventData(data));
+      let plain: string | undefined;
+      try {
+        plain = JSON.stringify(data);
+      } catch {
+        plain = undefined; // a bigint: only the cleaned copy can be written
+      }
+      if (expected === plain) unchanged++;
+      assert.equal(eventDataJson(data), expected);
+    }
+    assert.ok(unchanged > 100, `only ${unchanged} events needed no cleaning`);
   });
 });
