@@ -4,7 +4,8 @@
 import { fmtAuto, fmtMs, fmtRatio, median } from './stats.ts';
 import type { Table } from './table.ts';
 
-export type Role = 'direct' | 'peer' | 'portcullis';
+/** `reference`: a path shown for scale (e.g. a bare relay), compared with direct only. */
+export type Role = 'direct' | 'peer' | 'portcullis' | 'reference';
 
 export interface PathSpec {
   readonly key: string;

@@ -11,6 +11,7 @@ import { CUSTOMERS_QUERY, customersSql } from '../lib/customers.ts';
 import { analysisCacheCounts, startGatewayProcess } from '../lib/gateway.ts';
 import { libpqEnv, pgbench, pgbenchInit, type PgTarget } from '../lib/pgbench.ts';
 import { startPgbouncer } from '../lib/pgbouncer.ts';
+import { startTcpPipe } from '../lib/tcp-pipe.ts';
 import { adminSql, createDatabase, PG } from '../lib/postgres.ts';
 import { cpuSeconds } from '../lib/procfs.ts';
 import { ensureCommands, run } from '../lib/proc.ts';
@@ -77,7 +78,7 @@ export const pgSection: Section = async (opts) => {
   const db = await createDatabase('pcs_bench');
   const direct: PgTarget = { host: PG.host, port: PG.port, user: PG.user, database: db };
   opts.log(`pg: database ${db}: pgbench -i -s ${scale} and ${fmt(resultRows)} customers; starting pgbouncer and the gateway`);
-  const [, gw, bouncer] = await Promise.all([
+  const [, gw, bouncer, pipe] = await Promise.all([
     (async () => {
       await pgbenchInit(direct, scale);
       await adminSql(customersSql(resultRows), db);
@@ -85,20 +86,23 @@ export const pgSection: Section = async (opts) => {
     })(),
     startGatewayProcess({ listen: ['postgres'], yaml: gatewayYaml(db), tokens: { agent: { subject: 'bench-agent', groups: ['agents'] } } }),
     missing.includes('pgbouncer') ? Promise.resolve(undefined) : startPgbouncer({ databases: [db], poolMode: 'session' }),
+    startTcpPipe({ host: PG.host, port: PG.port }),
   ]);
   const gwPort = gw.ports.get('postgres') as number;
   const viaGateway = (database: string): PgTarget => ({ host: '127.0.0.1', port: gwPort, user: 'agent', database, password: gw.tokens.agent as string });
   const targets: Record<string, PgTarget> = {
     direct,
     ...(bouncer !== undefined ? { pgbouncer: { ...direct, port: bouncer.port } } : {}),
+    'node-pipe': { ...direct, port: pipe.port },
     portcullis: viaGateway('bench-db'),
     'portcullis-no-masks': viaGateway('bench-db-no-masks'),
   };
-  const proxyPid = (key: string): number | undefined => (key === 'pgbouncer' ? bouncer?.service.pid : key.startsWith('portcullis') ? gw.pid : undefined);
+  const proxyPid = (key: string): number | undefined => (key === 'pgbouncer' ? bouncer?.service.pid : key === 'node-pipe' ? pipe.service.pid : key.startsWith('portcullis') ? gw.pid : undefined);
 
   const paths: PathSpec[] = [
     { key: 'direct', label: 'direct', role: 'direct' },
     ...(bouncer !== undefined ? [{ key: 'pgbouncer', label: 'pgbouncer (session)', role: 'peer' as const }] : []),
+    { key: 'node-pipe', label: 'Node.js TCP pipe (reference)', role: 'reference' },
     { key: 'portcullis', label: 'portcullis', role: 'portcullis' },
   ];
 
@@ -165,6 +169,7 @@ export const pgSection: Section = async (opts) => {
       `pgbench ${shape} (-S for select-only); p50/p99 from the per-transaction logs, ${samplingRate === 1 ? 'every transaction' : `a ${fmt(samplingRate * 100)}% sample`}; before each TPC-B-like run the harness vacuums branches and tellers and truncates history directly, as pgbench does without -n`,
       `direct: PostgreSQL on ${PG.host}:${PG.port}, no TLS on any path (PGSSLMODE=disable)`,
       `pgbouncer: ${bouncer?.describe ?? 'not installed: no peer row'}`,
+      `Node.js TCP pipe (reference, pgbench only): ${pipe.describe}; what any Node.js proxy costs before it reads a byte`,
       `portcullis: its own process (node bin/portcullis.js start), log level info, recording and audit on (SQLite store), the token as the password; policy of the agent: rules read-only ({ match: { sql: { effect: [read] } }, then: allow }), pgbench's writes (effect write on public.pgbench_*, bounded), default deny; masks ${PG_MASKS.join(', ')}`,
       'proxy CPU/op: user + system CPU of pgbouncer or of the gateway process per transaction (or per query for the large result), from /proc',
       ...large.setup,
@@ -175,7 +180,7 @@ export const pgSection: Section = async (opts) => {
 /** One query returning `rows` rows, read whole with node-postgres in this process, for `duration` seconds per run. */
 async function largeResult(opts: SectionOptions, targets: Record<string, PgTarget>, basePaths: readonly PathSpec[], rows: number, proxyPid: (key: string) => number | undefined): Promise<{ table: ReturnType<typeof comparisonTable>; setup: string[] }> {
   const paths: PathSpec[] = [
-    ...basePaths.filter((p) => p.role !== 'portcullis'),
+    ...basePaths.filter((p) => p.role === 'direct' || p.role === 'peer'),
     { key: 'portcullis-no-masks', label: 'portcullis, no masks', role: 'portcullis' },
     { key: 'portcullis', label: 'portcullis, 2 mask rules', role: 'portcullis' },
   ];
