@@ -91,6 +91,13 @@ class InThreadWriter implements ChainWriter {
   async close(): Promise<void> {}
 }
 
+/** An append waiting for its window's write. */
+interface Pending {
+  readonly event: CheckedEvent;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
 let nextChainId = 1;
 
 /** Writes in the store's writer thread; failures of the thread become PCS_AUDIT_WRITE_FAILED. */
@@ -144,7 +151,7 @@ export class AuditLog implements AuditSink {
    */
   #tail: Promise<void> = Promise.resolve();
   /** Appends waiting for the next write; they are committed together, in call order. */
-  #pending: Array<{ event: CheckedEvent; resolve: () => void; reject: (err: unknown) => void }> = [];
+  #pending: Pending[] = [];
   readonly #flushDelayMs: number;
   #flushTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -181,26 +188,51 @@ export class AuditLog implements AuditSink {
    * promise is marked handled so a caller that forgets to await it cannot crash the process.
    */
   append(event: AuditEvent): Promise<void> {
-    // Not an async function: one promise per append on the hot path (one per decision).
+    // Not an async function: one promise per append.
     let checked: CheckedEvent;
     try {
-      // Validated before queueing, so the caller's mistake surfaces at once and in call order.
-      checked = checkEvent(event);
-      if (this.#closed) throw new GatewayError('PCS_AUDIT_WRITE_FAILED', { cause: 'the audit log is closed' });
+      checked = this.#check(event);
     } catch (err) {
-      this.#notRecorded(event.type, err);
       const failed = Promise.reject(err);
       failed.catch(noop);
       return failed;
     }
-    const result = new Promise<void>((resolve, reject) => {
-      // The first append of a window schedules the write; later ones ride along with it.
-      const n = this.#pending.push({ event: checked, resolve, reject });
-      if (n === 1) this.#flushTimer = setTimeout(this.#onFlushTimer, this.#flushDelayMs);
-      else if (n === MAX_BATCH) this.#flushNow();
-    });
+    const result = new Promise<void>((resolve, reject) => this.#queue({ event: checked, resolve, reject }));
     result.catch(noop);
     return result;
+  }
+
+  /**
+   * Append one event with no promise (the data path: a decision per statement, which nobody
+   * waits for): `onCommitted` runs once it is committed; a refusal or a failed write is logged.
+   */
+  record(event: AuditEvent, onCommitted: () => void = noop): void {
+    let checked: CheckedEvent;
+    try {
+      checked = this.#check(event);
+    } catch {
+      return; // logged by #check
+    }
+    this.#queue({ event: checked, resolve: onCommitted, reject: noop });
+  }
+
+  /** Validated before queueing, so the caller's mistake surfaces at once and in call order; logged when refused. */
+  #check(event: AuditEvent): CheckedEvent {
+    try {
+      const checked = checkEvent(event);
+      if (this.#closed) throw new GatewayError('PCS_AUDIT_WRITE_FAILED', { cause: 'the audit log is closed' });
+      return checked;
+    } catch (err) {
+      this.#notRecorded(event.type, err);
+      throw err;
+    }
+  }
+
+  #queue(p: Pending): void {
+    // The first append of a window schedules the write; later ones ride along with it.
+    const n = this.#pending.push(p);
+    if (n === 1) this.#flushTimer = setTimeout(this.#onFlushTimer, this.#flushDelayMs);
+    else if (n === MAX_BATCH) this.#flushNow();
   }
 
   /** Sign the latest record now, unless it already has a checkpoint. */
@@ -250,7 +282,7 @@ export class AuditLog implements AuditSink {
   }
 
   /** An append that will never be committed: logged, then its caller told. */
-  #refuse(p: { event: CheckedEvent; reject: (err: unknown) => void }, err: unknown): void {
+  #refuse(p: Pending, err: unknown): void {
     this.#notRecorded(p.event.type, err);
     p.reject(err);
   }
@@ -265,7 +297,7 @@ export class AuditLog implements AuditSink {
   }
 
   /** Never rejects: each append's own promise is settled instead. */
-  async #writeBatch(batch: readonly { event: CheckedEvent; resolve: () => void; reject: (err: unknown) => void }[]): Promise<void> {
+  async #writeBatch(batch: readonly Pending[]): Promise<void> {
     try {
       const outcome = await this.#writer.append(batch.map((p) => p.event));
       batch.forEach((p, i) => {

@@ -40,4 +40,10 @@ export interface AuditEvent {
 
 export interface AuditSink {
   append(event: AuditEvent): Promise<void>;
+  /**
+   * Append without a promise, for the data path (a decision per statement) where nobody waits
+   * for the commit: `onCommitted` runs once the record is committed; an event refused or a
+   * write that failed is logged by the sink. Sinks without it are given append().
+   */
+  record?(event: AuditEvent, onCommitted?: () => void): void;
 }

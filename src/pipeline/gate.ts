@@ -2,7 +2,7 @@
 // action. It wraps policy.decide (pure) with what must always happen around a decision: the
 // audit record, the metrics. Adapters hold no policy logic; they call the gate.
 import type { Action } from '../core/action.ts';
-import type { AuditSink } from '../core/audit-event.ts';
+import type { AuditEvent, AuditSink } from '../core/audit-event.ts';
 import type { Decision } from '../core/decision.ts';
 import { GatewayError, isGatewayError } from '../core/errors.ts';
 import { overruled } from '../policy/decision.ts';
@@ -12,12 +12,7 @@ import { keyFingerprint, type KeyLookup, type RegisteredKeys } from '../identity
 import type { CompiledPolicies } from '../policy/compile.ts';
 import { decide, type AccessGrants, type ConnectionRef } from '../policy/decide.ts';
 import type { Logger } from '../runtime/logger.ts';
-import type { Metrics } from '../runtime/metrics.ts';
-
-/** A pre-bound metric child: `counter.inc({ labels })` hashes the labels on every call. */
-interface CounterChild {
-  inc(value?: number): void;
-}
+import type { CounterCell, Metrics } from '../runtime/metrics.ts';
 
 /**
  * A protocol's own check of an allowed action, run before the decision is audited (masking
@@ -43,12 +38,9 @@ export class Gate {
   readonly #metrics: Metrics;
   readonly #logger: Logger;
   /** Decision counters bound per connection name and verdict (a bounded set: configured connections). */
-  readonly #decisionCounters = new Map<string, Map<string, CounterChild>>();
+  readonly #decisionCounters = new Map<string, Map<string, CounterCell>>();
   readonly #onAudited = (): void => {
-    this.#metrics.auditRecords.inc();
-  };
-  readonly #onDecisionAuditFailed = (err: unknown): void => {
-    this.#logger.error({ err, type: 'policy.decision' }, 'audit append failed');
+    this.#metrics.auditRecords.value++;
   };
 
   constructor(opts: { policies: () => CompiledPolicies; authenticator: Authenticator; audit: AuditSink; metrics: Metrics; logger: Logger; grants?: AccessGrants; keys?: RegisteredKeys }) {
@@ -138,11 +130,11 @@ export class Gate {
    */
   observe(identity: Identity, session: SessionRef, action: Action): Decision {
     const decision = decide(this.#policies(), identity, session.connection, action, this.#grants);
-    this.#audit.append({
+    this.#record({
       type: 'policy.observed',
       actor: identity.subject,
       data: { action: summarise(action), connection: session.connection.name, protocol: session.protocol, reason: decision.reason, rule: decision.rule ?? null, session: session.id, verdict: decision.verdict },
-    }).then(this.#onAudited, this.#onDecisionAuditFailed);
+    });
     return decision;
   }
 
@@ -157,8 +149,8 @@ export class Gate {
       const refusal = check(decision);
       if (refusal !== undefined) decision = overruled(decision, refusal.code, refusal.message);
     }
-    this.#decisionCounter(decision.verdict, session.connection.name).inc();
-    this.#audit.append({
+    this.#decisionCounter(decision.verdict, session.connection.name).value++;
+    this.#record({
       type: 'policy.decision',
       actor: identity.subject,
       // Keys in sorted order, here and in summarise(): the writer thread then stores the JSON
@@ -174,11 +166,11 @@ export class Gate {
         shadow: decision.shadow.length ? decision.shadow.map((s) => ({ policy: s.policy, rule: s.rule ?? null, verdict: s.verdict })) : undefined,
         verdict: decision.verdict,
       },
-    }).then(this.#onAudited, this.#onDecisionAuditFailed);
+    });
     return decision;
   }
 
-  #decisionCounter(verdict: string, connection: string): CounterChild {
+  #decisionCounter(verdict: string, connection: string): CounterCell {
     let byVerdict = this.#decisionCounters.get(connection);
     if (byVerdict === undefined) {
       // Connection names come from the configuration; the bound only guards against a leak.
@@ -186,11 +178,13 @@ export class Gate {
       this.#decisionCounters.set(connection, (byVerdict = new Map()));
     }
     let child = byVerdict.get(verdict);
-    if (child === undefined) byVerdict.set(verdict, (child = this.#metrics.decisions.labels({ verdict, connection })));
+    if (child === undefined) byVerdict.set(verdict, (child = this.#metrics.decisions.cell({ verdict, connection })));
     return child;
   }
 
-  #record(event: Parameters<AuditSink['append']>[0]): void {
+  /** Appended in the background: nobody waits for the commit; a failure is logged, never lost silently. */
+  #record(event: AuditEvent): void {
+    if (this.#audit.record !== undefined) return this.#audit.record(event, this.#onAudited);
     this.#audit.append(event).then(
       this.#onAudited,
       (err: unknown) => this.#logger.error({ err, type: event.type }, 'audit append failed'),

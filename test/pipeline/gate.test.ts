@@ -39,5 +39,9 @@ describe('gate: login and decide, audited', () => {
     assert.deepEqual((mine[3]?.data.action as { text: string }).text, 'DELETE FROM orders');
     const metrics = await t.gw.metrics.registry.getSingleMetricAsString('portcullis_policy_decisions_total');
     assert.match(metrics, /verdict="deny",connection="app-db"} 1/);
+    assert.match(metrics, /verdict="allow",connection="app-db"} 1/);
+    // Counted by the gate once committed: the login and the two decisions (the authenticator audits the failed login).
+    const committed = await t.gw.metrics.registry.getSingleMetricAsString('portcullis_audit_records_total');
+    assert.match(committed, /^portcullis_audit_records_total 3$/m);
   });
 });
