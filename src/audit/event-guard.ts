@@ -69,12 +69,14 @@ function findSecretKey(value: unknown, path: string, depth: number, type: string
     throw new GatewayError('PCS_AUDIT_EVENT_INVALID', { type, reason: `data${path ? `.${path}` : ''} is not a plain object` });
   }
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record);
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i] as string;
+  // for-in rather than Object.keys: the same keys in the same order for a plain object, without
+  // an array per object (this runs for every audit record).
+  let previous: string | undefined;
+  for (const key in record) {
     // JCS sorts by UTF-16 code units, which is how `<` compares strings. Integer-like keys come
     // first in property order whatever their spelling ("9" before "10"), which this catches too.
-    if (i > 0 && !((keys[i - 1] as string) < key)) notCanonical = true;
+    if (previous !== undefined && !(previous < key)) notCanonical = true;
+    previous = key;
     const child = record[key];
     if (isSecretFieldName(key)) return path ? `${path}.${key}` : key;
     const found = findSecretKey(child, child !== null && typeof child === 'object' ? (path ? `${path}.${key}` : key) : path, depth + 1, type);
