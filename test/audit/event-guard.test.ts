@@ -15,20 +15,11 @@ import { createLogger } from '../../src/runtime/logger.ts';
 import { Metrics } from '../../src/runtime/metrics.ts';
 import { MemoryAudit } from '../identity/helpers/audit.ts';
 import { actionFor, connection, identity, policiesFrom } from '../policy/support.ts';
+import { rng } from '../support/rng.ts';
 
 /** Any known event type: the guard does not care which. */
 const T = 'gateway.started';
 const reference = canonicalizeModule as unknown as (input: unknown) => string | undefined;
-
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KEYS = ['', 'a', 'é', '€', 'z', 'A', 'aa', '10', '9', '1', 'B', '\ud83d\ude00', '\uff61', 'b_1', 'bx'];
 const LEAVES: unknown[] = [null, true, false, '', 'text "q"', '\u0000\n', '\ud83d\ude00', 0, -0, 1.5, 1e21, 1e-7, 2 ** 53, 5e-324, undefined, new Date(0)];

@@ -4,6 +4,7 @@ import { Recorder } from '../../src/recorder/recorder.ts';
 import { getSession } from '../../src/recorder/reader.ts';
 import { MAX_PARAMS, MAX_PARAM_BYTES, MAX_STRING_BYTES, REDACTED, cleanEventData, eventDataJson, truncateText } from '../../src/recorder/sanitize.ts';
 import { captureLogger, tempStore } from './helpers.ts';
+import { rng } from '../support/rng.ts';
 
 describe('recorded event data', () => {
   it('cuts huge statement text with a marker naming the original size', async () => {
@@ -60,13 +61,7 @@ describe('recorded event data', () => {
   });
 
   it('writes what the cleaned copy would be, whether it takes the no-copy path or not (2000 random events)', () => {
-    let a = 99;
-    const next = (): number => {
-      a = (a + 0x6d2b79f5) | 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const next = rng(99);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
     const long = 'é'.repeat(MAX_PARAM_BYTES);
     const leaves: unknown[] = [null, true, 0, -0, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 'text', '', long, undefined, 10n, new Date(0), Buffer.from('hi'), new Error('boom'), () => 1, new Map([[1, 2]])];

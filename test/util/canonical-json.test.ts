@@ -4,19 +4,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import canonicalizeModule from 'canonicalize';
 import { canonicalJson } from '../../src/util/canonical-json.ts';
+import { rng } from '../support/rng.ts';
 
 const reference = canonicalizeModule as unknown as (input: unknown) => string | undefined;
-
-/** A small deterministic PRNG (mulberry32): the same documents on every run. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STRINGS = ['', 'a', 'é', '€', '\u0000', '\u001f', '"', '\\', '\n\t', '\ud83d\ude00', 'z', 'A', 'aa', '\u2028', '10', '1', 'B'];
 const NUMBERS = [0, -0, 1, -1, 1.5, 1e21, 1e-7, 123456789012345, 2 ** 53, -(2 ** 31), 0.1 + 0.2, 5e-324, 1.7976931348623157e308];
