@@ -3,39 +3,10 @@
 // line endings kept, binary bytes passed through, and the terminal mode of SSH output.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MaskSpec } from '../../src/core/decision.ts';
-import { MaskPlanner, type MaskPlan } from '../../src/masking/plan.ts';
 import { LineSplitter, textMasker, WITHHELD_LINE, type StreamMasker } from '../../src/masking/text-stream.ts';
 import { SECRET_MARKER, testSecret } from '../support/secrets.ts';
+import { assertSplitInvariant, PEM, plan, run, runBytes } from '../support/stream-masking.ts';
 
-const planner = new MaskPlanner(Buffer.alloc(32, 7));
-
-function plan(...rules: MaskSpec[]): MaskPlan {
-  return planner.plan(Object.freeze(rules.map((r) => Object.freeze({ ...r }))));
-}
-
-/** Everything a stream masker makes of `input` fed in the given pieces. */
-function runBytes(make: () => StreamMasker, pieces: readonly Buffer[]): Buffer {
-  const m = make();
-  const out: Buffer[] = [];
-  for (const p of pieces) out.push(...m.push(p));
-  out.push(...m.end());
-  return Buffer.concat(out);
-}
-
-function run(make: () => StreamMasker, pieces: readonly Buffer[]): string {
-  return runBytes(make, pieces).toString();
-}
-
-/** The input cut in two at every offset, and in single bytes, all giving `expected`. */
-function assertSplitInvariant(make: () => StreamMasker, input: string, expected: string): void {
-  const b = Buffer.from(input);
-  assert.equal(run(make, [b]), expected, 'whole');
-  for (let i = 0; i <= b.length; i++) assert.equal(run(make, [b.subarray(0, i), b.subarray(i)]), expected, `split at ${i}`);
-  assert.equal(run(make, [...b].map((x) => Buffer.from([x]))), expected, 'byte by byte');
-}
-
-const PEM = ['-----BEGIN RSA PRIVATE KEY-----', 'MIIEowIBAAKCAQEAvK1a2b3c4d5e6f7g8h9i0jKLMNOPQRSTUVWXYZ', 'q1w2e3r4t5y6u7i8o9p0ASDFGHJKLZXCVBNM', '-----END RSA PRIVATE KEY-----'];
 
 describe('textMasker', () => {
   const p = plan({ detector: 'private_key', with: 'partial' }, { detector: 'email', with: 'redact' });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WITHHELD_LINE } from '../../src/masking/text-stream.ts';
 import { MAX_OUTPUT_LINE } from '../../src/protocols/ssh/exec.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startSshTestGateway, type TestGateway } from '../support/gateway.ts';
 import { SECRET_MARKER, testSecret } from '../support/secrets.ts';
 import { QUIET_OPTIONS, startClient, withToken } from '../support/ssh-client.ts';
 import { startSshd, type TestSshd } from '../support/sshd.ts';
@@ -114,7 +114,7 @@ describe('SSH exec output masking with OpenSSH', () => {
     blob = binaryish(20 * 1024 * 1024);
     writeFileSync(join(sshd.dir, 'blob.bin'), blob.input);
     const upstream = `{ host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, private_key: "\${file:${sshd.clientKeyFile}}" }`;
-    t = await startTestGateway(
+    ({ t, port } = await startSshTestGateway(
       `
 connections:
   - { name: masked-box, type: ssh, upstream: ${upstream} }
@@ -146,10 +146,7 @@ policies:
       - { column: "*.*.password", with: redact }
       - { json: "$..token", with: redact }
 `,
-      process.env,
-      '{ api: "127.0.0.1:0", ssh: "127.0.0.1:0" }',
-    );
-    port = t.gw.listeners.get('ssh')?.port ?? 0;
+    ));
     token = await t.token('agent-bot', ['agents']);
   });
 

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startSshTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withToken, type ClientProcess } from '../support/ssh-client.ts';
 import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
 
@@ -61,7 +61,7 @@ describe('SSH gateway: port forwarding by destination', () => {
     echoPort = await listen(echo);
     otherPort = await freePort();
     remotePort = await freePort();
-    t = await startTestGateway(
+    ({ t, port } = await startSshTestGateway(
       `
 connections:
   - ${sshConnectionYaml('build-box', sshd)}
@@ -74,10 +74,7 @@ policies:
       - { name: callback, match: { ssh: { direction: [remote], destination: ["127.0.0.1:${remotePort}"] } }, then: allow }
       - { then: deny, reason: not on this host }
 `,
-      process.env,
-      '{ api: "127.0.0.1:0", ssh: "127.0.0.1:0" }',
-    );
-    port = t.gw.listeners.get('ssh')?.port ?? 0;
+    ));
   });
 
   after(async () => {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ssh2 from 'ssh2';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startSshTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withToken, type ClientRun } from '../support/ssh-client.ts';
 import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
 
@@ -27,7 +27,7 @@ describe('SSH gateway with OpenSSH', () => {
     sshd = await startSshd();
     // A host whose key will change: no host_key configured, so its first key is pinned.
     flip = await startSshd();
-    t = await startTestGateway(
+    ({ t, port } = await startSshTestGateway(
       `
 connections:
   - ${sshConnectionYaml('build-box', sshd)}
@@ -41,10 +41,7 @@ policies:
       - { name: tools, match: { ssh: { op: [exec], program: [echo, cat, ls, uname, sh] } }, then: allow }
       - { then: deny, reason: not on this host }
 `,
-      process.env,
-      '{ api: "127.0.0.1:0", ssh: "127.0.0.1:0" }',
-    );
-    port = t.gw.listeners.get('ssh')?.port ?? 0;
+    ));
   });
 
   after(async () => {

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type { AuditRecord } from '../../src/audit/record.ts';
 import { runCli, type CliResult } from '../support/cli.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startSshTestGateway, type TestGateway } from '../support/gateway.ts';
 import { QUIET_OPTIONS, portOption, startClient, tokenEnv, type ClientRun } from '../support/ssh-client.ts';
 import { keygen, type KeyPair } from '../support/ssh-keygen.ts';
 import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
@@ -48,7 +48,7 @@ describe('SSH gateway: logins by registered public key', () => {
 
   before(async () => {
     sshd = await startSshd();
-    t = await startTestGateway(
+    ({ t, port } = await startSshTestGateway(
       `
 connections:
   - ${sshConnectionYaml('build-box', sshd)}
@@ -60,10 +60,7 @@ policies:
       - { name: tools, match: { ssh: { op: [exec], program: [echo, cat, uname] } }, then: allow }
       - { then: deny, reason: not on this host }
 `,
-      process.env,
-      '{ api: "127.0.0.1:0", ssh: "127.0.0.1:0" }',
-    );
-    port = t.gw.listeners.get('ssh')?.port ?? 0;
+    ));
     admin = await t.token('alice', ['admins']);
   });
 

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ssh2, { type ClientChannel } from 'ssh2';
 import { FX, FXP, SftpFramer } from '../../src/protocols/ssh/sftp-packets.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startSshTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withToken, type ClientProcess, type ClientRun } from '../support/ssh-client.ts';
 import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -46,7 +46,7 @@ describe('SFTP and scp through the SSH gateway', () => {
     writeFileSync(join(other, 'readable.txt'), 'readable\n');
     writeFileSync(join(other, 'keep.txt'), 'keep\n');
     writeFileSync(join(secret, 'key.txt'), 'secret\n');
-    t = await startTestGateway(
+    ({ t, port } = await startSshTestGateway(
       `
 connections:
   - ${sshConnectionYaml('build-box', sshd)}
@@ -62,10 +62,7 @@ policies:
       - { name: browse, match: { ssh: { file_op: [read, list, stat], path: ["${sshd.dir}/**", "~"] } }, then: allow }
       - { then: deny, reason: not on this host }
 `,
-      process.env,
-      '{ api: "127.0.0.1:0", ssh: "127.0.0.1:0" }',
-    );
-    port = t.gw.listeners.get('ssh')?.port ?? 0;
+    ));
     token = await t.token('agent-bot', ['agents']);
   });
 

@@ -9,7 +9,7 @@ import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../support/cli.ts';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startSshTestGateway, type TestGateway } from '../support/gateway.ts';
 import { QUIET_OPTIONS, TOKEN_OPTIONS, portOption, startClient, tokenEnv } from '../support/ssh-client.ts';
 import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
 
@@ -61,7 +61,7 @@ describe('interactive shells through the SSH gateway', () => {
 
   before(async () => {
     sshd = await startSshd();
-    t = await startTestGateway(
+    ({ t, port } = await startSshTestGateway(
       `
 connections:
   - ${sshConnectionYaml('build-box', sshd)}
@@ -80,10 +80,7 @@ policies:
       - { match: { ssh: { op: [exec], program: [echo] } }, then: allow }
       - { then: deny, reason: visitors run single commands only }
 `,
-      process.env,
-      '{ api: "127.0.0.1:0", ssh: "127.0.0.1:0" }',
-    );
-    port = t.gw.listeners.get('ssh')?.port ?? 0;
+    ));
   });
 
   after(async () => {

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startTestGateway, type TestGateway } from '../support/gateway.ts';
+import { startSshTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withToken, type ClientProcess } from '../support/ssh-client.ts';
 import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
 
@@ -34,7 +34,7 @@ describe('SSH gateway: upstream down, reviews, forwarding', () => {
   before(async () => {
     sshd = await startSshd();
     const down = await closedPort();
-    t = await startTestGateway(
+    ({ t, port } = await startSshTestGateway(
       `
 connections:
   - ${sshConnectionYaml('build-box', sshd)}
@@ -49,10 +49,7 @@ policies:
       - { name: deferred-mkdir, match: { ssh: { op: [exec], program: [mkdir] } }, then: review, review: { mode: defer, timeout: 60s, approvers: { groups: [ops] } } }
       - { then: deny, reason: not on this host }
 `,
-      process.env,
-      '{ api: "127.0.0.1:0", ssh: "127.0.0.1:0" }',
-    );
-    port = t.gw.listeners.get('ssh')?.port ?? 0;
+    ));
   });
 
   after(async () => {

@@ -62,3 +62,9 @@ export async function startTestGateway(extra = '', env: NodeJS.ProcessEnv = proc
     stop: () => gw.stop('test done'),
   };
 }
+
+/** A test gateway with the SSH listener open too (`extra` as for startTestGateway), and that listener's port. */
+export async function startSshTestGateway(extra: string): Promise<{ t: TestGateway; port: number }> {
+  const t = await startTestGateway(extra, process.env, '{ api: "127.0.0.1:0", ssh: "127.0.0.1:0" }');
+  return { t, port: t.gw.listeners.get('ssh')?.port ?? 0 };
+}

@@ -3,43 +3,19 @@
 // chunking. The text masker's own tests are in test/masking/text-stream.test.ts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MaskSpec } from '../../../src/core/decision.ts';
 import { ConfigError, parseConfig } from '../../../src/config/load.ts';
 import { maskRuleFromConfig } from '../../../src/masking/config.ts';
 import { compileJsonPath, formatJsonPath, JsonPathError, MAX_JSON_PATH_STEPS } from '../../../src/masking/json-path.ts';
-import { MaskPlanner, type MaskPlan } from '../../../src/masking/plan.ts';
-import { WITHHELD_LINE, type StreamMasker } from '../../../src/masking/text-stream.ts';
+import type { MaskPlan } from '../../../src/masking/plan.ts';
+import { WITHHELD_LINE } from '../../../src/masking/text-stream.ts';
 import { bodyKind, maskJson, maskText, ndjsonMasker, needsMasking, sseMasker, WITHHELD_EVENT } from '../../../src/protocols/http/masking/body.ts';
-
-const planner = new MaskPlanner(Buffer.alloc(32, 7));
-
-function plan(...rules: MaskSpec[]): MaskPlan {
-  return planner.plan(Object.freeze(rules.map((r) => Object.freeze({ ...r }))));
-}
+import { assertSplitInvariant, PEM, plan } from '../../support/stream-masking.ts';
 
 function json(text: string, p: MaskPlan): { text: string; paths: readonly string[]; hits: number; asText: boolean } {
   const r = maskJson(Buffer.from(text), p);
   return { text: r.body.toString(), paths: r.maskedPaths, hits: r.detectorHits, asText: r.asText };
 }
 
-/** Everything a stream masker makes of `input` fed in the given pieces. */
-function run(make: () => StreamMasker, pieces: readonly Buffer[]): string {
-  const m = make();
-  const out: Buffer[] = [];
-  for (const p of pieces) out.push(...m.push(p));
-  out.push(...m.end());
-  return Buffer.concat(out).toString();
-}
-
-/** The input cut in two at every offset, and in single bytes, all giving `expected`. */
-function assertSplitInvariant(make: () => StreamMasker, input: string, expected: string): void {
-  const b = Buffer.from(input);
-  assert.equal(run(make, [b]), expected, 'whole');
-  for (let i = 0; i <= b.length; i++) assert.equal(run(make, [b.subarray(0, i), b.subarray(i)]), expected, `split at ${i}`);
-  assert.equal(run(make, [...b].map((x) => Buffer.from([x]))), expected, 'byte by byte');
-}
-
-const PEM = ['-----BEGIN RSA PRIVATE KEY-----', 'MIIEowIBAAKCAQEAvK1a2b3c4d5e6f7g8h9i0jKLMNOPQRSTUVWXYZ', 'q1w2e3r4t5y6u7i8o9p0ASDFGHJKLZXCVBNM', '-----END RSA PRIVATE KEY-----'];
 
 describe('JSON paths', () => {
   const cases: Array<[string, Array<Array<string | number>>, Array<Array<string | number>>]> = [
@@ -139,7 +115,7 @@ ${masks}
     assert.deepEqual(rules[0], { json: '$..email', with: 'redact', denyInPredicates: false });
     assert.deepEqual(rules[1], { json: '$.customers[*].ssn', with: 'partial', denyInPredicates: false });
     // A json rule is neither a column nor a detector rule.
-    const p = planner.plan(Object.freeze(rules));
+    const p = plan(...rules);
     assert.equal(p.hasColumnRules, false);
     assert.equal(p.scanner, undefined);
     assert.equal(p.columnMask('public', 'customers', 'email'), undefined);
@@ -179,7 +155,7 @@ describe('maskJson', () => {
     assert.equal(h['flag'], '****');
     assert.deepEqual(h['keep'], [1]);
     // The hash covers the compact JSON text: indentation does not change the token.
-    assert.equal(h['h'], planner.plan(Object.freeze([Object.freeze({ json: '$.h', with: 'hash' as const })])).maskValue({ with: 'hash' }, '{"a":[1,2]}'));
+    assert.equal(h['h'], plan({ json: '$.h', with: 'hash' }).maskValue({ with: 'hash' }, '{"a":[1,2]}'));
     assert.equal(json('{"h":{"a":[1,2]}}', plan({ json: '$.h', with: 'hash' })).text, `{"h":${JSON.stringify(h['h'])}}`);
     assert.deepEqual(r.paths, ['$.card', '$.n', '$.h', '$.gone', '$.flag']);
     // The root itself.

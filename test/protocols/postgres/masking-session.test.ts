@@ -13,7 +13,12 @@ import { adminSql, createDatabase, dropDatabase, eventually, psql, recordedEvent
 const EMAIL = 'qv9.maria@example.com';
 const SSN = '078-05-1120';
 
-function config(db: string, extra = ''): string {
+const MASKS = `
+      - { column: public.people.email, with: partial }
+      - { column: "*.*.ssn", with: redact, deny_in_predicates: true }
+      - { detector: email, with: redact }`;
+
+function config(db: string, extra = '', masks = MASKS): string {
   return `
 connections:
   - { name: app-db, type: postgres, upstream: { host: 127.0.0.1, port: 5432, database: ${db}, user: postgres, tls: disable } }
@@ -21,10 +26,7 @@ policies:
   - name: writers
     subjects: { groups: [writers] }
     connections: ["*"]
-    masks:
-      - { column: public.people.email, with: partial }
-      - { column: "*.*.ssn", with: redact, deny_in_predicates: true }
-      - { detector: email, with: redact }
+    masks:${masks}
     rules:
       - { then: allow }
 ${extra}`;
@@ -208,18 +210,7 @@ describe('postgres masking: repeated statements (result descriptions remembered)
     await adminSql(`CREATE TABLE people (id int primary key, name text, ssn text); INSERT INTO people VALUES (1, 'Maria', '${SSN}');`, db);
     // Column masks only, no detector: results without a masked column need no work at all,
     // which is what the gateway remembers per statement.
-    gw = await startPgGateway(`
-connections:
-  - { name: app-db, type: postgres, upstream: { host: 127.0.0.1, port: 5432, database: ${db}, user: postgres, tls: disable } }
-policies:
-  - name: writers
-    subjects: { groups: [writers] }
-    connections: ["*"]
-    masks:
-      - { column: "*.*.ssn", with: redact }
-    rules:
-      - { then: allow }
-`);
+    gw = await startPgGateway(config(db, '', '\n      - { column: "*.*.ssn", with: redact }'));
     writer = await gw.t.token('writer-bot', ['writers']);
   });
 
