@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { AuditLog } from '../src/audit/audit-log.ts';
 import { Recorder } from '../src/recorder/recorder.ts';
-import { createLogger } from '../src/runtime/logger.ts';
+import { createLogger } from '../src/telemetry/logger.ts';
 import { openStore } from '../src/store/store.ts';
 
 const args = process.argv.slice(2);

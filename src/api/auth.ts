@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { GatewayError } from '../core/errors.ts';
 import { hasRole, type Identity } from '../core/identity.ts';
 import type { Authenticator } from '../identity/authenticator.ts';
-import type { Metrics } from '../runtime/metrics.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {

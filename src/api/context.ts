@@ -1,5 +1,5 @@
-import type { Logger } from '../runtime/logger.ts';
-import type { Metrics } from '../runtime/metrics.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import type { Services } from '../runtime/services.ts';
 
 /** What the admin API's routes need from the running gateway. */

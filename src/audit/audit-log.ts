@@ -8,7 +8,7 @@
 // an in-memory store (which another thread cannot open) the same code runs in this thread.
 import type { AuditEvent, AuditSink } from '../core/audit-event.ts';
 import { GatewayError } from '../core/errors.ts';
-import type { Logger } from '../runtime/logger.ts';
+import type { Logger } from '../telemetry/logger.ts';
 import type { Store } from '../store/store.ts';
 import type { WriterThread } from '../store/writer-thread.ts';
 import { appendChecked, checkpointHead, lastCheckpoint, readHead, type ChainHead, type EventRefusal, type Signer } from './chain-writer.ts';

@@ -3,7 +3,7 @@
 import { userInfo } from 'node:os';
 import { ConfigError, DEFAULT_CONFIG_PATH, formatProblem, loadConfig, type LoadedConfig } from '../config/load.ts';
 import { isGatewayError } from '../core/errors.ts';
-import { createLogger } from '../runtime/logger.ts';
+import { createLogger } from '../telemetry/logger.ts';
 import { openServices, type Services } from '../runtime/services.ts';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, config: 3 } as const;

@@ -6,7 +6,7 @@ import type { AuditSink } from '../core/audit-event.ts';
 import { GatewayError, isGatewayError } from '../core/errors.ts';
 import type { Identity } from '../core/identity.ts';
 import type { IdentityConfig, OidcIssuerConfig } from '../config/schema.ts';
-import type { Logger } from '../runtime/logger.ts';
+import type { Logger } from '../telemetry/logger.ts';
 import { safeText, unique } from './claims.ts';
 import type { LocalIssuer } from './local-issuer.ts';
 import { OidcVerifier } from './oidc.ts';

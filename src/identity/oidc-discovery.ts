@@ -2,7 +2,7 @@
 // an IdP is down) and once: concurrent callers share the request, a success is kept, a
 // failure is retried only after a backoff so a dead IdP costs each request nothing.
 import { allowInsecureRequests, discovery, type DiscoveryRequestOptions } from 'openid-client';
-import type { Logger } from '../runtime/logger.ts';
+import type { Logger } from '../telemetry/logger.ts';
 import { Backoff } from './backoff.ts';
 import { IdpUnreachableError } from './jose-errors.ts';
 import { checkedUrl, isLoopbackHttp } from './urls.ts';

@@ -5,7 +5,7 @@ import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyG
 import { GatewayError } from '../core/errors.ts';
 import type { Identity } from '../core/identity.ts';
 import type { OidcIssuerConfig } from '../config/schema.ts';
-import type { Logger } from '../runtime/logger.ts';
+import type { Logger } from '../telemetry/logger.ts';
 import { Backoff } from './backoff.ts';
 import { claimList, safeText } from './claims.ts';
 import { headerAlg, IdpUnreachableError, toAuthError } from './jose-errors.ts';

@@ -9,7 +9,7 @@ import type { AuditSink } from '../core/audit-event.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { Identity } from '../core/identity.ts';
 import type { SamlIdpConfig } from '../config/schema.ts';
-import type { Logger } from '../runtime/logger.ts';
+import type { Logger } from '../telemetry/logger.ts';
 import { safeText } from './claims.ts';
 import type { LocalIssuer } from './local-issuer.ts';
 import { assertionFacts, attributeValues, responseIssuer } from './saml-assertion.ts';

@@ -11,7 +11,7 @@ import ssh2, { type ParsedKey } from 'ssh2';
 import type { AuditSink } from '../core/audit-event.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { Identity } from '../core/identity.ts';
-import type { Logger } from '../runtime/logger.ts';
+import type { Logger } from '../telemetry/logger.ts';
 import type { SshKeyTable } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import { claimList, safeText } from './claims.ts';

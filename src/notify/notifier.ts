@@ -8,7 +8,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditSink } from '../core/audit-event.ts';
-import type { Logger } from '../runtime/logger.ts';
+import type { Logger } from '../telemetry/logger.ts';
 import type { NotificationsConfig, NotifyEvent } from './config.ts';
 import type { ReviewNotice } from './event.ts';
 

@@ -4,8 +4,8 @@
 import type { Config } from '../config/schema.ts';
 import type { MaskPlanner } from '../masking/plan.ts';
 import type { ReviewService } from '../reviews/service.ts';
-import type { Logger } from '../runtime/logger.ts';
-import type { Metrics } from '../runtime/metrics.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import type { CredentialStore } from '../vault/credentials.ts';
 import type { Gate } from './gate.ts';
 import type { Recorder } from '../recorder/recorder.ts';

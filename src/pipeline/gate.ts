@@ -11,8 +11,8 @@ import type { Authenticator } from '../identity/authenticator.ts';
 import { keyFingerprint, type KeyLookup, type RegisteredKeys } from '../identity/ssh-keys.ts';
 import type { CompiledPolicies } from '../policy/compile.ts';
 import { decide, type AccessGrants, type ConnectionRef } from '../policy/decide.ts';
-import type { Logger } from '../runtime/logger.ts';
-import type { CounterCell, Metrics } from '../runtime/metrics.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { CounterCell, Metrics } from '../telemetry/metrics.ts';
 
 /**
  * A protocol's own check of an allowed action, run before the decision is audited (masking

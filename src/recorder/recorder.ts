@@ -12,7 +12,7 @@
 // its transaction runs in the store's writer thread (src/store/writer-thread.ts) when the store
 // has a file, so the event loop never waits for SQLite; for an in-memory store, in this thread.
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../runtime/logger.ts';
+import type { Logger } from '../telemetry/logger.ts';
 import type { Store } from '../store/store.ts';
 import { Recording, type RecordingHost, type SessionRecording } from './recording.ts';
 import { serialiseOps, terminateOrphans, writeBatch, type QueuedOp } from './writer.ts';

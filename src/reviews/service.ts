@@ -11,7 +11,7 @@ import type { Identity } from '../core/identity.ts';
 import type { ReviewNotice } from '../notify/event.ts';
 import type { NotifyEvent } from '../notify/config.ts';
 import type { AccessGrants } from '../policy/decide.ts';
-import type { Logger } from '../runtime/logger.ts';
+import type { Logger } from '../telemetry/logger.ts';
 import type { Selectable } from 'kysely';
 import type { ReviewTable, ReviewVoteTable } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';

@@ -32,7 +32,7 @@ import type { Config } from '../config/schema.ts';
 import { GatewayError, isGatewayError } from '../core/errors.ts';
 import { listenFailed } from '../pipeline/listen.ts';
 import { DEMO_CUSTOMERS, demoOrders, demoSeedSql } from './embedded-postgres-seed.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../telemetry/logger.ts';
 
 export type EmbeddedPostgresConfig = NonNullable<Config['embedded_postgres']>;
 

@@ -17,8 +17,8 @@ import { Recorder } from '../recorder/recorder.ts';
 import { getMeta } from '../store/meta.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import type { EmbeddedPostgres } from './embedded-postgres.ts';
-import type { Logger } from './logger.ts';
-import { Metrics } from './metrics.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { Metrics } from '../telemetry/metrics.ts';
 import { openServices, type Services } from './services.ts';
 
 export interface Endpoint {

@@ -13,7 +13,7 @@ import { openStore, type Store } from '../store/store.ts';
 import { loadMasterKey, type MasterKey } from '../vault/master-key.ts';
 import { Vault } from '../vault/vault.ts';
 import { CredentialStore } from '../vault/credentials.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../telemetry/logger.ts';
 import { MaskPlanner } from '../masking/plan.ts';
 import { Notifier } from '../notify/notifier.ts';
 import { ReviewService } from '../reviews/service.ts';

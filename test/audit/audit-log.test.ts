@@ -8,7 +8,7 @@ import { loadOrCreateSigningKey, loadPublicKey } from '../../src/audit/signing-k
 import { verifyAudit } from '../../src/audit/verify.ts';
 import type { AuditEvent } from '../../src/core/audit-event.ts';
 import { GatewayError } from '../../src/core/errors.ts';
-import { createLogger } from '../../src/runtime/logger.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 import { openStore } from '../../src/store/store.ts';
 import { WriterThread } from '../../src/store/writer-thread.ts';
 import { testSecret } from '../support/secrets.ts';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import canonicalizeModule from 'canonicalize';
 import { AuditLog } from '../../src/audit/audit-log.ts';
-import { createLogger } from '../../src/runtime/logger.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 import type { AuditTable } from '../../src/store/schema.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { tempDir } from '../support/tmp.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it, before } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { Recorder } from '../../src/recorder/recorder.ts';
-import { createLogger } from '../../src/runtime/logger.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 import { openStore } from '../../src/store/store.ts';
 import { BIN, runCli } from '../support/cli.ts';
 import { READ_ONLY_AGENTS, writeTestConfig } from '../support/gateway.ts';

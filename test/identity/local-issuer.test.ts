@@ -6,7 +6,7 @@ import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT, type JWK } from '
 import { createAuthenticator } from '../../src/identity/authenticator.ts';
 import { LocalIssuer } from '../../src/identity/local-issuer.ts';
 import { SIGNING_KEY_META } from '../../src/identity/local-key.ts';
-import { createLogger } from '../../src/runtime/logger.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 import { getMeta } from '../../src/store/meta.ts';
 import { rejectsWith } from './helpers/errors.ts';
 import { LOCAL_CONFIG, openLocal, type LocalFixture } from './helpers/local.ts';

@@ -10,7 +10,7 @@ import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import type { IdentityConfig, OidcIssuerConfig } from '../../src/config/schema.ts';
 import { createAuthenticator } from '../../src/identity/authenticator.ts';
 import { OidcVerifier } from '../../src/identity/oidc.ts';
-import { createLogger } from '../../src/runtime/logger.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 import { rejectsWith } from './helpers/errors.ts';
 import { MemoryAudit } from './helpers/audit.ts';
 import { AUDIENCE, makeKey, OTHER_RESOURCE, SHORT_RESOURCE, startIdp, type IdpKey, type TestIdp } from './helpers/oidc-idp.ts';

@@ -6,7 +6,7 @@ import { decodeJwt } from 'jose';
 import type { SamlIdpConfig } from '../../src/config/schema.ts';
 import { createAuthenticator } from '../../src/identity/authenticator.ts';
 import { SamlExchange } from '../../src/identity/saml.ts';
-import { createLogger } from '../../src/runtime/logger.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 import { rejectsWith } from './helpers/errors.ts';
 import { LOCAL_CONFIG, openLocal, type LocalFixture } from './helpers/local.ts';
 import { makeCertificate, startSamlIdp, type TestSamlIdp } from './helpers/saml-idp.ts';

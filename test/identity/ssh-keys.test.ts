@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GatewayError, type ErrorCode } from '../../src/core/errors.ts';
 import { keyFingerprint, keyStatus, parsePublicKey, SshKeyService } from '../../src/identity/ssh-keys.ts';
-import { createLogger } from '../../src/runtime/logger.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { certify, keygen, type KeyPair } from '../support/ssh-keygen.ts';
 import { tempDir } from '../support/tmp.ts';

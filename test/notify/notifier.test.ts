@@ -12,7 +12,7 @@ import type { AuditEvent, AuditSink } from '../../src/core/audit-event.ts';
 import { NOTIFY_EVENTS, notificationsSchema, type NotificationsConfig } from '../../src/notify/config.ts';
 import type { ReviewNotice } from '../../src/notify/event.ts';
 import { Notifier, SLACK_ACTION_MAX_CHARS, type NotifierOptions } from '../../src/notify/notifier.ts';
-import { createLogger } from '../../src/runtime/logger.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 import { SECRET_MARKER, testSecret } from '../support/secrets.ts';
 
 const WEBHOOK_SECRET = testSecret('webhook-hmac');

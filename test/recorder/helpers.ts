@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { pino } from 'pino';
-import type { Logger } from '../../src/runtime/logger.ts';
+import type { Logger } from '../../src/telemetry/logger.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { tempDir } from '../support/tmp.ts';
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { analyzePostgres, loadSqlAnalyzer } from '../../src/policy/sql/analyze-postgres.ts';
-import { Metrics } from '../../src/runtime/metrics.ts';
+import { Metrics } from '../../src/telemetry/metrics.ts';
 
 const count = (text: string, layer: string, result: string): number => {
   const m = new RegExp(`^portcullis_sql_analysis_cache_lookups_total\\{layer="${layer}",result="${result}"\\} (\\d+)$`, 'm').exec(text);

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresConfig } from '../../src/runtime/embedded-postgres.ts';
 import { DEMO_CUSTOMERS } from '../../src/runtime/embedded-postgres-seed.ts';
-import { createLogger } from '../../src/runtime/logger.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 import { tempDir } from '../support/tmp.ts';
 
 const run = promisify(execFile);

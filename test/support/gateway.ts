@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/runtime/logger.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 import { startGateway, type RunningGateway } from '../../src/runtime/gateway.ts';
 import { tempDir } from './tmp.ts';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../../config/schema.ts';
 import { isLoopbackHost } from '../../identity/urls.ts';
-import { createLogger } from '../../runtime/logger.ts';
+import { createLogger } from '../../telemetry/logger.ts';
 import { startGateway } from '../../runtime/gateway.ts';
 import { configOption, loadOrExit } from '../context.ts';
 

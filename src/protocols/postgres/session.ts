@@ -16,7 +16,7 @@ import { GatewayError } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import type { Gate, SessionRef } from '../../pipeline/gate.ts';
 import type { SessionRecording } from '../../recorder/recorder.ts';
-import type { Logger } from '../../runtime/logger.ts';
+import type { Logger } from '../../telemetry/logger.ts';
 import { errorResponse, type ErrorFields } from './codec/backend-encode.ts';
 import { readCommandComplete, readErrorFields, readRowDescription, readTextRow, rowsFromTag, type FieldDescription } from './codec/backend-read.ts';
 import { MessageWriter } from './codec/writer.ts';

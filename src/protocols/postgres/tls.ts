@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { promisify } from 'node:util';
-import type { Logger } from '../../runtime/logger.ts';
+import type { Logger } from '../../telemetry/logger.ts';
 
 const run = promisify(execFile);
 

@@ -3,7 +3,7 @@
 // on first use. A changed key is refused before any credential is sent.
 import ssh2, { type Client } from 'ssh2';
 import { GatewayError } from '../../core/errors.ts';
-import type { Logger } from '../../runtime/logger.ts';
+import type { Logger } from '../../telemetry/logger.ts';
 import type { SshConnection } from './client.ts';
 import { keyLine, normaliseKeyLine, type PinnedHostKeys } from './keys.ts';
 

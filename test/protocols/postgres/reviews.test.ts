@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { loadConfig } from '../../../src/config/load.ts';
-import { createLogger } from '../../../src/runtime/logger.ts';
+import { createLogger } from '../../../src/telemetry/logger.ts';
 import { startGateway } from '../../../src/runtime/gateway.ts';
 import { adminSql, createDatabase, dropDatabase, eventually, psql, recordedEvents, runWithToken, startPgGateway, type PgGateway } from './support.ts';
 
