@@ -32,6 +32,7 @@ import { NGINX, startNginx, type Nginx } from './lib/nginx.ts';
 import { commandExists, run } from './lib/proc.ts';
 import { cpuSeconds, machineCpu } from './lib/procfs.ts';
 import { runWrk, wrkArgs, type WrkResult } from './lib/wrk.ts';
+import { storeDb } from '../test/support/store-db.ts';
 
 const ITEM_ID = 42;
 const LOAD = { threads: 2, connections: 32, seconds: 8 };
@@ -178,7 +179,7 @@ ${rules}
 
     // The load.
     const countOf = async (table: 'audit' | 'session_events'): Promise<number> => {
-      let q = gw.gw.services.store.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n'));
+      let q = storeDb(gw.gw.services.store).selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n'));
       if (table === 'session_events') q = q.where('kind', '=', 'request');
       return Number((await q.executeTakeFirstOrThrow()).n);
     };

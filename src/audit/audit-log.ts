@@ -1,25 +1,26 @@
 // The tamper-evident audit log: an append-only hash chain in the store with Ed25519-signed
 // checkpoints. See docs/audit.md for the format and what verification does and does not prove.
 //
-// Where the writes run: for a store with a file, in the store's writer thread (a worker with its
-// own SQLite connection, src/store/writer-thread.ts), so that appending costs the caller's event
-// loop a check of the event and one postMessage per window, never a synchronous SQLite
-// transaction; canonical JSON, hashing, signing and query compilation all happen there too. For
-// an in-memory store (which another thread cannot open) the same code runs in this thread.
+// Where the writes run is the store's business (AuditRepository.openChain): the SQLite store
+// with a file runs them in its writer thread, so that appending costs the caller's event loop a
+// check of the event and one postMessage per window; canonical JSON, hashing and signing run
+// there too, by the rules of chain-rules.ts.
 import type { AuditEvent, AuditSink } from '../core/audit-event.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import type { AuditChainWriter, AuditRepository, ChainHead, CheckedEvent } from '../store/repositories/audit.ts';
 import type { Store } from '../store/store.ts';
-import type { WriterThread } from '../store/writer-thread.ts';
-import { appendChecked, checkpointHead, lastCheckpoint, readHead, type ChainHead, type EventRefusal, type Signer } from './chain-writer.ts';
-import { checkEvent, type CheckedEvent } from './event-guard.ts';
+import { CHAIN_RULES_URL } from './chain-rules.ts';
+import { checkEvent } from './event-guard.ts';
+import { GENESIS_HASH } from './record-hash.ts';
 import { toAuditRecord, type AuditRecord } from './record.ts';
 import { loadOrCreateSigningKey, publicKeyFile } from './signing-key.ts';
 
 export type { AuditRecord } from './record.ts';
 
 export interface AuditLogOptions {
-  readonly store: Store;
+  /** Only its audit repository is used. */
+  readonly store: Pick<Store, 'audit'>;
   /** Ed25519 private key PEM; generated (with `<file>.pub`) if missing. */
   readonly signingKeyFile: string;
   /** Sign a checkpoint at every record whose seq is a multiple of this. */
@@ -55,42 +56,6 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Where the chain is written: the store's writer thread, or this thread. */
-interface ChainWriter {
-  /** Runs what it is handed in the order handed (the writer thread): no need to wait for one write before handing the next. */
-  readonly ordered: boolean;
-  /** Per event, undefined when committed or why it was refused; rejects when nothing was committed. */
-  append(events: readonly CheckedEvent[]): Promise<(EventRefusal | undefined)[]>;
-  checkpoint(): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** Writes in this thread, on the store's connection (stores without a file). */
-class InThreadWriter implements ChainWriter {
-  readonly ordered = false;
-  readonly #store: Store;
-  readonly #signer: Signer;
-  readonly #checkpointEvery: number;
-  readonly #onRetry: (attempt: number, reason: string) => void;
-
-  constructor(store: Store, signer: Signer, checkpointEvery: number, logger: Logger) {
-    this.#store = store;
-    this.#signer = signer;
-    this.#checkpointEvery = checkpointEvery;
-    this.#onRetry = (attempt, reason) => logger.debug({ attempt, reason }, 'audit write raced another writer; retrying');
-  }
-
-  append(events: readonly CheckedEvent[]): Promise<(EventRefusal | undefined)[]> {
-    return appendChecked(this.#store.db, events, this.#signer, this.#checkpointEvery, this.#onRetry);
-  }
-
-  checkpoint(): Promise<void> {
-    return checkpointHead(this.#store.db, this.#signer, this.#onRetry);
-  }
-
-  async close(): Promise<void> {}
-}
-
 /** An append waiting for its window's write. */
 interface Pending {
   readonly event: CheckedEvent;
@@ -98,51 +63,15 @@ interface Pending {
   readonly reject: (err: unknown) => void;
 }
 
-let nextChainId = 1;
-
-/** Writes in the store's writer thread; failures of the thread become PCS_AUDIT_WRITE_FAILED. */
-class WorkerWriter implements ChainWriter {
-  readonly ordered = true;
-  readonly #thread: WriterThread;
-  readonly #chain = nextChainId++;
-
-  constructor(thread: WriterThread, signer: Signer, checkpointEvery: number, logger: Logger) {
-    this.#thread = thread;
-    thread.acquire(logger);
-    // Replayed to a new worker after a crash, so a restarted thread can sign checkpoints too.
-    thread.setup(`audit:${this.#chain}`, { op: 'audit.open', chain: this.#chain, keyId: signer.keyId, privateKey: signer.privateKey, checkpointEvery });
-  }
-
-  append(events: readonly CheckedEvent[]): Promise<(EventRefusal | undefined)[]> {
-    return this.#request({ op: 'audit.append', chain: this.#chain, events }) as Promise<(EventRefusal | undefined)[]>;
-  }
-
-  async checkpoint(): Promise<void> {
-    await this.#request({ op: 'audit.checkpoint', chain: this.#chain });
-  }
-
-  async close(): Promise<void> {
-    this.#thread.forget(`audit:${this.#chain}`);
-    await this.#thread.release();
-  }
-
-  async #request(message: { op: string; [field: string]: unknown }): Promise<unknown> {
-    try {
-      return await this.#thread.request(message);
-    } catch (err) {
-      // The worker reports a failed write as PCS_AUDIT_WRITE_FAILED already; a dead worker or a closed store is one too.
-      const code = (err as { code?: unknown }).code;
-      const params = (err as { params?: unknown }).params;
-      if (code === 'PCS_AUDIT_WRITE_FAILED' && params && typeof params === 'object') throw new GatewayError('PCS_AUDIT_WRITE_FAILED', params as Record<string, string>, { cause: err });
-      throw new GatewayError('PCS_AUDIT_WRITE_FAILED', { cause: describe(err) }, { cause: err });
-    }
-  }
+/** The head as the chain sees it: seq 0 and the genesis hash when empty. */
+async function readHead(repo: AuditRepository): Promise<ChainHead> {
+  return (await repo.head()) ?? { seq: 0, hash: GENESIS_HASH };
 }
 
 export class AuditLog implements AuditSink {
   readonly keyId: string;
-  readonly #store: Store;
-  readonly #writer: ChainWriter;
+  readonly #repo: AuditRepository;
+  readonly #writer: AuditChainWriter;
   readonly #logger: Logger;
   /**
    * In-thread writes run after the previous one settles: one writer per process, in call order.
@@ -157,12 +86,12 @@ export class AuditLog implements AuditSink {
   #closed = false;
   #closing: Promise<void> | undefined;
 
-  private constructor(store: Store, signer: Signer, checkpointEvery: number, logger: Logger, flushDelayMs: number) {
-    this.keyId = signer.keyId;
+  private constructor(repo: AuditRepository, writer: AuditChainWriter, keyId: string, logger: Logger, flushDelayMs: number) {
+    this.keyId = keyId;
     this.#flushDelayMs = flushDelayMs;
-    this.#store = store;
+    this.#repo = repo;
+    this.#writer = writer;
     this.#logger = logger;
-    this.#writer = store.writer ? new WorkerWriter(store.writer, signer, checkpointEvery, logger) : new InThreadWriter(store, signer, checkpointEvery, logger);
   }
 
   static async open(opts: AuditLogOptions): Promise<AuditLog> {
@@ -174,13 +103,15 @@ export class AuditLog implements AuditSink {
     if (key.created) {
       logger.warn({ file: opts.signingKeyFile, publicKey: publicKeyFile(opts.signingKeyFile), keyId: key.keyId }, 'generated a new audit signing key; copy the .pub file off this host to verify the audit log independently');
     }
-    const head = await readHead(opts.store.db);
-    const checkpoint = await lastCheckpoint(opts.store.db);
+    const repo = opts.store.audit;
+    const head = await readHead(repo);
+    const checkpoint = await repo.lastCheckpoint();
     if (checkpoint && checkpoint.keyId !== key.keyId) {
       logger.warn({ previousKeyId: checkpoint.keyId, keyId: key.keyId }, 'the audit signing key changed; keep the previous public key to verify older checkpoints');
     }
     logger.info({ keyId: key.keyId, lastSeq: head.seq }, 'audit log open');
-    return new AuditLog(opts.store, { privateKey: key.privateKey, keyId: key.keyId }, opts.checkpointEvery, logger, opts.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS);
+    const writer = await repo.openChain({ signer: { privateKey: key.privateKey, keyId: key.keyId }, checkpointEvery: opts.checkpointEvery, rules: CHAIN_RULES_URL, logger });
+    return new AuditLog(repo, writer, key.keyId, logger, opts.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS);
   }
 
   /**
@@ -244,14 +175,12 @@ export class AuditLog implements AuditSink {
 
   /** The last record's seq and hash (seq 0 and the genesis hash when empty), to keep outside the store. */
   head(): Promise<ChainHead> {
-    return readHead(this.#store.db);
+    return readHead(this.#repo);
   }
 
   async list(opts: ListOptions = {}): Promise<AuditRecord[]> {
     const limit = Math.min(Math.max(Math.trunc(opts.limit ?? LIST_DEFAULT), 1), LIST_MAX);
-    let query = this.#store.db.selectFrom('audit').selectAll().where('seq', '>', opts.after ?? 0);
-    if (opts.type !== undefined) query = query.where('type', '=', opts.type);
-    const rows = await query.orderBy('seq', 'asc').limit(limit).execute();
+    const rows = await this.#repo.records({ after: opts.after ?? 0, limit, ...(opts.type !== undefined ? { type: opts.type } : {}) });
     return rows.map(toAuditRecord);
   }
 
@@ -271,7 +200,7 @@ export class AuditLog implements AuditSink {
     } finally {
       await this.#writer.close();
     }
-    const head = await readHead(this.#store.db);
+    const head = await readHead(this.#repo);
     this.#logger.info({ lastSeq: head.seq, lastHash: head.hash }, 'audit log closed');
   }
 

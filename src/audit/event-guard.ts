@@ -5,38 +5,17 @@ import type { AuditEvent } from '../core/audit-event.ts';
 import { GatewayError } from '../core/errors.ts';
 import { canonicalJson } from './record-hash.ts';
 import { isSecretFieldName } from '../core/secret-names.ts';
+import type { CheckedEvent, PreparedEvent } from '../store/repositories/audit.ts';
+
+// CheckedEvent: checked on the caller's thread, where what can be wrong with it in the caller's
+// terms (names, shapes, secrets, values JSON cannot carry) is reported at once; `json` is the
+// plain JSON text of its data, cheap to hand to the writer thread. Canonicalisation happens on
+// the writer's side (canonicalEvent), off the hot path.
 
 /** Deep enough for any sane event; also what stops a cyclic object. */
 const MAX_DEPTH = 32;
 /** Audit data is names and ids; a producer dumping a payload here is a bug. */
 const MAX_DATA_BYTES = 64 * 1024;
-
-/**
- * An event checked on the caller's thread: what can be wrong with it in the caller's terms
- * (names, shapes, secrets, values JSON cannot carry) is reported at once, and `json` is the
- * plain JSON text of its data, cheap to hand to the writer thread. Canonicalisation happens on
- * the writer's side (canonicalEvent), off the hot path.
- */
-export interface CheckedEvent {
-  readonly type: string;
-  readonly actor: string;
-  /** JSON.stringify of the data (any spelling: canonicalEvent canonicalises it). */
-  readonly json: string;
-  /**
-   * `json` is already RFC 8785 canonical: every object's keys were in sorted order and no
-   * toJSON() was involved, so JSON.stringify wrote exactly what canonicalisation would. The
-   * producers of the hot path build their data in that order; the writer then stores the text
-   * as it is instead of parsing and re-serialising it.
-   */
-  readonly canonical: boolean;
-}
-
-export interface PreparedEvent {
-  readonly type: string;
-  readonly actor: string;
-  /** Canonical JSON text, as stored in the `data` column. */
-  readonly dataText: string;
-}
 
 /**
  * Set by findSecretKey when the walked data is not already in canonical order (keys out of

@@ -1,8 +1,7 @@
 // An audit row as callers see it: camelCase, `data` parsed. Bigint columns come back as numbers
 // from SQLite and as strings from PostgreSQL, hence Number() on the way out.
-import type { Selectable } from 'kysely';
 import { GatewayError } from '../core/errors.ts';
-import type { AuditTable } from '../store/schema.ts';
+import type { AuditRow } from '../store/repositories/audit.ts';
 
 export interface AuditRecord {
   seq: number;
@@ -15,7 +14,7 @@ export interface AuditRecord {
   hash: string;
 }
 
-export function toAuditRecord(row: Selectable<AuditTable>): AuditRecord {
+export function toAuditRecord(row: AuditRow): AuditRecord {
   let data: unknown;
   try {
     data = JSON.parse(row.data);
@@ -25,5 +24,5 @@ export function toAuditRecord(row: Selectable<AuditTable>): AuditRecord {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new GatewayError('PCS_AUDIT_CHAIN_BROKEN', { seq: Number(row.seq), reason: 'its data is not a JSON object; run `portcullis audit verify`' });
   }
-  return { seq: Number(row.seq), at: Number(row.at), type: row.type, actor: row.actor, data: data as Record<string, unknown>, prevHash: row.prev_hash, hash: row.hash };
+  return { seq: Number(row.seq), at: Number(row.at), type: row.type, actor: row.actor, data: data as Record<string, unknown>, prevHash: row.prevHash, hash: row.hash };
 }

@@ -2,8 +2,7 @@
 // stored log stops being provably what the gateway wrote. Runs read-only and can run beside a
 // live gateway: appends only add rows after the ones already read.
 import type { KeyObject } from 'node:crypto';
-import type { Selectable } from 'kysely';
-import type { AuditCheckpointTable, AuditTable } from '../store/schema.ts';
+import type { AuditCheckpointRow, AuditRow } from '../store/repositories/audit.ts';
 import type { Store } from '../store/store.ts';
 import { checkpointSignatureValid } from './checkpoint.ts';
 import { GENESIS_HASH, canonicalJson, recordHash } from './record-hash.ts';
@@ -15,8 +14,8 @@ export type VerifyResult =
 
 const PAGE_SIZE = 1000;
 
-type RecordRow = Selectable<AuditTable>;
-type CheckpointRow = Selectable<AuditCheckpointTable>;
+type RecordRow = AuditRow;
+type CheckpointRow = AuditCheckpointRow;
 
 /** Values read from the store are attacker-controlled: keep them short and printable. */
 function shown(value: unknown): string {
@@ -24,12 +23,10 @@ function shown(value: unknown): string {
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 }
 
-async function* recordsInOrder(store: Store): AsyncGenerator<RecordRow> {
+async function* recordsInOrder(store: Pick<Store, 'audit'>): AsyncGenerator<RecordRow> {
   let after: number | undefined;
   for (;;) {
-    let query = store.db.selectFrom('audit').selectAll();
-    if (after !== undefined) query = query.where('seq', '>', after);
-    const page = await query.orderBy('seq', 'asc').limit(PAGE_SIZE).execute();
+    const page = await store.audit.records({ after, limit: PAGE_SIZE });
     yield* page;
     const last = page.at(-1);
     if (page.length < PAGE_SIZE || !last) return;
@@ -48,7 +45,7 @@ function contentProblem(row: RecordRow): string | undefined {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) return 'its data is not a JSON object';
   let hash: string;
   try {
-    hash = recordHash({ seq: Number(row.seq), at: Number(row.at), type: row.type, actor: row.actor, data, prevHash: row.prev_hash });
+    hash = recordHash({ seq: Number(row.seq), at: Number(row.at), type: row.type, actor: row.actor, data, prevHash: row.prevHash });
   } catch {
     return 'its content cannot be canonicalised';
   }
@@ -61,9 +58,9 @@ function contentProblem(row: RecordRow): string | undefined {
 /** Why a checkpoint cannot be trusted, or undefined when its signature holds. */
 function signatureProblem(cp: CheckpointRow, keys: ReadonlyMap<string, KeyObject>): string | undefined {
   const seq = shown(cp.seq);
-  const key = keys.get(cp.key_id);
-  if (!key) return `checkpoint at record ${seq} was signed by unknown key ${shown(cp.key_id)} (forged, or signed by a key not given to verify)`;
-  if (!checkpointSignatureValid(Number(cp.seq), cp.hash, cp.signature, key)) return `checkpoint at record ${seq} is forged: its signature does not verify with key ${cp.key_id}`;
+  const key = keys.get(cp.keyId);
+  if (!key) return `checkpoint at record ${seq} was signed by unknown key ${shown(cp.keyId)} (forged, or signed by a key not given to verify)`;
+  if (!checkpointSignatureValid(Number(cp.seq), cp.hash, cp.signature, key)) return `checkpoint at record ${seq} is forged: its signature does not verify with key ${cp.keyId}`;
   return undefined;
 }
 
@@ -71,13 +68,13 @@ function signatureProblem(cp: CheckpointRow, keys: ReadonlyMap<string, KeyObject
  * Verify the audit chain and its checkpoints. Several public keys may be given when the
  * signing key was replaced: each checkpoint is checked with the key its key_id names.
  */
-export async function verifyAudit(store: Store, publicKey: KeyObject | readonly KeyObject[]): Promise<VerifyResult> {
+export async function verifyAudit(store: Pick<Store, 'audit'>, publicKey: KeyObject | readonly KeyObject[]): Promise<VerifyResult> {
   const keys = new Map<string, KeyObject>();
   for (const key of Array.isArray(publicKey) ? publicKey : [publicKey]) keys.set(publicKeyId(key), key);
 
   // One checkpoint per N records: small enough to hold in memory beside the streamed records.
   const checkpoints = new Map<number, CheckpointRow>();
-  for (const cp of await store.db.selectFrom('audit_checkpoints').selectAll().orderBy('seq', 'asc').execute()) checkpoints.set(Number(cp.seq), cp);
+  for (const cp of await store.audit.checkpoints()) checkpoints.set(Number(cp.seq), cp);
 
   let prevSeq = 0;
   let prevHash = GENESIS_HASH;
@@ -93,7 +90,7 @@ export async function verifyAudit(store: Store, publicKey: KeyObject | readonly 
     }
     const problem = contentProblem(row);
     if (problem) return fail(seq, `record ${seq} was altered: ${problem}`);
-    if (row.prev_hash !== prevHash) {
+    if (row.prevHash !== prevHash) {
       return fail(seq, seq === 1 ? 'record 1 does not start the chain: its prev_hash is not the genesis value' : `record ${seq} does not follow record ${prevSeq}`);
     }
 

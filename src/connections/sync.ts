@@ -13,8 +13,8 @@ export interface SyncResult {
   readonly removed: string[];
 }
 
-export async function syncConnections(store: Store, connections: readonly ConnectionConfig[], audit: AuditSink, actor: string): Promise<SyncResult> {
-  const existing = new Map((await store.db.selectFrom('connections').select(['name', 'config_hash']).execute()).map((r) => [r.name, r.config_hash]));
+export async function syncConnections(store: Pick<Store, 'connections'>, connections: readonly ConnectionConfig[], audit: AuditSink, actor: string): Promise<SyncResult> {
+  const existing = await store.connections.hashes();
   const result: SyncResult = { added: [], changed: [], removed: [] };
   const now = Date.now();
   for (const conn of connections) {
@@ -23,15 +23,11 @@ export async function syncConnections(store: Store, connections: readonly Connec
     const previous = existing.get(conn.name);
     existing.delete(conn.name);
     if (previous === hash) continue;
-    await store.db
-      .insertInto('connections')
-      .values({ name: conn.name, type: conn.type, config, config_hash: hash, updated_at: now })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ type: conn.type, config, config_hash: hash, updated_at: now }))
-      .execute();
+    await store.connections.put({ name: conn.name, type: conn.type, config, configHash: hash, updatedAt: now });
     (previous === undefined ? result.added : result.changed).push(conn.name);
   }
   for (const name of existing.keys()) {
-    await store.db.deleteFrom('connections').where('name', '=', name).execute();
+    await store.connections.delete(name);
     result.removed.push(name);
   }
   if (result.added.length + result.changed.length + result.removed.length > 0) {

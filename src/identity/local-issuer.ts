@@ -7,7 +7,7 @@ import type { AuditSink } from '../core/audit-event.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { AuthMethod, Identity } from '../core/identity.ts';
 import type { LocalIssuerConfig } from '../config/schema.ts';
-import type { TokenTable } from '../store/schema.ts';
+import type { StoredToken, TokenRepository } from '../store/repositories/tokens.ts';
 import type { Store } from '../store/store.ts';
 import type { Vault } from '../vault/vault.ts';
 import { claimList } from './claims.ts';
@@ -52,18 +52,7 @@ export const METHOD_CLAIM = 'auth_method';
 /** Leeway for exp/nbf: replicas' clocks drift a little. */
 const CLOCK_TOLERANCE_S = 30;
 
-const toRecord = (r: TokenTable): TokenRecord => ({
-  jti: r.jti,
-  subject: r.subject,
-  groups: claimList(JSON.parse(r.groups)),
-  roles: claimList(JSON.parse(r.roles)),
-  issuedAt: Number(r.issued_at),
-  expiresAt: Number(r.expires_at),
-  issuedBy: r.issued_by,
-  description: r.description,
-  revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
-  revokedBy: r.revoked_by,
-});
+const toRecord = (r: StoredToken): TokenRecord => ({ ...r, groups: claimList(JSON.parse(r.groups)), roles: claimList(JSON.parse(r.roles)) });
 
 function methodOf(payload: JWTPayload): AuthMethod {
   return payload[METHOD_CLAIM] === 'saml' ? 'saml' : 'local';
@@ -71,22 +60,23 @@ function methodOf(payload: JWTPayload): AuthMethod {
 
 export class LocalIssuer {
   readonly issuer: string;
-  readonly #store: Store;
+  readonly #tokens: TokenRepository;
   readonly #config: LocalIssuerConfig;
   readonly #audit: AuditSink;
   readonly #key: SigningKey;
 
-  private constructor(store: Store, config: LocalIssuerConfig, audit: AuditSink, key: SigningKey) {
+  private constructor(tokens: TokenRepository, config: LocalIssuerConfig, audit: AuditSink, key: SigningKey) {
     this.issuer = config.issuer;
-    this.#store = store;
+    this.#tokens = tokens;
     this.#config = config;
     this.#audit = audit;
     this.#key = key;
   }
 
-  static async open(opts: { store: Store; vault: Vault; config: LocalIssuerConfig; audit: AuditSink }): Promise<LocalIssuer> {
-    const key = await loadSigningKey(opts.store, opts.vault);
-    return new LocalIssuer(opts.store, opts.config, opts.audit, key);
+  /** Only the store's tokens and meta (the sealed signing key) repositories are used. */
+  static async open(opts: { store: Pick<Store, 'tokens' | 'meta'>; vault: Vault; config: LocalIssuerConfig; audit: AuditSink }): Promise<LocalIssuer> {
+    const key = await loadSigningKey(opts.store.meta, opts.vault);
+    return new LocalIssuer(opts.store.tokens, opts.config, opts.audit, key);
   }
 
   /**
@@ -118,21 +108,18 @@ export class LocalIssuer {
       .setExpirationTime(exp)
       .sign(this.#key.privateKey);
 
-    await this.#store.db
-      .insertInto('tokens')
-      .values({
-        jti,
-        subject: req.subject,
-        groups: JSON.stringify(groups),
-        roles: JSON.stringify(roles),
-        issued_at: nowMs,
-        expires_at: exp * 1000,
-        issued_by: req.issuedBy,
-        description: req.description ?? null,
-        revoked_at: null,
-        revoked_by: null,
-      })
-      .execute();
+    await this.#tokens.insert({
+      jti,
+      subject: req.subject,
+      groups: JSON.stringify(groups),
+      roles: JSON.stringify(roles),
+      issuedAt: nowMs,
+      expiresAt: exp * 1000,
+      issuedBy: req.issuedBy,
+      description: req.description ?? null,
+      revokedAt: null,
+      revokedBy: null,
+    });
     try {
       await this.#audit.append({
         type: 'token.issued',
@@ -141,7 +128,7 @@ export class LocalIssuer {
       });
     } catch (err) {
       // An unaudited token must not exist: drop it before reporting the failure.
-      await this.#store.db.deleteFrom('tokens').where('jti', '=', jti).execute();
+      await this.#tokens.delete(jti);
       throw err;
     }
     return { token, jti, expiresAt: exp };
@@ -161,10 +148,10 @@ export class LocalIssuer {
       throw toAuthError(err, { issuer: this.issuer, alg: headerAlg(token) });
     }
     const jti = String(payload.jti);
-    const row = await this.#store.db.selectFrom('tokens').select(['subject', 'revoked_at']).where('jti', '=', jti).executeTakeFirst();
+    const row = await this.#tokens.get(jti);
     // A validly signed token without a row was never issued by this store (or was purged).
     if (!row || row.subject !== payload.sub) throw new GatewayError('PCS_AUTH_TOKEN_INVALID', { reason: 'unknown token id' });
-    if (row.revoked_at !== null) throw new GatewayError('PCS_AUTH_TOKEN_REVOKED', { jti });
+    if (row.revokedAt !== null) throw new GatewayError('PCS_AUTH_TOKEN_REVOKED', { jti });
     return {
       subject: row.subject,
       groups: claimList(payload.groups),
@@ -178,25 +165,16 @@ export class LocalIssuer {
 
   /** Revoke by token id. Returns false for an unknown id; revoking twice is a no-op. */
   async revoke(jti: string, by: string): Promise<boolean> {
-    const row = await this.#store.db.selectFrom('tokens').select(['subject', 'revoked_at']).where('jti', '=', jti).executeTakeFirst();
+    const row = await this.#tokens.get(jti);
     if (!row) return false;
-    if (row.revoked_at !== null) return true;
-    const res = await this.#store.db
-      .updateTable('tokens')
-      .set({ revoked_at: Date.now(), revoked_by: by })
-      .where('jti', '=', jti)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
+    if (row.revokedAt !== null) return true;
     // Only the caller that actually flipped the row audits it (two concurrent revokes: one event).
-    if (Number(res.numUpdatedRows) > 0) await this.#audit.append({ type: 'token.revoked', actor: by, data: { jti, subject: row.subject } });
+    if (await this.#tokens.revoke(jti, Date.now(), by)) await this.#audit.append({ type: 'token.revoked', actor: by, data: { jti, subject: row.subject } });
     return true;
   }
 
   async list(opts: { subject?: string; includeExpired?: boolean } = {}): Promise<TokenRecord[]> {
-    let q = this.#store.db.selectFrom('tokens').selectAll();
-    if (opts.subject !== undefined) q = q.where('subject', '=', opts.subject);
-    if (!opts.includeExpired) q = q.where('expires_at', '>', Date.now());
-    const rows = await q.orderBy('issued_at', 'desc').orderBy('jti').execute();
+    const rows = await this.#tokens.list({ ...(opts.subject !== undefined ? { subject: opts.subject } : {}), ...(opts.includeExpired ? {} : { expiringAfter: Date.now() }) });
     return rows.map(toRecord);
   }
 

@@ -2,8 +2,7 @@
 // never sits in the store in clear) and kept in `meta`. Insert-if-absent makes the first
 // writer win, so replicas sharing a store that start together all end up with the same key.
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
-import { getMeta, putMetaIfAbsent } from '../store/meta.ts';
-import type { Store } from '../store/store.ts';
+import type { MetaRepository } from '../store/repositories/meta.ts';
 import type { Vault } from '../vault/vault.ts';
 
 export const SIGNING_KEY_META = 'local_issuer.signing_key';
@@ -23,8 +22,8 @@ async function generateSealed(vault: Vault): Promise<string> {
   return vault.seal(JSON.stringify(await exportJWK(privateKey)), VAULT_CONTEXT);
 }
 
-export async function loadSigningKey(store: Store, vault: Vault): Promise<SigningKey> {
-  const sealed = (await getMeta(store, SIGNING_KEY_META)) ?? (await putMetaIfAbsent(store, SIGNING_KEY_META, await generateSealed(vault)));
+export async function loadSigningKey(meta: MetaRepository, vault: Vault): Promise<SigningKey> {
+  const sealed = (await meta.get(SIGNING_KEY_META)) ?? (await meta.putIfAbsent(SIGNING_KEY_META, await generateSealed(vault)));
   const jwk = JSON.parse(vault.open(sealed, VAULT_CONTEXT).toString('utf8')) as JWK;
   const pub: JWK = { kty: jwk.kty, crv: jwk.crv, x: jwk.x };
   const kid = await calculateJwkThumbprint(pub);

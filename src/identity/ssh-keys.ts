@@ -6,13 +6,12 @@
 // The login path asks one synchronous question (who is this key blob?), answered from memory:
 // every registration is loaded at open and the index follows add and revoke in this process.
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
-import type { Selectable } from 'kysely';
 import ssh2, { type ParsedKey } from 'ssh2';
 import type { AuditSink } from '../core/audit-event.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { Identity } from '../core/identity.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import type { SshKeyTable } from '../store/schema.ts';
+import type { SshKeyRepository, StoredSshKey } from '../store/repositories/ssh-keys.ts';
 import type { Store } from '../store/store.ts';
 import { claimList, safeText } from './claims.ts';
 
@@ -147,40 +146,21 @@ export interface AddKeyRequest {
 }
 
 export interface SshKeyServiceOptions {
-  readonly store: Store;
+  /** Only its sshKeys repository is used. */
+  readonly store: Pick<Store, 'sshKeys'>;
   readonly audit: AuditSink;
   readonly logger: Logger;
   /** The `issuer` of key identities: the gateway's own (local issuer) name. */
   readonly issuer: string;
 }
 
-type SshKeyRow = Selectable<SshKeyTable>;
-
-function fromRow(r: SshKeyRow): SshKey {
-  return {
-    id: r.id,
-    fingerprint: r.fingerprint,
-    type: r.key_type,
-    publicKey: r.public_key,
-    subject: r.subject,
-    groups: claimList(JSON.parse(r.groups)),
-    comment: r.comment,
-    createdAt: Number(r.created_at),
-    createdBy: r.created_by,
-    expiresAt: r.expires_at === null ? null : Number(r.expires_at),
-    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
-    revokedBy: r.revoked_by,
-  };
-}
-
-/** SQLite (and PostgreSQL) report a unique index violation with these. */
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
+function fromRow(r: StoredSshKey): SshKey {
+  const { keyType, ...rest } = r;
+  return { ...rest, type: keyType, groups: claimList(JSON.parse(r.groups)) };
 }
 
 export class SshKeyService implements RegisteredKeys {
-  readonly #store: Store;
+  readonly #keys: SshKeyRepository;
   readonly #audit: AuditSink;
   readonly #issuer: string;
   /**
@@ -191,14 +171,14 @@ export class SshKeyService implements RegisteredKeys {
   readonly #byBlob = new Map<string, SshKey>();
 
   private constructor(opts: SshKeyServiceOptions) {
-    this.#store = opts.store;
+    this.#keys = opts.store.sshKeys;
     this.#audit = opts.audit;
     this.#issuer = opts.issuer;
   }
 
   static async open(opts: SshKeyServiceOptions): Promise<SshKeyService> {
     const service = new SshKeyService(opts);
-    const rows = await opts.store.db.selectFrom('ssh_keys').selectAll().orderBy('created_at').orderBy('id').execute();
+    const rows = await opts.store.sshKeys.all();
     for (const row of rows) service.#index(fromRow(row));
     opts.logger.debug({ keys: rows.length }, 'registered ssh keys loaded');
     return service;
@@ -252,27 +232,11 @@ export class SshKeyService implements RegisteredKeys {
     };
     // The unique index is the rule; this read only makes the usual case's message precise.
     await this.#refuseDuplicate(key.fingerprint);
-    try {
-      await this.#store.db
-        .insertInto('ssh_keys')
-        .values({
-          id: key.id,
-          fingerprint: key.fingerprint,
-          key_type: key.type,
-          public_key: key.publicKey,
-          subject: key.subject,
-          groups: JSON.stringify(key.groups),
-          comment: key.comment,
-          created_at: key.createdAt,
-          created_by: key.createdBy,
-          expires_at: key.expiresAt,
-          revoked_at: null,
-          revoked_by: null,
-        })
-        .execute();
-    } catch (err) {
-      if (isUniqueViolation(err)) await this.#refuseDuplicate(key.fingerprint);
-      throw err;
+    const { type, ...rest } = key;
+    if (!(await this.#keys.insert({ ...rest, keyType: type, groups: JSON.stringify(key.groups) }))) {
+      await this.#refuseDuplicate(key.fingerprint);
+      // The registration that won the race was revoked again meanwhile: rare, and safe to retry.
+      throw new Error(`public key ${key.fingerprint} was registered and revoked concurrently; try again`);
     }
     try {
       await this.#audit.append({
@@ -281,7 +245,7 @@ export class SshKeyService implements RegisteredKeys {
         data: { id: key.id, fingerprint: key.fingerprint, key_type: key.type, subject: key.subject, groups: [...key.groups], comment: key.comment, expires_at: key.expiresAt },
       });
     } catch (err) {
-      await this.#store.db.deleteFrom('ssh_keys').where('id', '=', key.id).execute();
+      await this.#keys.delete(key.id);
       throw err;
     }
     this.#index(key);
@@ -298,22 +262,19 @@ export class SshKeyService implements RegisteredKeys {
     if (found === undefined) throw new GatewayError('PCS_SSH_KEY_NOT_FOUND', { key: idOrFingerprint });
     if (found.revokedAt !== null) return found;
     const now = Date.now();
-    const res = await this.#store.db.updateTable('ssh_keys').set({ revoked_at: now, revoked_by: by }).where('id', '=', found.id).where('revoked_at', 'is', null).executeTakeFirst();
-    const row = await this.#store.db.selectFrom('ssh_keys').selectAll().where('id', '=', found.id).executeTakeFirstOrThrow();
+    const { changed, key: row } = await this.#keys.revoke(found.id, now, by);
+    if (row === undefined) throw new GatewayError('PCS_SSH_KEY_NOT_FOUND', { key: idOrFingerprint });
     const revoked = fromRow(row);
     // Memory first: the key stops working even if the audit append fails below.
     this.#index(revoked);
     // Only the caller that flipped the row audits it (two concurrent revokes: one event).
-    if (Number(res.numUpdatedRows) > 0) await this.#audit.append({ type: 'ssh_key.revoked', actor: by, data: { id: revoked.id, fingerprint: revoked.fingerprint, subject: revoked.subject } });
+    if (changed) await this.#audit.append({ type: 'ssh_key.revoked', actor: by, data: { id: revoked.id, fingerprint: revoked.fingerprint, subject: revoked.subject } });
     return revoked;
   }
 
   /** Registrations, newest first: not revoked ones (expired included), or all. */
   async list(opts: { subject?: string; includeRevoked?: boolean } = {}): Promise<SshKey[]> {
-    let q = this.#store.db.selectFrom('ssh_keys').selectAll();
-    if (opts.subject !== undefined) q = q.where('subject', '=', opts.subject);
-    if (!opts.includeRevoked) q = q.where('revoked_at', 'is', null);
-    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(10_000).execute();
+    const rows = await this.#keys.list({ ...(opts.subject !== undefined ? { subject: opts.subject } : {}), includeRevoked: opts.includeRevoked === true, limit: 10_000 });
     return rows.map(fromRow);
   }
 
@@ -326,16 +287,16 @@ export class SshKeyService implements RegisteredKeys {
   async #find(idOrFingerprint: string): Promise<SshKey | undefined> {
     if (idOrFingerprint.startsWith('SHA256:')) {
       // The live registration if there is one, else the latest revoked one.
-      const rows = await this.#store.db.selectFrom('ssh_keys').selectAll().where('fingerprint', '=', idOrFingerprint).orderBy('created_at', 'desc').execute();
-      const row = rows.find((r) => r.revoked_at === null) ?? rows[0];
+      const rows = await this.#keys.byFingerprint(idOrFingerprint);
+      const row = rows.find((r) => r.revokedAt === null) ?? rows[0];
       return row === undefined ? undefined : fromRow(row);
     }
-    const row = await this.#store.db.selectFrom('ssh_keys').selectAll().where('id', '=', idOrFingerprint).executeTakeFirst();
+    const row = await this.#keys.get(idOrFingerprint);
     return row === undefined ? undefined : fromRow(row);
   }
 
   async #refuseDuplicate(fingerprint: string): Promise<void> {
-    const live = await this.#store.db.selectFrom('ssh_keys').select(['id', 'subject']).where('fingerprint', '=', fingerprint).where('revoked_at', 'is', null).executeTakeFirst();
+    const live = (await this.#keys.byFingerprint(fingerprint)).find((k) => k.revokedAt === null);
     if (live !== undefined) throw new GatewayError('PCS_SSH_KEY_EXISTS', { fingerprint, id: live.id, subject: live.subject });
   }
 

@@ -25,10 +25,14 @@ export type ReviewStart =
   /** `hold`: tell the agent where it waits (`notice`), then wait for `decided`. */
   | { readonly kind: 'held'; readonly review: Review; readonly notice: string; readonly hint: string; readonly timeoutSeconds: number };
 
-/** The first step: synchronous when an approval exists, else one store write. */
+/** The first step: one store round trip, to take a use of an approval or to create a review. */
 export function approvalFor(reviews: ReviewService, req: ReviewRequest): ReviewStart | Promise<ReviewStart> {
   const used = reviews.consume(req.subject, req.connection, req.action, req.session);
-  if (used !== undefined) return { kind: 'approved', review: used };
+  if (used === undefined) return requestReview(reviews, req);
+  return used.then((id) => (id !== undefined ? { kind: 'approved', review: id } : requestReview(reviews, req)));
+}
+
+function requestReview(reviews: ReviewService, req: ReviewRequest): Promise<ReviewStart> {
   const spec = req.decision.review ?? DEFAULT_REVIEW;
   return reviews.requestAction({ subject: req.subject, connection: req.connection, action: req.action, rule: ruleLabel(req.decision), review: spec, reason: req.reason, session: req.session }).then((review): ReviewStart => {
     const url = reviews.urlOf(review.id);
@@ -42,9 +46,9 @@ export function approvalFor(reviews: ReviewService, req: ReviewRequest): ReviewS
  * After a held review is decided: the approval's id to run under (one use consumed), or the
  * error to refuse with (denied, expired, or an approval already used up by a retry).
  */
-export function afterDecision(reviews: ReviewService, req: ReviewRequest, decided: Review): { run: string } | { error: GatewayError } {
+export async function afterDecision(reviews: ReviewService, req: ReviewRequest, decided: Review): Promise<{ run: string } | { error: GatewayError }> {
   if (decided.status === 'approved') {
-    const used = reviews.consume(req.subject, req.connection, req.action, req.session);
+    const used = await reviews.consume(req.subject, req.connection, req.action, req.session);
     if (used !== undefined) return { run: used };
   }
   if (decided.status === 'denied') return { error: new GatewayError('PCS_REVIEW_DENIED', { id: decided.id, by: decided.decidedBy ?? 'an approver', comment: decided.comment ? `: ${decided.comment}` : '' }) };

@@ -286,7 +286,7 @@ export function formatCast(cast: Cast): string {
 }
 
 /** A stored session and its cast (undefined: no shell recorded); undefined for an unknown session. */
-export async function readCast(store: Store, id: string, opts: { shell?: number } = {}): Promise<{ session: SessionSummary; cast: Cast | undefined } | undefined> {
+export async function readCast(store: Pick<Store, 'recordings'>, id: string, opts: { shell?: number } = {}): Promise<{ session: SessionSummary; cast: Cast | undefined } | undefined> {
   const first = await getSession(store, id, { limit: MAX_EVENT_LIMIT });
   if (!first) return undefined;
   const keep = (page: readonly SessionEvent[]): SessionEvent[] => page.filter((e) => e.kind === SHELL_EVENT || e.kind === CAST_EVENT);

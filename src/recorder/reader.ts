@@ -1,8 +1,7 @@
 // Reading recordings back, for `portcullis sessions` and the admin API. Sessions are listed
 // newest first and paged with a cursor (`before`: the last id of the previous page), so pages
 // stay stable while new sessions arrive; events are paged by seq.
-import type { Selectable } from 'kysely';
-import type { SessionTable } from '../store/schema.ts';
+import type { StoredSession } from '../store/repositories/recordings.ts';
 import type { Store } from '../store/store.ts';
 
 export interface SessionSummary {
@@ -62,41 +61,23 @@ function parseObject(text: string | null): Record<string, unknown> | null {
   }
 }
 
-function toSummary(row: Selectable<SessionTable>): SessionSummary {
-  // bigint columns come back as numbers from SQLite and as strings from PostgreSQL.
-  return {
-    id: row.id,
-    connection: row.connection,
-    protocol: row.protocol,
-    subject: row.subject,
-    clientAddr: row.client_addr,
-    startedAt: Number(row.started_at),
-    endedAt: row.ended_at === null ? null : Number(row.ended_at),
-    status: row.status,
-    bytesIn: Number(row.bytes_in),
-    bytesOut: Number(row.bytes_out),
-    statements: Number(row.statements),
-    dropped: Number(row.dropped),
-    summary: parseObject(row.summary),
-  };
+function toSummary(row: StoredSession): SessionSummary {
+  return { ...row, summary: parseObject(row.summary) };
 }
 
-export async function listSessions(store: Store, opts: ListOptions = {}): Promise<SessionSummary[]> {
+/** Only the store's recordings repository is read. */
+type Recordings = Pick<Store, 'recordings'>;
+
+export async function listSessions(store: Recordings, opts: ListOptions = {}): Promise<SessionSummary[]> {
   const limit = clamp(opts.limit, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT);
-  let q = store.db.selectFrom('sessions').selectAll();
-  if (opts.connection !== undefined) q = q.where('connection', '=', opts.connection);
-  if (opts.subject !== undefined) q = q.where('subject', '=', opts.subject);
-  if (opts.active === true) q = q.where('ended_at', 'is', null);
-  if (opts.active === false) q = q.where('ended_at', 'is not', null);
-  if (opts.before !== undefined) {
-    const cursor = await store.db.selectFrom('sessions').select(['started_at', 'id']).where('id', '=', opts.before).executeTakeFirst();
-    // An unknown cursor is a page past the end, not the first page again.
-    if (!cursor) return [];
-    const { started_at: at, id } = cursor;
-    q = q.where((eb) => eb.or([eb('started_at', '<', at), eb.and([eb('started_at', '=', at), eb('id', '<', id)])]));
-  }
-  const rows = await q.orderBy('started_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
-  const live = await liveStatementCounts(store, rows.filter((r) => r.ended_at === null).map((r) => r.id));
+  const rows = await store.recordings.listSessions({
+    limit,
+    ...(opts.before !== undefined ? { before: opts.before } : {}),
+    ...(opts.connection !== undefined ? { connection: opts.connection } : {}),
+    ...(opts.subject !== undefined ? { subject: opts.subject } : {}),
+    ...(opts.active !== undefined ? { active: opts.active } : {}),
+  });
+  const live = await liveStatementCounts(store, rows.filter((r) => r.endedAt === null).map((r) => r.id));
   return rows.map((r) => withLiveCount(toSummary(r), live));
 }
 
@@ -104,16 +85,8 @@ export async function listSessions(store: Store, opts: ListOptions = {}): Promis
 const STATEMENT_KINDS = ['statement', 'denied'];
 
 /** How many statements the sessions still open have recorded so far. */
-async function liveStatementCounts(store: Store, ids: readonly string[]): Promise<Map<string, number>> {
-  if (ids.length === 0) return new Map();
-  const rows = await store.db
-    .selectFrom('session_events')
-    .select((eb) => ['session_id', eb.fn.countAll<number>().as('n')])
-    .where('session_id', 'in', ids)
-    .where('kind', 'in', STATEMENT_KINDS)
-    .groupBy('session_id')
-    .execute();
-  return new Map(rows.map((r) => [r.session_id, Number(r.n)]));
+function liveStatementCounts(store: Recordings, ids: readonly string[]): Promise<Map<string, number>> {
+  return store.recordings.countEvents(ids, STATEMENT_KINDS);
 }
 
 function withLiveCount(s: SessionSummary, live: ReadonlyMap<string, number>): SessionSummary {
@@ -121,19 +94,12 @@ function withLiveCount(s: SessionSummary, live: ReadonlyMap<string, number>): Se
   return n === undefined ? s : { ...s, statements: n };
 }
 
-export async function getSession(store: Store, id: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<{ session: SessionSummary; events: SessionEvent[] } | undefined> {
-  const row = await store.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+export async function getSession(store: Recordings, id: string, opts: { afterSeq?: number; limit?: number } = {}): Promise<{ session: SessionSummary; events: SessionEvent[] } | undefined> {
+  const row = await store.recordings.getSession(id);
   if (!row) return undefined;
   const limit = clamp(opts.limit, DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT);
-  const rows = await store.db
-    .selectFrom('session_events')
-    .select(['seq', 'at', 'kind', 'data'])
-    .where('session_id', '=', id)
-    .where('seq', '>', opts.afterSeq ?? 0)
-    .orderBy('seq')
-    .limit(limit)
-    .execute();
-  const events = rows.map((e) => ({ seq: Number(e.seq), at: Number(e.at), kind: e.kind, data: parseObject(e.data) ?? {} }));
+  const rows = await store.recordings.events(id, opts.afterSeq ?? 0, limit);
+  const events = rows.map((e) => ({ seq: e.seq, at: e.at, kind: e.kind, data: parseObject(e.data) ?? {} }));
   const session = toSummary(row);
-  return { session: row.ended_at === null ? withLiveCount(session, await liveStatementCounts(store, [id])) : session, events };
+  return { session: row.endedAt === null ? withLiveCount(session, await liveStatementCounts(store, [id])) : session, events };
 }

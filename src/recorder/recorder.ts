@@ -9,13 +9,14 @@
 // failed write is logged and retried with backoff; no call ever throws or rejects.
 //
 // Where the writes run: a batch's data is serialised here (at flush time, not in event()), and
-// its transaction runs in the store's writer thread (src/store/writer-thread.ts) when the store
-// has a file, so the event loop never waits for SQLite; for an in-memory store, in this thread.
+// its transaction runs where the store's RecordingWriter runs it (the SQLite store with a file:
+// in its writer thread, so the event loop never waits for SQLite).
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../telemetry/logger.ts';
+import type { RecordingRepository, RecordingWriter } from '../store/repositories/recordings.ts';
 import type { Store } from '../store/store.ts';
 import { Recording, type RecordingHost, type SessionRecording } from './recording.ts';
-import { serialiseOps, terminateOrphans, writeBatch, type QueuedOp } from './writer.ts';
+import { ORPHAN_SUMMARY, serialiseOps, type QueuedOp } from './writer.ts';
 
 export type { SessionRecording, EndStatus } from './recording.ts';
 
@@ -42,7 +43,8 @@ export interface RecorderStats {
 }
 
 export interface RecorderOptions {
-  store: Store;
+  /** Only its recordings repository is used. */
+  store: Pick<Store, 'recordings'>;
   logger: Logger;
   flushIntervalMs?: number;
   maxBatch?: number;
@@ -55,15 +57,14 @@ const MAX_ATTEMPTS = 5;
 const MAX_BACKOFF_MS = 30_000;
 
 export class Recorder {
-  readonly #store: Store;
+  readonly #repo: RecordingRepository;
+  readonly #writer: RecordingWriter;
   readonly #logger: Logger;
   readonly #flushIntervalMs: number;
   readonly #maxBatch: number;
   readonly #maxQueued: number;
   readonly #host: RecordingHost;
   readonly #timer: NodeJS.Timeout;
-  /** Writes one batch in one transaction: in the store's writer thread, or in this one. */
-  readonly #write: (batch: readonly QueuedOp[]) => Promise<unknown>;
 
   /** The queue is `#queue[#head..]`; taking a batch moves #head instead of shifting the array. */
   #queue: QueuedOp[] = [];
@@ -89,19 +90,13 @@ export class Recorder {
   #retryAt = 0;
 
   private constructor(opts: RecorderOptions) {
-    this.#store = opts.store;
+    this.#repo = opts.store.recordings;
     this.#logger = opts.logger;
     this.#flushIntervalMs = opts.flushIntervalMs ?? 50;
     this.#maxBatch = opts.maxBatch ?? 200;
     this.#maxQueued = opts.maxQueued ?? 100_000;
     this.#host = this.#makeHost();
-    const writer = opts.store.writer;
-    if (writer) {
-      writer.acquire(opts.logger);
-      this.#write = (batch) => writer.request({ op: 'recorder.write', ops: serialiseOps(batch) });
-    } else {
-      this.#write = (batch) => writeBatch(this.#store.db, batch);
-    }
+    this.#writer = this.#repo.openWriter(opts.logger);
     // Unref'd: a pending flush never keeps the process alive; shutdown calls close().
     this.#timer = setInterval(() => this.#kick(), this.#flushIntervalMs).unref();
     // Recovery runs first on the chain, so it can never touch a session this process starts.
@@ -145,8 +140,8 @@ export class Recorder {
         await this.flush();
       }
       if (this.#length() > 0) this.#logger.error({ lost: this.#length() }, 'recorder closed with unwritten session records');
-      // Everything was answered: the writer thread may go (it ends when the audit log is done with it too).
-      await this.#store.writer?.release();
+      // Everything was answered: the store's writer may go.
+      await this.#writer.close();
     })();
     return this.#closing;
   }
@@ -220,7 +215,7 @@ export class Recorder {
         if (this.#length() === 0) return;
         const batch = this.#take();
         try {
-          await this.#write(batch);
+          await this.#writer.write(serialiseOps(batch));
         } catch (err) {
           this.#failed(batch, err);
           return;
@@ -281,7 +276,7 @@ export class Recorder {
 
   async #recover(): Promise<void> {
     try {
-      const n = await terminateOrphans(this.#store.db);
+      const n = await this.#repo.terminateOrphans(ORPHAN_SUMMARY);
       if (n > 0) this.#logger.warn({ sessions: n }, 'marked sessions left open by a previous run as terminated');
     } catch (err) {
       this.#logger.error({ err }, 'could not mark sessions left open by a previous run');

@@ -1,8 +1,10 @@
 // Reviews of one action and just-in-time access requests: created by the data path or the
 // API, decided by approvers through the API, kept in the store (they survive restarts), every
-// step audited and notified. The data path asks two synchronous questions on its hot path
-// (is there an approval for this exact action? is this access running?), answered from
-// memory; everything that writes is asynchronous.
+// step audited and notified. The data path asks two questions: is this access running
+// (answered from memory, synchronously), and is there an approval for this exact action
+// (answered from memory when there is none; a use of one is taken in the store, atomically,
+// so that replicas sharing the store never run an approval more often than it allows).
+// Everything that writes is asynchronous.
 import { randomBytes } from 'node:crypto';
 import type { AuditEventType, AuditSink } from '../core/audit-event.ts';
 import type { Approvers, ReviewSpec } from '../core/decision.ts';
@@ -12,8 +14,7 @@ import type { ReviewNotice } from '../notify/event.ts';
 import type { NotifyEvent } from '../notify/config.ts';
 import type { AccessGrants } from '../policy/decide.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import type { Selectable } from 'kysely';
-import type { ReviewTable, ReviewVoteTable } from '../store/schema.ts';
+import type { ReviewRepository, StoredReview, StoredVote } from '../store/repositories/reviews.ts';
 import type { Store } from '../store/store.ts';
 import { approvalsSuffice, fingerprint, grantUsable, voteRefusal, type Review, type ReviewedAction, type ReviewStatus, type Vote } from './review.ts';
 
@@ -22,7 +23,8 @@ export interface ReviewNotifier {
 }
 
 export interface ReviewServiceOptions {
-  readonly store: Store;
+  /** Only its reviews repository is used. */
+  readonly store: Pick<Store, 'reviews'>;
   readonly audit: AuditSink;
   readonly notifier: ReviewNotifier;
   readonly logger: Logger;
@@ -56,7 +58,7 @@ export interface AccessRequest {
 const key = (...parts: string[]): string => parts.join('\0');
 
 export class ReviewService implements AccessGrants {
-  readonly #store: Store;
+  readonly #store: ReviewRepository;
   readonly #audit: AuditSink;
   readonly #notifier: ReviewNotifier;
   readonly #logger: Logger;
@@ -73,7 +75,7 @@ export class ReviewService implements AccessGrants {
   #closed = false;
 
   private constructor(opts: ReviewServiceOptions) {
-    this.#store = opts.store;
+    this.#store = opts.store.reviews;
     this.#audit = opts.audit;
     this.#notifier = opts.notifier;
     this.#logger = opts.logger;
@@ -86,12 +88,7 @@ export class ReviewService implements AccessGrants {
   /** Loads what is pending or granted; reviews that expired while the gateway was down are marked so. */
   static async open(opts: ReviewServiceOptions): Promise<ReviewService> {
     const service = new ReviewService(opts);
-    const rows = await opts.store.db.selectFrom('reviews').selectAll().where((eb) => eb.or([eb('status', '=', 'pending'), eb.and([eb('status', '=', 'approved'), eb('grant_until', '>', Date.now())])])).execute();
-    const votes = rows.length === 0 ? [] : await opts.store.db.selectFrom('review_votes').selectAll().where('review_id', 'in', rows.map((r) => r.id)).execute();
-    for (const row of rows) {
-      const review = fromRow(row, votes.filter((v) => v.review_id === row.id));
-      service.#index(review);
-    }
+    for (const { review, votes } of await opts.store.reviews.live(Date.now())) service.#index(fromRow(review, votes));
     service.#sweep();
     return service;
   }
@@ -104,23 +101,22 @@ export class ReviewService implements AccessGrants {
     return `${this.#baseUrl}/api/v1/reviews/${id}`;
   }
 
-  // ---- the data path (synchronous) ----
+  // ---- the data path ----
 
   /**
-   * Uses one run of an approval of exactly this action by this subject on this connection,
-   * if there is one; audited. Returns the review's id, or undefined.
+   * Uses one run of an approval of exactly this action by this subject on this connection;
+   * audited. Undefined at once when this gateway knows no usable approval (no promise, no
+   * store round trip); otherwise the use is taken in the store, and the promise resolves with
+   * the review's id, or with undefined when the store had none left (another replica took the
+   * last one, or the store failed: fail closed). Never rejects.
    */
-  consume(subject: string, connection: string, action: ReviewedAction, session: string | null): string | undefined {
+  consume(subject: string, connection: string, action: ReviewedAction, session: string | null): Promise<string | undefined> | undefined {
     const list = this.#grants.get(key(subject, connection, fingerprint(subject, connection, action)));
     if (list === undefined) return undefined;
     const now = Date.now();
-    const review = list.find((r) => grantUsable(r, now));
-    if (review === undefined) return undefined;
-    review.usesLeft--;
-    this.#write(this.#store.db.updateTable('reviews').set({ uses_left: review.usesLeft }).where('id', '=', review.id).execute());
-    this.#record('review.used', review.subject, { review: review.id, session, uses_left: review.usesLeft });
-    if (review.usesLeft === 0) this.#unindex(review);
-    return review.id;
+    const usable = list.filter((r) => grantUsable(r, now));
+    if (usable.length === 0) return undefined;
+    return this.#takeUse(usable, session);
   }
 
   active(subject: string, policy: string, connection: string): boolean {
@@ -201,7 +197,7 @@ export class ReviewService implements AccessGrants {
     if (refusal === 'not-approver') throw new GatewayError('PCS_REVIEW_NOT_APPROVER', { id, groups: review.approvers.groups.join(', ') });
     if (refusal === 'already-voted') throw new GatewayError('PCS_REVIEW_ALREADY_VOTED', { id });
     const v: Vote = { voter: voter.subject, vote, groups: [...voter.groups], comment, at: now };
-    await this.#store.db.insertInto('review_votes').values({ review_id: id, voter: v.voter, vote, groups: JSON.stringify(v.groups), comment, at: now }).execute();
+    await this.#store.addVote({ reviewId: id, voter: v.voter, vote, groups: JSON.stringify(v.groups), comment, at: now });
     // Awaiting the insert let other votes through: the review may have been decided meanwhile.
     if (review.status !== 'pending') throw new GatewayError('PCS_REVIEW_CLOSED', { id, status: review.status });
     review.votes.push(v);
@@ -232,21 +228,19 @@ export class ReviewService implements AccessGrants {
   async get(id: string): Promise<Review | undefined> {
     const live = this.#live.get(id);
     if (live !== undefined) return live;
-    const row = await this.#store.db.selectFrom('reviews').selectAll().where('id', '=', id).executeTakeFirst();
-    if (row === undefined) return undefined;
-    const votes = await this.#store.db.selectFrom('review_votes').selectAll().where('review_id', '=', id).execute();
-    return fromRow(row, votes);
+    const found = await this.#store.get(id);
+    return found === undefined ? undefined : fromRow(found.review, found.votes);
   }
 
   async list(filter: { status?: ReviewStatus; kind?: 'action' | 'access'; subject?: string; limit?: number }): Promise<Review[]> {
-    let q = this.#store.db.selectFrom('reviews').selectAll().orderBy('created_at', 'desc').limit(Math.min(filter.limit ?? 100, 1000));
-    if (filter.status !== undefined) q = q.where('status', '=', filter.status);
-    if (filter.kind !== undefined) q = q.where('kind', '=', filter.kind);
-    if (filter.subject !== undefined) q = q.where('subject', '=', filter.subject);
-    const rows = await q.execute();
-    const votes = rows.length === 0 ? [] : await this.#store.db.selectFrom('review_votes').selectAll().where('review_id', 'in', rows.map((r) => r.id)).execute();
-    // Live objects are the truth for what the data path changes without a read back.
-    return rows.map((row) => this.#live.get(row.id) ?? fromRow(row, votes.filter((v) => v.review_id === row.id)));
+    const rows = await this.#store.list({
+      limit: Math.min(filter.limit ?? 100, 1000),
+      ...(filter.status !== undefined ? { status: filter.status } : {}),
+      ...(filter.kind !== undefined ? { kind: filter.kind } : {}),
+      ...(filter.subject !== undefined ? { subject: filter.subject } : {}),
+    });
+    // Live objects are the truth for what this gateway changed without a read back.
+    return rows.map(({ review, votes }) => this.#live.get(review.id) ?? fromRow(review, votes));
   }
 
   close(): void {
@@ -255,6 +249,29 @@ export class ReviewService implements AccessGrants {
   }
 
   // ---- internals ----
+
+  /** The first of `usable` the store still has a use of; what the store has none of leaves memory. */
+  async #takeUse(usable: readonly Review[], session: string | null): Promise<string | undefined> {
+    for (const review of usable) {
+      let left: number | undefined;
+      try {
+        left = await this.#store.consumeUse(review.id, Date.now());
+      } catch (err) {
+        this.#logger.error({ err, review: review.id }, 'could not take a use of an approval; refusing to run it');
+        return undefined;
+      }
+      if (left === undefined) {
+        // Used up (by another replica, or by a concurrent call here) or over: the store knows best.
+        this.#unindex(review);
+        continue;
+      }
+      review.usesLeft = left;
+      this.#record('review.used', review.subject, { review: review.id, session, uses_left: left });
+      if (left === 0) this.#unindex(review);
+      return review.id;
+    }
+    return undefined;
+  }
 
   async #decide(review: Review, status: 'approved' | 'denied', by: string, comment: string | null, now: number): Promise<void> {
     review.status = status;
@@ -265,7 +282,7 @@ export class ReviewService implements AccessGrants {
       review.usesLeft = review.kind === 'action' ? review.uses : 0;
       review.grantUntil = now + (review.kind === 'action' ? review.validForSeconds : (review.durationSeconds ?? 0)) * 1000;
     }
-    await this.#store.db.updateTable('reviews').set({ status, decided_at: now, decided_by: by, comment, uses_left: review.usesLeft, grant_until: review.grantUntil }).where('id', '=', review.id).execute();
+    await this.#store.decide(review.id, { status, decidedAt: now, decidedBy: by, comment, usesLeft: review.usesLeft, grantUntil: review.grantUntil });
     const type = review.kind === 'action' ? (`review.${status}` as const) : (`access.${status}` as const);
     this.#record(type, by, { review: review.id, subject: review.subject, connection: review.connection, comment, ...(review.grantUntil !== null ? { grant_until: review.grantUntil } : {}), ...(review.policy !== null ? { policy: review.policy } : {}) });
     this.#notify(type, review, by, comment);
@@ -277,7 +294,7 @@ export class ReviewService implements AccessGrants {
   #expire(review: Review, now: number): void {
     review.status = 'expired';
     review.decidedAt = now;
-    this.#write(this.#store.db.updateTable('reviews').set({ status: 'expired', decided_at: now }).where('id', '=', review.id).where('status', '=', 'pending').execute());
+    this.#write(this.#store.expire(review.id, now));
     const type = review.kind === 'action' ? 'review.expired' : 'access.expired';
     this.#record(type, 'portcullis', { review: review.id, subject: review.subject, connection: review.connection, pending_since: review.createdAt });
     this.#notify(type, review);
@@ -295,7 +312,7 @@ export class ReviewService implements AccessGrants {
         this.#unindex(review);
         if (review.kind === 'access') {
           review.status = 'ended';
-          this.#write(this.#store.db.updateTable('reviews').set({ status: 'ended' }).where('id', '=', review.id).execute());
+          this.#write(this.#store.end(review.id));
           this.#record('access.ended', 'portcullis', { review: review.id, subject: review.subject, connection: review.connection, policy: review.policy });
         }
       }
@@ -329,25 +346,25 @@ export class ReviewService implements AccessGrants {
   }
 
   async #insert(review: Review): Promise<void> {
-    await this.#store.db
-      .insertInto('reviews')
-      .values({
-        id: review.id,
-        kind: review.kind,
-        status: review.status,
-        subject: review.subject,
-        connection: review.connection,
-        action: JSON.stringify(review.action),
-        fingerprint: review.fingerprint,
-        rule: review.rule ?? '',
-        reason: review.reason,
-        created_at: review.createdAt,
-        expires_at: review.expiresAt,
-        details: JSON.stringify({ approvers: review.approvers, mode: review.mode, policy: review.policy, duration_seconds: review.durationSeconds, uses: review.uses, valid_for_seconds: review.validForSeconds, session: review.session }),
-        uses_left: 0,
-        grant_until: null,
-      })
-      .execute();
+    await this.#store.insert({
+      id: review.id,
+      kind: review.kind,
+      status: review.status,
+      subject: review.subject,
+      connection: review.connection,
+      action: JSON.stringify(review.action),
+      fingerprint: review.fingerprint,
+      rule: review.rule ?? '',
+      reason: review.reason,
+      createdAt: review.createdAt,
+      expiresAt: review.expiresAt,
+      decidedAt: null,
+      decidedBy: null,
+      comment: null,
+      details: JSON.stringify({ approvers: review.approvers, mode: review.mode, policy: review.policy, duration_seconds: review.durationSeconds, uses: review.uses, valid_for_seconds: review.validForSeconds, session: review.session }),
+      usesLeft: 0,
+      grantUntil: null,
+    });
   }
 
   #notify(type: NotifyEvent, review: Review, actor?: string, comment?: string | null): void {
@@ -388,11 +405,7 @@ function newReview(fields: Omit<Review, 'id' | 'status' | 'decidedAt' | 'decided
   return { ...fields, id: `r-${randomBytes(5).toString('hex')}`, status: 'pending', decidedAt: null, decidedBy: null, comment: null, usesLeft: 0, grantUntil: null, votes: [] };
 }
 
-type ReviewRow = Selectable<ReviewTable>;
-type VoteRow = Selectable<ReviewVoteTable>;
-
-
-function fromRow(row: ReviewRow, votes: readonly VoteRow[]): Review {
+function fromRow(row: StoredReview, votes: readonly StoredVote[]): Review {
   const d = JSON.parse(row.details) as { approvers?: Approvers; mode?: 'hold' | 'defer' | null; policy?: string | null; duration_seconds?: number | null; uses?: number; valid_for_seconds?: number; session?: string | null };
   return {
     id: row.id,
@@ -411,13 +424,13 @@ function fromRow(row: ReviewRow, votes: readonly VoteRow[]): Review {
     uses: d.uses ?? 1,
     validForSeconds: d.valid_for_seconds ?? 0,
     session: d.session ?? null,
-    createdAt: Number(row.created_at),
-    expiresAt: Number(row.expires_at),
-    decidedAt: row.decided_at === null ? null : Number(row.decided_at),
-    decidedBy: row.decided_by,
+    createdAt: row.createdAt,
+    expiresAt: row.expiresAt,
+    decidedAt: row.decidedAt,
+    decidedBy: row.decidedBy,
     comment: row.comment,
-    usesLeft: row.uses_left,
-    grantUntil: row.grant_until === null ? null : Number(row.grant_until),
-    votes: votes.map((v) => ({ voter: v.voter, vote: v.vote === 'deny' ? 'deny' : 'approve', groups: JSON.parse(v.groups) as string[], comment: v.comment, at: Number(v.at) })),
+    usesLeft: row.usesLeft,
+    grantUntil: row.grantUntil,
+    votes: votes.map((v) => ({ voter: v.voter, vote: v.vote === 'deny' ? 'deny' : 'approve', groups: JSON.parse(v.groups) as string[], comment: v.comment, at: v.at })),
   };
 }

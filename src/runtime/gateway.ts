@@ -14,7 +14,6 @@ import { postgresAdapter } from '../protocols/postgres/adapter.ts';
 import { httpAdapter } from '../protocols/http/adapter.ts';
 import { sshAdapter } from '../protocols/ssh/adapter.ts';
 import { Recorder } from '../recorder/recorder.ts';
-import { getMeta } from '../store/meta.ts';
 import { canonicalJson } from '../util/canonical-json.ts';
 import type { EmbeddedPostgres } from './embedded-postgres.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -142,13 +141,9 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
 /** A config change between two starts is an audit event (the hash covers no secret). */
 async function auditConfigChange(services: Services, file: string): Promise<void> {
   const hash = createHash('sha256').update(canonicalJson(stripSecrets(services.config))).digest('hex');
-  const previous = await getMeta(services.store, CONFIG_HASH_KEY);
+  const previous = await services.store.meta.get(CONFIG_HASH_KEY);
   if (previous === hash) return;
-  await services.store.db
-    .insertInto('meta')
-    .values({ key: CONFIG_HASH_KEY, value: hash })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ value: hash }))
-    .execute();
+  await services.store.meta.put(CONFIG_HASH_KEY, hash);
   await services.audit.append({ type: 'config.changed', actor: 'system', data: { file, hash, previous: previous ?? null } });
 }
 

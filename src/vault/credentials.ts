@@ -2,6 +2,7 @@
 // module only through `reveal`, which protocol adapters call when they dial the upstream.
 import { registerSecret } from '../config/secrets.ts';
 import type { AuditSink } from '../core/audit-event.ts';
+import type { CredentialRepository } from '../store/repositories/credentials.ts';
 import type { Store } from '../store/store.ts';
 import type { Vault } from './vault.ts';
 
@@ -18,12 +19,13 @@ export interface CredentialInfo {
 const context = (connection: string): string => `credential:${connection}`;
 
 export class CredentialStore {
-  readonly #store: Store;
+  readonly #repo: CredentialRepository;
   readonly #vault: Vault;
   readonly #audit: AuditSink;
 
-  constructor(store: Store, vault: Vault, audit: AuditSink) {
-    this.#store = store;
+  /** Only the store's credentials repository is used. */
+  constructor(store: Pick<Store, 'credentials'>, vault: Vault, audit: AuditSink) {
+    this.#repo = store.credentials;
     this.#vault = vault;
     this.#audit = audit;
   }
@@ -31,17 +33,13 @@ export class CredentialStore {
   async set(connection: string, secret: string, opts: { kind: CredentialKind; actor: string }): Promise<void> {
     const sealed = this.#vault.seal(secret, context(connection));
     const now = Date.now();
-    await this.#store.db
-      .insertInto('credentials')
-      .values({ connection, kind: opts.kind, sealed, updated_at: now, updated_by: opts.actor })
-      .onConflict((oc) => oc.column('connection').doUpdateSet({ kind: opts.kind, sealed, updated_at: now, updated_by: opts.actor }))
-      .execute();
+    await this.#repo.put({ connection, kind: opts.kind, sealed, updatedAt: now, updatedBy: opts.actor });
     await this.#audit.append({ type: 'credential.set', actor: opts.actor, data: { connection, kind: opts.kind, key_id: this.#vault.keyId } });
   }
 
   /** The clear secret, for the adapter that dials the upstream. Never log or return it. */
   async reveal(connection: string): Promise<{ kind: string; secret: string } | undefined> {
-    const row = await this.#store.db.selectFrom('credentials').select(['kind', 'sealed']).where('connection', '=', connection).executeTakeFirst();
+    const row = await this.#repo.get(connection);
     if (!row) return undefined;
     const secret = this.#vault.open(row.sealed, context(connection)).toString('utf8');
     registerSecret(secret);
@@ -49,18 +47,15 @@ export class CredentialStore {
   }
 
   async list(): Promise<CredentialInfo[]> {
-    const rows = await this.#store.db.selectFrom('credentials').select(['connection', 'kind', 'updated_at', 'updated_by']).orderBy('connection').execute();
-    return rows.map((r) => ({ connection: r.connection, kind: r.kind, updatedAt: Number(r.updated_at), updatedBy: r.updated_by }));
+    return this.#repo.list();
   }
 
   async has(connection: string): Promise<boolean> {
-    const row = await this.#store.db.selectFrom('credentials').select('connection').where('connection', '=', connection).executeTakeFirst();
-    return row !== undefined;
+    return this.#repo.has(connection);
   }
 
   async delete(connection: string, actor: string): Promise<boolean> {
-    const res = await this.#store.db.deleteFrom('credentials').where('connection', '=', connection).executeTakeFirst();
-    const deleted = Number(res.numDeletedRows) > 0;
+    const deleted = await this.#repo.delete(connection);
     if (deleted) await this.#audit.append({ type: 'credential.deleted', actor, data: { connection } });
     return deleted;
   }

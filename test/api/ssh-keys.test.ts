@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestGateway, type TestGateway } from '../support/gateway.ts';
 import { keygen, type KeyPair } from '../support/ssh-keygen.ts';
+import { storeDb } from '../support/store-db.ts';
 
 type Json = Record<string, unknown>;
 
@@ -84,7 +85,7 @@ describe('admin API: ssh keys', () => {
     }
     // The private key reached neither the logs nor the store.
     assert.ok(!readFileSync(join(t.dir, 'gateway.log'), 'utf8').includes(secretLine), 'private key in the log');
-    const rows = await t.gw.services.store.db.selectFrom('ssh_keys').selectAll().execute();
+    const rows = await storeDb(t.gw.services.store).selectFrom('ssh_keys').selectAll().execute();
     assert.ok(!JSON.stringify(rows).includes(secretLine));
   });
 

@@ -10,7 +10,9 @@ import type { AuditEvent } from '../../src/core/audit-event.ts';
 import { GatewayError } from '../../src/core/errors.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { openStore } from '../../src/store/store.ts';
-import { WriterThread } from '../../src/store/writer-thread.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
+import { WriterThread } from '../../src/store/sqlite/writer-thread.ts';
+import { sqliteStore } from '../support/store-db.ts';
 import { testSecret } from '../support/secrets.ts';
 import { tempDir } from '../support/tmp.ts';
 import { join } from 'node:path';
@@ -191,7 +193,7 @@ await test('AuditLog', async (t) => {
 
   await t.test('writes in the store\'s writer thread, and a process exits on its own with or without close', async () => {
     const f = await fixture(10);
-    assert.ok(f.store.writer, 'a file store has a writer thread');
+    assert.ok(sqliteStore(f.store).writer, 'a file store has a writer thread');
     await f.log.close(); // the key file exists before the children start
     const child = fileURLToPath(new URL('./fixtures/exit-check.ts', import.meta.url));
     for (const mode of ['close', 'abandon']) {
@@ -212,7 +214,7 @@ await test('AuditLog', async (t) => {
     process.on('unhandledRejection', onUnhandled);
     try {
       await appendMany(f.log, 5);
-      const writer = f.store.writer;
+      const writer = sqliteStore(f.store).writer;
       assert.ok(writer);
       const inFlight = Array.from({ length: 30 }, (_, i) => f.log.append({ type: 'session.started', actor: 'agent', data: { i } }));
       const checkpoint = f.log.checkpoint(); // posts the window now
@@ -241,19 +243,20 @@ await test('AuditLog', async (t) => {
     const f = await fixture();
     await f.log.close();
     // A "file" the thread cannot open as a database: a directory.
-    const broken = { ...f.store, writer: new WriterThread(tempDir('pcs-audit-notafile-')) };
+    const own = sqliteStore(f.store);
+    const broken = new SqliteStore({ url: own.url, sqlite: own.sqlite, db: own.db, file: own.file, writer: new WriterThread(tempDir('pcs-audit-notafile-')) });
     const log = await AuditLog.open({ store: broken, signingKeyFile: f.keyFile, checkpointEvery: 100, logger: createLogger('silent') });
     await assert.rejects(log.append({ type: 'auth.failed', actor: 'x', data: {} }), { code: 'PCS_AUDIT_WRITE_FAILED' });
     await assert.rejects(log.append({ type: 'auth.failed', actor: 'x', data: {} }), { code: 'PCS_AUDIT_WRITE_FAILED' });
     await assert.rejects(log.close(), { code: 'PCS_AUDIT_WRITE_FAILED' });
-    await broken.writer.close();
+    await broken.writer?.close();
     assert.deepEqual(await log.list(), []);
   });
 
   await t.test('an in-memory store (no file to share) is written in this thread, the same way', async () => {
     const store = await openStore('sqlite::memory:');
     try {
-      assert.equal(store.writer, undefined);
+      assert.equal(sqliteStore(store).writer, undefined);
       const keyFile = join(tempDir('pcs-audit-mem-'), 'k.pem');
       const log = await AuditLog.open({ store, signingKeyFile: keyFile, checkpointEvery: 10, logger: createLogger('silent') });
       await Promise.all(Array.from({ length: 25 }, (_, i) => log.append({ type: 'session.started', actor: 'agent', data: { i } })));

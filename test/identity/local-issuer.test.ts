@@ -7,9 +7,9 @@ import { createAuthenticator } from '../../src/identity/authenticator.ts';
 import { LocalIssuer } from '../../src/identity/local-issuer.ts';
 import { SIGNING_KEY_META } from '../../src/identity/local-key.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
-import { getMeta } from '../../src/store/meta.ts';
 import { rejectsWith } from './helpers/errors.ts';
 import { LOCAL_CONFIG, openLocal, type LocalFixture } from './helpers/local.ts';
+import { storeDb } from '../support/store-db.ts';
 
 const logger = createLogger('silent');
 const opened: LocalFixture[] = [];
@@ -25,7 +25,7 @@ after(async () => {
 
 /** The sealed private JWK, opened with the vault: what an attacker with store + master key would get. */
 async function privateJwk(f: LocalFixture): Promise<JWK> {
-  const sealed = await getMeta(f.store, SIGNING_KEY_META);
+  const sealed = await f.store.meta.get(SIGNING_KEY_META);
   assert.ok(sealed);
   return JSON.parse(f.vault.open(sealed, 'local-issuer-key').toString('utf8')) as JWK;
 }
@@ -125,7 +125,7 @@ describe('LocalIssuer', () => {
     const f = await fixture();
     const live = await f.issuer.issue({ subject: 'a', groups: [], issuedBy: 'admin' });
     const gone = await f.issuer.issue({ subject: 'b', groups: [], issuedBy: 'admin' });
-    await f.store.db.updateTable('tokens').set({ expires_at: Date.now() - 1000 }).where('jti', '=', gone.jti).execute();
+    await storeDb(f.store).updateTable('tokens').set({ expires_at: Date.now() - 1000 }).where('jti', '=', gone.jti).execute();
     assert.deepEqual((await f.issuer.list()).map((r) => r.jti), [live.jti]);
     assert.equal((await f.issuer.list({ includeExpired: true })).length, 2);
     assert.deepEqual((await f.issuer.list({ subject: 'b', includeExpired: true })).map((r) => r.jti), [gone.jti]);
@@ -166,7 +166,7 @@ describe('LocalIssuer', () => {
 
   it('issuers opening one store at the same time agree on the key (first writer wins)', async () => {
     const f = await fixture();
-    await f.store.db.deleteFrom('meta').where('key', '=', SIGNING_KEY_META).execute();
+    await storeDb(f.store).deleteFrom('meta').where('key', '=', SIGNING_KEY_META).execute();
     // Both see no key, both generate one, only one insert lands and both load that one.
     const [x, y] = await Promise.all([
       LocalIssuer.open({ store: f.store, vault: f.vault, config: LOCAL_CONFIG, audit: f.audit }),

@@ -12,6 +12,7 @@ import { certify, keygen, type KeyPair } from '../support/ssh-keygen.ts';
 import { tempDir } from '../support/tmp.ts';
 import { rejectsWith } from './helpers/errors.ts';
 import { MemoryAudit } from './helpers/audit.ts';
+import { storeDb } from '../support/store-db.ts';
 
 const logger = createLogger('silent');
 
@@ -130,7 +131,7 @@ describe('SSH public keys: the service', () => {
     assert.deepEqual(found.identity, { subject: 'ci-agent', groups: ['agents', 'build'], roles: ['agent'], issuer: 'portcullis-test', method: 'ssh-key', expiresAt: Math.floor((key.expiresAt ?? 0) / 1000) });
     assert.equal(found.identity.tokenId, undefined);
 
-    const row = await store.db.selectFrom('ssh_keys').selectAll().where('id', '=', key.id).executeTakeFirstOrThrow();
+    const row = await storeDb(store).selectFrom('ssh_keys').selectAll().where('id', '=', key.id).executeTakeFirstOrThrow();
     assert.equal(row.public_key, blobOf(ed.pub).toString('base64'));
     assert.equal(row.created_by, 'alice');
     assert.equal(JSON.parse(row.groups)[0], 'agents');
@@ -139,8 +140,8 @@ describe('SSH public keys: the service', () => {
   it('refuses the same key twice while it is registered; the store enforces it too', async () => {
     const err = await rejectsWith(keys.add({ subject: 'someone-else', groups: [], publicKey: ed.pub, createdBy: 'alice' }), 'PCS_SSH_KEY_EXISTS');
     assert.match(err.message, /registered as key_[0-9a-f]+ for ci-agent/);
-    const live = await store.db.selectFrom('ssh_keys').selectAll().where('fingerprint', '=', ed.fingerprint).executeTakeFirstOrThrow();
-    await assert.rejects(store.db.insertInto('ssh_keys').values({ ...live, id: 'key_duplicate0' }).execute(), /UNIQUE/);
+    const live = await storeDb(store).selectFrom('ssh_keys').selectAll().where('fingerprint', '=', ed.fingerprint).executeTakeFirstOrThrow();
+    await assert.rejects(storeDb(store).insertInto('ssh_keys').values({ ...live, id: 'key_duplicate0' }).execute(), /UNIQUE/);
   });
 
   it('answers unknown for a key nobody registered, naming its fingerprint', () => {
@@ -210,7 +211,7 @@ describe('SSH public keys: the service', () => {
   it('keeps no registration it could not audit, and checks its input', async () => {
     const failing = await SshKeyService.open({ store, audit: { append: () => Promise.reject(new Error('audit down')) }, logger, issuer: 'portcullis-test' });
     await assert.rejects(failing.add({ subject: 'x', groups: [], publicKey: other.pub, createdBy: 'alice' }), /audit down/);
-    assert.equal((await store.db.selectFrom('ssh_keys').select('id').where('fingerprint', '=', other.fingerprint).execute()).length, 0);
+    assert.equal((await storeDb(store).selectFrom('ssh_keys').select('id').where('fingerprint', '=', other.fingerprint).execute()).length, 0);
     assert.equal(failing.identify(blobOf(other.pub)).ok, false);
     await rejectsWith(keys.add({ subject: '', groups: [], publicKey: other.pub, createdBy: 'alice' }), 'PCS_API_BAD_REQUEST');
     await rejectsWith(keys.add({ subject: 'x', groups: [], publicKey: other.pub, expiresInSeconds: 0, createdBy: 'alice' }), 'PCS_API_BAD_REQUEST');

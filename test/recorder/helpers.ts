@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { pino } from 'pino';
+import type { RecordingRepository } from '../../src/store/repositories/recordings.ts';
 import type { Logger } from '../../src/telemetry/logger.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -31,8 +32,7 @@ export type WriteMode = 'writer thread' | 'in thread';
 export const WRITE_MODES: readonly WriteMode[] = ['writer thread', 'in thread'];
 
 export async function tempStore(mode: WriteMode = 'writer thread'): Promise<Store> {
-  const store = await openStore('sqlite:' + join(tempDir('pcs-rec-'), 'p.db'));
-  return mode === 'writer thread' ? store : { ...store, writer: undefined };
+  return openStore('sqlite:' + join(tempDir('pcs-rec-'), 'p.db'), { writerThread: mode === 'writer thread' });
 }
 
 /** Triggers that make every write of a recording fail, as a full disk would. */
@@ -55,48 +55,58 @@ function setFailTriggers(file: string, on: boolean): void {
 }
 
 /**
- * The same store, except that while `failing` is set every transaction fails the way a full
- * disk or a lost database connection does. Also counts transactions (batches). In-thread
- * writes are failed and counted on the store's connection; the writer thread's, which runs on
- * its own connection, are failed by triggers in the database and counted as requests to it.
+ * The same store, except that while `failing` is set every recording write fails the way a
+ * full disk does (triggers in the database: they fail the writer thread's connection and the
+ * main one alike). Also counts the transactions (batches) handed to the store's writer.
  */
 export function flakyStore(store: Store): { store: Store; state: { failing: boolean; transactions: number } } {
   let failing = false;
+  const file = store.file;
+  if (file === undefined) throw new Error('flakyStore needs a store with a file');
   const state = {
     transactions: 0,
     get failing(): boolean {
       return failing;
     },
     set failing(on: boolean) {
-      if (store.writer && store.file && on !== failing) setFailTriggers(store.file, on);
+      if (on !== failing) setFailTriggers(file, on);
       failing = on;
     },
   };
-  const db = new Proxy(store.db, {
-    get(target, prop) {
-      if (prop === 'transaction') {
-        state.transactions++;
-        if (failing) return () => ({ execute: () => Promise.reject(Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' })) });
-      }
-      const value: unknown = Reflect.get(target, prop);
-      // Kysely keeps its state in #private fields: call its methods on the real instance.
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+  const real = store.recordings;
+  const recordings: RecordingRepository = {
+    openWriter(logger) {
+      const writer = real.openWriter(logger);
+      return {
+        write: (ops) => {
+          state.transactions++;
+          return writer.write(ops);
+        },
+        close: () => writer.close(),
+      };
     },
-  });
-  const writer = store.writer && new Proxy(store.writer, {
-    get(target, prop) {
-      const value: unknown = Reflect.get(target, prop);
-      if (prop === 'request') {
-        return (message: { op: string }) => {
-          if (message.op === 'recorder.write') state.transactions++;
-          return target.request(message);
-        };
-      }
-      // WriterThread keeps its state in #private fields too.
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  return { store: { ...store, db, writer, close: () => store.close() }, state };
+    terminateOrphans: (summary) => real.terminateOrphans(summary),
+    listSessions: (filter) => real.listSessions(filter),
+    getSession: (id) => real.getSession(id),
+    events: (id, afterSeq, limit) => real.events(id, afterSeq, limit),
+    countEvents: (ids, kinds) => real.countEvents(ids, kinds),
+  };
+  const flaky: Store = {
+    kind: store.kind,
+    url: store.url,
+    file: store.file,
+    meta: store.meta,
+    connections: store.connections,
+    credentials: store.credentials,
+    tokens: store.tokens,
+    sshKeys: store.sshKeys,
+    reviews: store.reviews,
+    audit: store.audit,
+    recordings,
+    ping: () => store.ping(),
+    close: () => store.close(),
+  };
+  return { store: flaky, state };
 }
 
 /** Wait (without timers of fixed length) until `cond` holds, polling on the event loop. */

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Recorder, type SessionInfo } from '../../src/recorder/recorder.ts';
 import { getSession } from '../../src/recorder/reader.ts';
 import type { Store } from '../../src/store/store.ts';
+import { sqliteStore } from '../support/store-db.ts';
 import { ERROR, WARN, WRITE_MODES, captureLogger, flakyStore, tempStore as tempStoreIn, until } from './helpers.ts';
 
 const INFO: SessionInfo = { connection: 'app-db', protocol: 'postgres', subject: 'ci-agent', clientAddr: '127.0.0.1:50000' };
@@ -247,7 +248,7 @@ for (const mode of WRITE_MODES) describe(`session recorder (${mode === 'in threa
       const rec = recorder.start(INFO);
       rec.event('statement', { text: 'SELECT 1' });
       const flushed = recorder.flush();
-      await store.writer?.kill();
+      await sqliteStore(store).writer?.kill();
       await flushed;
       await new Promise((resolve) => setTimeout(resolve, 1100)); // a new thread starts at most once a second
       rec.end('closed');

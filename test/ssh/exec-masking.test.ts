@@ -13,6 +13,7 @@ import { startSshTestGateway, type TestGateway } from '../support/gateway.ts';
 import { SECRET_MARKER, testSecret } from '../support/secrets.ts';
 import { QUIET_OPTIONS, startClient, withToken } from '../support/ssh-client.ts';
 import { startSshd, type TestSshd } from '../support/sshd.ts';
+import { storeDb } from '../support/store-db.ts';
 
 interface Run {
   readonly code: number | null;
@@ -210,7 +211,7 @@ policies:
 
   it('records how many lines the detectors masked, never the values', async () => {
     await t.gw.recorder.flush();
-    const rows = await t.gw.services.store.db.selectFrom('session_events').select(['kind', 'data']).where('kind', '=', 'exec').execute();
+    const rows = await storeDb(t.gw.services.store).selectFrom('session_events').select(['kind', 'data']).where('kind', '=', 'exec').execute();
     assert.ok(!rows.some((r) => r.data.includes(SECRET_MARKER) || r.data.includes(AWS_KEY_ID)), 'no secret in the recording');
     const events = rows.map((r) => JSON.parse(r.data) as { command: string; exit: number; masked?: { detector_hits: number } });
     const cat = events.find((e) => e.command === `cat ${sshd.dir}/deploy.secret`);

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startSshTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withToken, type ClientProcess } from '../support/ssh-client.ts';
 import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
+import { storeDb } from '../support/store-db.ts';
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -119,7 +120,7 @@ policies:
     assert.equal(r.code, 255);
     assert.match(r.stderr, /remote port forwarding failed/);
     await t.gw.recorder.flush();
-    const rows = await t.gw.services.store.db.selectFrom('session_events').select(['kind', 'data']).execute();
+    const rows = await storeDb(t.gw.services.store).selectFrom('session_events').select(['kind', 'data']).execute();
     const denied = rows.filter((row) => row.kind === 'denied').map((row) => JSON.parse(row.data) as { op: string; direction?: string; port?: number });
     assert.ok(denied.some((d) => d.op === 'forward' && d.direction === 'remote' && d.port === otherPort));
     assert.ok(denied.some((d) => d.op === 'forward' && d.direction === 'local' && d.port === otherPort));

@@ -10,6 +10,7 @@ import ssh2 from 'ssh2';
 import { startSshTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withToken, type ClientRun } from '../support/ssh-client.ts';
 import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
+import { storeDb } from '../support/store-db.ts';
 
 // ssh2 is CommonJS: its named exports are not visible to ESM imports.
 const { Client: SshClient } = ssh2;
@@ -132,7 +133,7 @@ policies:
 
   it('records commands with their exit status', async () => {
     await t.gw.recorder.flush();
-    const rows = await t.gw.services.store.db.selectFrom('session_events').select(['kind', 'data']).execute();
+    const rows = await storeDb(t.gw.services.store).selectFrom('session_events').select(['kind', 'data']).execute();
     const exec = rows.filter((r) => r.kind === 'exec').map((r) => JSON.parse(r.data) as { command: string; exit: number });
     assert.ok(exec.some((e) => e.command === 'ls /no/such/dir' && e.exit === 2));
     const denied = rows.filter((r) => r.kind === 'denied').map((r) => JSON.parse(r.data) as { command?: string; exit: number });

@@ -12,6 +12,7 @@ import { startSshTestGateway, type TestGateway } from '../support/gateway.ts';
 import { QUIET_OPTIONS, portOption, startClient, tokenEnv, type ClientRun } from '../support/ssh-client.ts';
 import { keygen, type KeyPair } from '../support/ssh-keygen.ts';
 import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
+import { storeDb } from '../support/store-db.ts';
 
 /** `env` (the process's by default) without the developer's agent or gateway settings. */
 function cleanEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
@@ -84,9 +85,9 @@ policies:
     assert.equal(login.data.token_id, null);
 
     await t.gw.recorder.flush();
-    const sessions = await t.gw.services.store.db.selectFrom('sessions').select(['id', 'subject', 'protocol']).where('subject', '=', 'ci-agent').execute();
+    const sessions = await storeDb(t.gw.services.store).selectFrom('sessions').select(['id', 'subject', 'protocol']).where('subject', '=', 'ci-agent').execute();
     assert.equal(sessions.length, 1);
-    const events = await t.gw.services.store.db.selectFrom('session_events').select(['kind', 'data']).where('session_id', '=', sessions[0]?.id ?? '').execute();
+    const events = await storeDb(t.gw.services.store).selectFrom('session_events').select(['kind', 'data']).where('session_id', '=', sessions[0]?.id ?? '').execute();
     assert.ok(events.some((e) => e.kind === 'exec' && (JSON.parse(e.data) as { command: string }).command === 'echo via key'));
   });
 

@@ -13,6 +13,7 @@ import { startSshTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withToken, type ClientProcess, type ClientRun } from '../support/ssh-client.ts';
 import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
 import { tempDir } from '../support/tmp.ts';
+import { storeDb } from '../support/store-db.ts';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
@@ -261,7 +262,7 @@ policies:
 
   it('records each decided operation and a summary per closed file', async () => {
     await t.gw.recorder.flush();
-    const rows = await t.gw.services.store.db.selectFrom('session_events').select(['kind', 'data']).execute();
+    const rows = await storeDb(t.gw.services.store).selectFrom('session_events').select(['kind', 'data']).execute();
     const events = rows.map((r) => ({ kind: r.kind, ...(JSON.parse(r.data) as { op?: string; path?: string; verdict?: string; rule?: string; bytes_written?: number; command?: string }) }));
     assert.ok(events.some((e) => e.kind === 'sftp' && e.op === 'write' && e.path === `${up}/big.bin` && e.verdict === 'allow' && e.rule === 'files#3 (uploads)'));
     assert.ok(events.some((e) => e.kind === 'denied' && e.op === 'write' && e.path === `${other}/big.bin` && e.verdict === 'deny'));

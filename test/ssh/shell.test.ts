@@ -12,6 +12,7 @@ import { runCli } from '../support/cli.ts';
 import { startSshTestGateway, type TestGateway } from '../support/gateway.ts';
 import { QUIET_OPTIONS, TOKEN_OPTIONS, portOption, startClient, tokenEnv } from '../support/ssh-client.ts';
 import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
+import { storeDb } from '../support/store-db.ts';
 
 /** Typed at the no-echo prompt: must appear nowhere in the recording or the audit log. */
 const TYPED_SECRET = 'hunter2-typed';
@@ -114,7 +115,7 @@ policies:
     assert.ok(!received.includes(TYPED_SECRET), 'the terminal did not echo the secret');
 
     await t.gw.recorder.flush();
-    const db = t.gw.services.store.db;
+    const db = storeDb(t.gw.services.store);
     const typedRows = await db.selectFrom('session_events').select(['session_id', 'seq', 'data']).where('kind', '=', 'typed').orderBy('seq').execute();
     const id = typedRows.find((row) => (JSON.parse(row.data) as { line: unknown }).line === 'echo hello-$((6*7))')?.session_id;
     assert.ok(id, 'the typed line is recorded');

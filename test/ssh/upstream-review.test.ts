@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { startSshTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withToken, type ClientProcess } from '../support/ssh-client.ts';
 import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
+import { storeDb } from '../support/store-db.ts';
 
 /** A port nothing listens on: bound, then released. */
 async function closedPort(): Promise<number> {
@@ -104,7 +105,7 @@ policies:
     assert.equal(r.code, 255);
     assert.match(r.stderr, /stdio forwarding failed|administratively prohibited|open failed/);
     await t.gw.recorder.flush();
-    const rows = await t.gw.services.store.db.selectFrom('session_events').select(['kind', 'data']).where('kind', '=', 'denied').execute();
+    const rows = await storeDb(t.gw.services.store).selectFrom('session_events').select(['kind', 'data']).where('kind', '=', 'denied').execute();
     assert.ok(rows.some((row) => (JSON.parse(row.data) as { op: string; port: number }).op === 'forward'));
   });
 });

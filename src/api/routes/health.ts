@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { sql } from 'kysely';
 import type { ApiContext } from '../context.ts';
 
 export function healthRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -10,7 +9,7 @@ export function healthRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/readyz', async (_req, reply) => {
     if (ctx.isShuttingDown()) return reply.code(503).send({ status: 'shutting_down' });
     try {
-      await sql`select 1`.execute(ctx.services.store.db);
+      await ctx.services.store.ping();
       return { status: 'ready' };
     } catch {
       return reply.code(503).send({ status: 'store_unavailable' });

@@ -228,7 +228,7 @@ export class HttpListener {
     }
     const decided = await Promise.race([reviews.wait(step.review.id), closedPromise(res)]);
     if (decided === undefined) return { review: step.review.id, code: 'client-gone' };
-    const outcome = afterDecision(reviews, req, decided);
+    const outcome = await afterDecision(reviews, req, decided);
     if ('run' in outcome) return { ran: outcome.run, review: outcome.run, code: 'approved' };
     this.#problem(res, outcome.error, requestId);
     return { review: step.review.id, code: outcome.error.code };

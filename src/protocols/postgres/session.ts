@@ -519,9 +519,12 @@ export class PgSession {
         this.#toClient.flush();
         held.waiter = (decided: Review) => {
           if (this.#ended || this.#held !== held) return;
-          const outcome = afterDecision(this.#reviews, req, decided);
-          if ('run' in outcome) this.#release(held, outcome.run);
-          else this.#settle(held, outcome.error);
+          // afterDecision takes the approval's use in the store; it never rejects.
+          void afterDecision(this.#reviews, req, decided).then((outcome) => {
+            if (this.#ended || this.#held !== held) return;
+            if ('run' in outcome) this.#release(held, outcome.run);
+            else this.#settle(held, outcome.error);
+          });
         };
         void this.#reviews.wait(step.review.id).then(held.waiter);
       })

@@ -34,7 +34,7 @@ export async function runExec(s: SshClientSession, channel: ServerChannel, comma
     if (step.kind === 'deferred') return s.refuse(channel, `portcullis: ${step.error.message}`, { ...base, review: step.review.id, review_outcome: step.error.code }, started);
     if (step.kind === 'held') {
       channel.stderr.write(`portcullis: ${step.notice}\r\n`);
-      const outcome = afterDecision(s.ctx.reviews, req, await s.ctx.reviews.wait(step.review.id));
+      const outcome = await afterDecision(s.ctx.reviews, req, await s.ctx.reviews.wait(step.review.id));
       if ('error' in outcome) return s.refuse(channel, `portcullis: ${outcome.error.message}`, { ...base, review: step.review.id, review_outcome: outcome.error.code }, started);
       review = outcome.run;
     } else review = step.review;

@@ -554,7 +554,7 @@ class SftpRelay {
       }
       if (step.kind === 'deferred') return this.#refuseLater(id, step.error.message, { ...record, review: step.review.id, review_outcome: step.error.code });
       this.#agent.stderr.write(`portcullis: ${step.notice}\r\n`);
-      const outcome = afterDecision(s.ctx.reviews, req, await s.ctx.reviews.wait(step.review.id));
+      const outcome = await afterDecision(s.ctx.reviews, req, await s.ctx.reviews.wait(step.review.id));
       if (this.#closed) return;
       if ('error' in outcome) return this.#refuseLater(id, outcome.error.message, { ...record, review: step.review.id, review_outcome: outcome.error.code });
       ids.push(outcome.run);

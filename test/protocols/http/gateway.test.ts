@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { startTestGateway, type TestGateway } from '../../support/gateway.ts';
 import { testSecret } from '../../support/secrets.ts';
 import { CLIENT_SECRET, makeKey, startIdp, type TestIdp } from '../../identity/helpers/oidc-idp.ts';
+import { storeDb } from '../../support/store-db.ts';
 
 const run = promisify(execFile);
 
@@ -287,7 +288,7 @@ policies:
 
   it('records requests without any secret', async () => {
     await t.gw.recorder.flush();
-    const rows = await t.gw.services.store.db.selectFrom('session_events').select(['kind', 'data']).execute();
+    const rows = await storeDb(t.gw.services.store).selectFrom('session_events').select(['kind', 'data']).execute();
     const all = JSON.stringify(rows);
     for (const secret of [UPSTREAM_TOKEN, BASIC_PASSWORD, HEADER_KEY, QUERY_KEY, CLIENT_SECRET, agent, 'ana@example.com', '219-09-9999']) assert.ok(!all.includes(secret), `recording holds ${secret.slice(0, 12)}`);
     const req = rows.find((r) => r.kind === 'request' && r.data.includes('/customers'));

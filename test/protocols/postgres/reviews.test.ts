@@ -10,6 +10,7 @@ import { loadConfig } from '../../../src/config/load.ts';
 import { createLogger } from '../../../src/telemetry/logger.ts';
 import { startGateway } from '../../../src/runtime/gateway.ts';
 import { adminSql, createDatabase, dropDatabase, eventually, psql, recordedEvents, runWithToken, startPgGateway, type PgGateway } from './support.ts';
+import { storeDb } from '../../support/store-db.ts';
 
 function config(db: string): string {
   return `
@@ -203,7 +204,7 @@ describe('postgres reviews and just-in-time access', () => {
   it('audits every step of a review', async () => {
     const types = new Set<string>();
     await eventually(async () => {
-      for (const r of await gw.t.gw.services.store.db.selectFrom('audit').select(['type']).execute()) types.add(r.type);
+      for (const r of await storeDb(gw.t.gw.services.store).selectFrom('audit').select(['type']).execute()) types.add(r.type);
       return types.has('access.ended');
     });
     for (const t of ['review.created', 'review.vote', 'review.approved', 'review.denied', 'review.expired', 'review.used', 'access.requested', 'access.approved', 'access.ended']) assert.ok(types.has(t), t);

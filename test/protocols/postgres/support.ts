@@ -5,6 +5,7 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { startTestGateway, type TestGateway } from '../../support/gateway.ts';
+import { storeDb } from '../../support/store-db.ts';
 
 const run = promisify(execFile);
 
@@ -107,7 +108,7 @@ export interface RecordedEvent {
 /** Recorded events (after a flush), optionally of one kind. */
 export async function recordedEvents(gw: PgGateway, kind?: string): Promise<RecordedEvent[]> {
   await gw.t.gw.recorder.flush();
-  let q = gw.t.gw.services.store.db.selectFrom('session_events').select(['session_id', 'kind', 'data']).orderBy('id');
+  let q = storeDb(gw.t.gw.services.store).selectFrom('session_events').select(['session_id', 'kind', 'data']).orderBy('id');
   if (kind !== undefined) q = q.where('kind', '=', kind);
   const rows = await q.execute();
   return rows.map((r) => ({ session: r.session_id, kind: r.kind, data: JSON.parse(r.data) as Record<string, unknown> }));

@@ -14,7 +14,7 @@
 //   unref'd when idle), so a process that forgets to close the store still exits. Users
 //   acquire() it and release() it when they close; the last release, or close(), ends it.
 import { Worker } from 'node:worker_threads';
-import type { Logger } from '../telemetry/logger.ts';
+import type { Logger } from '../../telemetry/logger.ts';
 
 /** A request to the worker: `op` names the handler (see writer-worker.ts). */
 export interface WriterRequest {
