@@ -1,8 +1,12 @@
 // ReviewService over a real SQLite store, and two "replicas": two services, each with its own
-// store connection to the same file, that share approvals through the store only.
+// store connection to the same file (in this process, and in two processes), that share
+// approvals through the store only.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { ReviewSpec } from '../../src/core/decision.ts';
 import type { Identity } from '../../src/core/identity.ts';
 import type { ReviewedAction } from '../../src/reviews/review.ts';
@@ -101,5 +105,21 @@ describe('ReviewService use counts', () => {
     assert.equal(await take(a.reviews), id);
     assert.equal(await take(b.reviews), undefined);
     assert.equal(take(b.reviews), undefined);
+  });
+
+  it('two gateway processes on one store: a review with uses: 3 runs exactly 3 times in all', async () => {
+    const run = promisify(execFile);
+    const worker = fileURLToPath(new URL('./fixtures/consume-worker.ts', import.meta.url));
+    for (let round = 0; round < 2; round++) {
+      const file = join(tempDir('pcs-reviews-'), 'p.db');
+      const a = await replica(file);
+      const id = await approved(a.reviews, 3);
+      const start = (name: string, peer: string) => run(process.execPath, ['--import', 'tsx', worker, file, '4', name, peer], { timeout: 30_000 });
+      const [x, y] = await Promise.all([start('a', 'b'), start('b', 'a')]);
+      const got = [Number(x.stdout), Number(y.stdout)];
+      assert.equal(Number(x.stdout) + Number(y.stdout), 3, `round ${round}: ${JSON.stringify(got)}`);
+      const row = await storeDb(a.store).selectFrom('reviews').select('uses_left').where('id', '=', id).executeTakeFirstOrThrow();
+      assert.equal(row.uses_left, 0);
+    }
   });
 });
