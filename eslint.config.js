@@ -31,21 +31,23 @@ export default tseslint.config(
     files: ['src/cli/**/*.ts', 'scripts/**', 'bench/**', 'bin/**'],
     rules: { 'no-console': 'off' },
   },
-  {
-    // The layering of DESIGN.md: core and the pipeline never import a protocol adapter,
-    // and no protocol adapter imports another.
-    files: ['src/core/**/*.ts', 'src/policy/**/*.ts', 'src/identity/**/*.ts', 'src/vault/**/*.ts',
-      'src/store/**/*.ts', 'src/audit/**/*.ts', 'src/masking/**/*.ts', 'src/reviews/**/*.ts', 'src/recorder/**/*.ts'],
+  // The layering of DESIGN.md: core and the pipeline never import a protocol adapter, the API
+  // or the CLI. SQL analysis (src/sql: grammars, dialects, lineage) sits below both policy and
+  // masking, which never import each other; src/util imports nothing above core.
+  ...Object.entries({
+    'src/core/**/*.ts': [{ group: ['../*', '!../core/*'], message: 'core holds domain types only and imports nothing from the rest of src' }],
+    'src/identity/**/*.ts': [], 'src/vault/**/*.ts': [], 'src/store/**/*.ts': [], 'src/audit/**/*.ts': [],
+    'src/reviews/**/*.ts': [], 'src/recorder/**/*.ts': [],
+    'src/policy/**/*.ts': [{ group: ['**/masking/**'], message: 'policy and masking must not import each other: shared SQL analysis lives in src/sql, helpers in src/util' }],
+    'src/masking/**/*.ts': [{ group: ['**/policy/**'], message: 'policy and masking must not import each other: shared SQL analysis lives in src/sql, helpers in src/util' }],
+    'src/sql/**/*.ts': [{ group: ['**/policy/**', '**/masking/**', '**/pipeline/**', '**/runtime/**'], message: 'SQL analysis is below policy and masking: it imports only core, util and the grammars' }],
+    'src/util/**/*.ts': [{ group: ['../*', '!../core/*', '!../util/*'], message: 'util holds small helpers and imports nothing above core' }],
+  }).map(([files, own]) => ({
+    files: [files],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/protocols/**', '**/api/**', '**/cli/**'], message: 'the pipeline must not depend on adapters, the API or the CLI' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/protocols/**', '**/api/**', '**/cli/**'], message: 'the pipeline must not depend on adapters, the API or the CLI' }, ...own] }],
     },
-  },
-  {
-    files: ['src/core/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../*', '!../core/*'], message: 'core holds domain types only and imports nothing from the rest of src' }] }],
-    },
-  },
+  })),
   // No protocol adapter imports another: what they share belongs in the pipeline.
   ...PROTOCOLS.map((p) => ({
     files: [`src/protocols/${p}/**/*.ts`],

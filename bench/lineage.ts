@@ -2,8 +2,9 @@
 // statements, parse included, next to the parse alone (libpg-query WASM) for comparison.
 // Run: node --import tsx bench/lineage.ts [iterations]
 import { parseSync } from 'libpg-query';
-import { analyzeLineage, createRelationCatalog } from '../src/masking/lineage/lineage.ts';
-import { loadSqlAnalyzer } from '../src/policy/sql/analyze-postgres.ts';
+import { analyzeLineage } from '../src/sql/postgres/lineage/lineage.ts';
+import { createRelationCatalog } from '../src/sql/relation-catalog.ts';
+import { loadSqlAnalyzer } from '../src/sql/postgres/analyze.ts';
 
 const N = Number(process.argv[2] ?? 5000);
 await loadSqlAnalyzer();

@@ -2,8 +2,9 @@
 // (src/policy/sql, cached by the gateway under a literal-normalised key) after its cache is
 // cleared, the same analysis when the cache already holds the statement with another literal,
 // and the column lineage that masking adds when a policy has column rules (parsed again).
-import { analyzeLineage, createRelationCatalog } from '../../src/masking/lineage/lineage.ts';
-import { analyzePostgres, clearSqlAnalysisCache, loadSqlAnalyzer } from '../../src/policy/sql/analyze-postgres.ts';
+import { analyzeLineage } from '../../src/sql/postgres/lineage/lineage.ts';
+import { createRelationCatalog } from '../../src/sql/relation-catalog.ts';
+import { analyzePostgres, clearSqlAnalysisCache, loadSqlAnalyzer } from '../../src/sql/postgres/analyze.ts';
 import { fmt, median } from './stats.ts';
 import type { Table } from './table.ts';
 

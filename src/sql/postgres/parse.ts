@@ -1,0 +1,88 @@
+// The one place that runs the PostgreSQL grammar (libpg-query 18, WASM) on a statement text.
+// Policy analysis parses a new text here; masking's lineage, writes and COPY format then
+// read the same tree, kept for the last texts parsed, instead of parsing again. The tree is
+// libpg-query's JSON AST: it never leaves src/sql/postgres (callers get analyses).
+import { hasSqlDetails, loadModule, parseSync } from 'libpg-query';
+import { Lru } from '../../util/lru.ts';
+
+/** One statement of a parse: the node and its bounds as byte offsets into the UTF-8 text. */
+export interface RawStatement {
+  readonly stmt: unknown;
+  readonly stmt_location?: number;
+  readonly stmt_len?: number;
+}
+
+export type Parsed =
+  | { readonly ok: true; readonly stmts: readonly RawStatement[] }
+  /** `position`: the parser's cursor (characters from 0), when it reported one. */
+  | { readonly ok: false; readonly message: string; readonly position?: number };
+
+/** Parser runs in this process, for tests and benchmarks (one per new statement text). */
+export const parserStats: { calls: number } = { calls: 0 };
+
+/**
+ * Texts are parsed right before masking reads them (same request): a few recent trees are
+ * enough. Small texts only; the last text parsed is kept whatever its size.
+ */
+const TREE_ENTRIES = 64;
+const MAX_TREE_TEXT = 16 * 1024;
+const trees = new Lru<string, Parsed>(TREE_ENTRIES);
+let lastText: string | undefined;
+let lastParsed: Parsed | undefined;
+
+let loading: Promise<void> | undefined;
+let loaded = false;
+
+/** Loads the parser's WASM module once (~25 ms). Idempotent; a failed load can be retried. */
+export function loadPostgresParser(): Promise<void> {
+  loading ??= loadModule().then(
+    () => {
+      loaded = true;
+    },
+    (err: unknown) => {
+      loading = undefined;
+      throw err;
+    },
+  );
+  return loading;
+}
+
+export function postgresParserLoaded(): boolean {
+  return loaded;
+}
+
+/** The parse of `text`: from the recent trees, or parsed now and kept. Read it, never change it. */
+export function parsePostgres(text: string): Parsed {
+  // Before the module loads every parse fails: nothing worth keeping.
+  if (!loaded) return parseFresh(text);
+  if (text === lastText && lastParsed !== undefined) return lastParsed;
+  let parsed = text.length <= MAX_TREE_TEXT ? trees.get(text) : undefined;
+  if (parsed === undefined) {
+    parsed = parseFresh(text);
+    if (text.length <= MAX_TREE_TEXT) trees.set(text, parsed);
+  }
+  lastText = text;
+  lastParsed = parsed;
+  return parsed;
+}
+
+/** A parse not kept with the statement trees (view definitions have their own cache). */
+export function parseFresh(text: string): Parsed {
+  parserStats.calls++;
+  try {
+    const tree: unknown = parseSync(text);
+    const stmts = typeof tree === 'object' && tree !== null && 'stmts' in tree && Array.isArray(tree.stmts) ? (tree.stmts as RawStatement[]) : [];
+    return Object.freeze({ ok: true, stmts });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (hasSqlDetails(err) && err.sqlDetails !== undefined) return Object.freeze({ ok: false, message, position: err.sqlDetails.cursorPosition });
+    return Object.freeze({ ok: false, message });
+  }
+}
+
+/** For tests and benchmarks: forget the kept trees. */
+export function clearParsedTrees(): void {
+  trees.clear();
+  lastText = undefined;
+  lastParsed = undefined;
+}
