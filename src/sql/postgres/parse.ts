@@ -17,8 +17,11 @@ export type Parsed =
   /** `position`: the parser's cursor (characters from 0), when it reported one. */
   | { readonly ok: false; readonly message: string; readonly position?: number };
 
-/** Parser runs in this process, for tests and benchmarks (one per new statement text). */
-export const parserStats: { calls: number } = { calls: 0 };
+/**
+ * Parser runs in this process, for tests and benchmarks: statement texts (one per new text)
+ * and view definitions (one per definition text, cached by lineage).
+ */
+export const parserStats: { statements: number; definitions: number } = { statements: 0, definitions: 0 };
 
 /**
  * Texts are parsed right before masking reads them (same request): a few recent trees are
@@ -54,11 +57,15 @@ export function postgresParserLoaded(): boolean {
 /** The parse of `text`: from the recent trees, or parsed now and kept. Read it, never change it. */
 export function parsePostgres(text: string): Parsed {
   // Before the module loads every parse fails: nothing worth keeping.
-  if (!loaded) return parseFresh(text);
+  if (!loaded) {
+    parserStats.statements++;
+    return run(text);
+  }
   if (text === lastText && lastParsed !== undefined) return lastParsed;
   let parsed = text.length <= MAX_TREE_TEXT ? trees.get(text) : undefined;
   if (parsed === undefined) {
-    parsed = parseFresh(text);
+    parserStats.statements++;
+    parsed = run(text);
     if (text.length <= MAX_TREE_TEXT) trees.set(text, parsed);
   }
   lastText = text;
@@ -66,9 +73,13 @@ export function parsePostgres(text: string): Parsed {
   return parsed;
 }
 
-/** A parse not kept with the statement trees (view definitions have their own cache). */
-export function parseFresh(text: string): Parsed {
-  parserStats.calls++;
+/** A view's definition: not kept with the statement trees (lineage caches definitions itself). */
+export function parseViewDefinition(text: string): Parsed {
+  parserStats.definitions++;
+  return run(text);
+}
+
+function run(text: string): Parsed {
   try {
     const tree: unknown = parseSync(text);
     const stmts = typeof tree === 'object' && tree !== null && 'stmts' in tree && Array.isArray(tree.stmts) ? (tree.stmts as RawStatement[]) : [];

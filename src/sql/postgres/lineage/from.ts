@@ -6,7 +6,7 @@ import { exprLineage, predicate } from './expr.ts';
 import { builtinOutputs, callWrites, functionKind } from './functions.ts';
 import { CONSTANT, opaque, source, union } from './lin.ts';
 import { analyzeQuery, rename } from './query.ts';
-import { parseFresh } from '../parse.ts';
+import { parseViewDefinition } from '../parse.ts';
 import { addPredicate, Scope, type Column, type Context, type FromItem, type RangeEntry } from './scope.ts';
 import type { ColumnLineage } from '../../lineage.ts';
 
@@ -132,7 +132,7 @@ function parseDefinition(definition: string): readonly [string, JsonObject] | nu
   const cached = definitions.get(definition);
   if (cached !== undefined) return cached;
   let stmt: readonly [string, JsonObject] | null = null;
-  const parsed = parseFresh(definition);
+  const parsed = parseViewDefinition(definition);
   if (parsed.ok && parsed.stmts.length === 1) stmt = unwrap(parsed.stmts[0]?.stmt) ?? null;
   definitions.set(definition, stmt);
   return stmt;
