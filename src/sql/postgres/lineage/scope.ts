@@ -47,7 +47,7 @@ export interface Context {
   readonly notes: Set<string>;
   /** Views being expanded, outermost first: bounds depth and breaks cycles. */
   readonly views: string[];
-  /** Set by analyzeWrites only (writes.ts): told of every value the walk sees written somewhere. */
+  /** Set by the writes walk only (writes.ts): told of every value the walk sees written somewhere. */
   readonly write?: (target: WriteTarget, lineage: ColumnLineage) => void;
 }
 
