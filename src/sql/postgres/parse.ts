@@ -24,11 +24,12 @@ export type Parsed =
 export const parserStats: { statements: number; definitions: number } = { statements: 0, definitions: 0 };
 
 /**
- * Texts are parsed right before masking reads them (same request): a few recent trees are
- * enough. Small texts only; the last text parsed is kept whatever its size.
+ * A session analyses a text and checks its masks in one synchronous step, so the last tree
+ * serves that (whatever its size); a few more, of small texts, serve later reads (the COPY
+ * format when the data starts) and interleaved sessions. Trees are large: keep few.
  */
-const TREE_ENTRIES = 64;
-const MAX_TREE_TEXT = 16 * 1024;
+const TREE_ENTRIES = 16;
+const MAX_TREE_TEXT = 8 * 1024;
 const trees = new Lru<string, Parsed>(TREE_ENTRIES);
 let lastText: string | undefined;
 let lastParsed: Parsed | undefined;
