@@ -39,7 +39,10 @@ export default tseslint.config(
     'src/identity/**/*.ts': [], 'src/vault/**/*.ts': [], 'src/store/**/*.ts': [], 'src/audit/**/*.ts': [],
     'src/reviews/**/*.ts': [], 'src/recorder/**/*.ts': [],
     'src/policy/**/*.ts': [{ group: ['**/masking/**'], message: 'policy and masking must not import each other: shared SQL analysis lives in src/sql, helpers in src/util' }],
-    'src/masking/**/*.ts': [{ group: ['**/policy/**'], message: 'policy and masking must not import each other: shared SQL analysis lives in src/sql, helpers in src/util' }],
+    'src/masking/**/*.ts': [
+      { group: ['**/policy/**'], message: 'policy and masking must not import each other: shared SQL analysis lives in src/sql, helpers in src/util' },
+      { group: ['**/sql/*/**'], message: 'masking reads SQL through a SqlDialect (src/sql/dialect.ts), never a grammar\'s own modules' },
+    ],
     'src/sql/**/*.ts': [{ group: ['**/policy/**', '**/masking/**', '**/pipeline/**', '**/runtime/**'], message: 'SQL analysis is below policy and masking: it imports only core, util and the grammars' }],
     'src/util/**/*.ts': [{ group: ['../*', '!../core/*', '!../util/*'], message: 'util holds small helpers and imports nothing above core' }],
   }).map(([files, own]) => ({
