@@ -1,6 +1,7 @@
-// Masking of HTTP response bodies: whole JSON documents (json rules by path, then content
+// Masking of response bodies: whole JSON documents (json rules by path, then content
 // detectors on string values), NDJSON, server-sent events and other text, streamed with
-// bounded buffering. Pure: no sockets, no I/O; the proxy feeds bytes and writes what comes out.
+// bounded buffering. Pure and protocol-neutral: no sockets, no I/O; the HTTP proxy feeds
+// bytes and writes what comes out (an MCP server's tool results can go the same way).
 // Other text is masked by the protocol-neutral text masker (src/masking/text-stream.ts).
 //
 // JSON is never re-serialized. A small tokenizer validates the document and records edits:
