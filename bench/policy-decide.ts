@@ -5,8 +5,8 @@ import type { Action } from '../src/core/action.ts';
 import type { Identity } from '../src/core/identity.ts';
 import { compilePolicies } from '../src/policy/compile.ts';
 import { decide } from '../src/policy/decide.ts';
-import { analyzePostgres, clearSqlAnalysisCache, loadSqlAnalyzer } from '../src/policy/sql/analyze-postgres.ts';
-import { createFunctionCatalog } from '../src/policy/sql/function-catalog.ts';
+import { analyzePostgres, clearSqlAnalysisCache, loadSqlAnalyzer } from '../src/sql/postgres/analyze.ts';
+import { createFunctionCatalog } from '../src/sql/postgres/function-catalog.ts';
 
 const filler = Array.from({ length: 8 }, (_, i) => `
   - name: team-${i}

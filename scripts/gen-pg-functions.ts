@@ -1,4 +1,4 @@
-// Regenerates src/policy/sql/pg-catalog-functions.ts: the names of PostgreSQL's built-in
+// Regenerates src/sql/postgres/pg-catalog-functions.ts: the names of PostgreSQL's built-in
 // functions (pg_catalog, not extension members) with their volatility, the fallback for
 // sessions that have no live function catalog. Run against the newest server available:
 //   tsx scripts/gen-pg-functions.ts [postgres://postgres@127.0.0.1:5432/postgres]
@@ -62,5 +62,5 @@ ${wrap(group('s'))};
 export const PG_VOLATILE =
 ${wrap(group('v'))};
 `;
-writeFileSync(new URL('../src/policy/sql/pg-catalog-functions.ts', import.meta.url), out);
+writeFileSync(new URL('../src/sql/postgres/pg-catalog-functions.ts', import.meta.url), out);
 console.log(`${byName.size} built-in function names from PostgreSQL ${version}`);

@@ -1,5 +1,5 @@
-// The configuration side of masking: checks the schema runs on each `masks` entry, and the
-// conversion of a validated entry into the rule a plan reads.
+// The configuration side of masking: the checks the schema runs on each `masks` entry. The
+// conversion of a validated entry into a rule is policy's (src/policy/mask-rules.ts).
 import { checkCustomPattern } from './detectors/safe-regex.ts';
 import { CUSTOM_DETECTOR, expandDetectorName, KNOWN_DETECTOR_NAMES } from './detectors/names.ts';
 import { compileJsonPath, JsonPathError } from './json-path.ts';
@@ -46,21 +46,4 @@ export function maskEntryProblems(m: MaskEntry): Array<{ readonly path: string; 
   if (m.name !== undefined) out.push({ path: 'name', message: 'name goes only with detector: custom' });
   if (m.pattern !== undefined) out.push({ path: 'pattern', message: 'pattern goes only with detector: custom' });
   return out;
-}
-
-/**
- * The rule for a validated entry, with the same shape as policy/compile.ts's MaskSpec plus
- * `name` and `pattern` for custom detectors (which that compiler does not carry yet).
- */
-export function maskRuleFromConfig(m: MaskEntry, source?: string): MaskRule {
-  return Object.freeze({
-    ...(source !== undefined ? { source } : {}),
-    ...(m.column !== undefined ? { column: m.column } : {}),
-    ...(m.detector !== undefined ? { detector: m.detector } : {}),
-    ...(m.json !== undefined ? { json: m.json } : {}),
-    ...(m.name !== undefined ? { name: m.name } : {}),
-    ...(m.pattern !== undefined ? { pattern: m.pattern } : {}),
-    with: m.with,
-    denyInPredicates: m.deny_in_predicates ?? false,
-  });
 }

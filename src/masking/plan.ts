@@ -3,7 +3,7 @@
 // reuse one frozen masks array per policy, so plans are cached by the array's identity and
 // the per-request cost is one WeakMap lookup.
 import type { MaskSpec } from '../core/decision.ts';
-import { compileDottedGlob, type Matcher } from '../policy/glob.ts';
+import { compileDottedGlob, type Matcher } from '../util/glob.ts';
 import { applyMask, applyMaskBytes, createHasher, type Hasher } from './maskers.ts';
 import { createContentScanner, MASK_STRENGTH, type ContentScanner } from './scanner.ts';
 import type { MaskRule } from './types.ts';

@@ -8,8 +8,8 @@
 import { SFTP_OPS, type Action, type HttpAction, type SftpOp, type SqlAction, type SshAction, type SshCommand } from '../core/action.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { ConnectionConfig } from '../config/schema.ts';
-import { analyzePostgres, loadSqlAnalyzer } from './sql/analyze-postgres.ts';
-import { createFunctionCatalog } from './sql/function-catalog.ts';
+import { postgresDialect } from '../sql/postgres/dialect.ts';
+import { createFunctionCatalog } from '../sql/postgres/function-catalog.ts';
 import { parseShellLine } from './shell/parse.ts';
 
 function invalid(reason: string): GatewayError {
@@ -185,9 +185,9 @@ export async function actionFromText(connection: ConnectionConfig, text: string)
   if (text.trim() === '') throw invalid(`nothing to test: give the ${connection.type} request as text`);
   switch (connection.type) {
     case 'postgres':
-      await loadSqlAnalyzer();
+      await postgresDialect.load();
       // No database here: user-defined functions are unknown unless `read_functions` names them.
-      return analyzePostgres(text, connection.read_functions === undefined ? undefined : { catalog: createFunctionCatalog([], { readFunctions: connection.read_functions }) });
+      return postgresDialect.analyze(text, connection.read_functions === undefined ? undefined : { catalog: createFunctionCatalog([], { readFunctions: connection.read_functions }) });
     case 'mysql':
       return mysqlAction(text);
     case 'http':

@@ -4,7 +4,7 @@
 // invisible to callers: decide() stays a pure function of its arguments.
 import type { Identity } from '../core/identity.ts';
 import type { CompiledPolicies, CompiledPolicy } from './compile.ts';
-import { anyMatch } from './glob.ts';
+import { anyMatch } from '../util/glob.ts';
 
 /** A session talks to few connections; the bound only guards against callers inventing names. */
 const MAX_CONNECTIONS_PER_IDENTITY = 64;

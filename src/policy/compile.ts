@@ -1,10 +1,10 @@
 // Compiles validated policy configuration into matchers once (at start-up and on reload), so
 // that decide() only runs predicates: no RegExp is built and no config is re-read per request.
-import { maskRuleFromConfig } from '../masking/config.ts';
+import { maskRuleFromConfig } from './mask-rules.ts';
 import type { ActionKind, SqlEffect } from '../core/action.ts';
 import type { Approvers, MaskSpec, ReviewSpec, RuleRef, Verdict } from '../core/decision.ts';
 import type { MatchConfig, PolicyConfig, RuleConfig } from '../config/schema.ts';
-import { compileDottedGlob, compileGlob, escapeRegExp, type Matcher } from './glob.ts';
+import { compileDottedGlob, compileGlob, escapeRegExp, type Matcher } from '../util/glob.ts';
 import { compileBodyTest, type BodyPredicate } from './http-body.ts';
 import { compilePathPattern } from './http-path.ts';
 

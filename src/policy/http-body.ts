@@ -8,7 +8,7 @@
 //   [*], .*    every element of an array, every member value of an object
 // Lookups are strict: `.name` never reads an array (no `.length`) nor an inherited property,
 // and `[n]` never reads an object.
-import { compileGlob } from './glob.ts';
+import { compileGlob } from '../util/glob.ts';
 
 export type BodyPathStep = { readonly kind: 'member'; readonly name: string } | { readonly kind: 'index'; readonly index: number } | { readonly kind: 'each' };
 

@@ -4,7 +4,7 @@
 //   /files/*.csv      `*` is any run inside one segment, `?` one character
 // A trailing slash on the request path is ignored. Paths are compared as the adapter
 // normalised them (percent-decoding and dot segments are the adapter's job, see docs/policy.md).
-import { escapeRegExp, type Matcher } from './glob.ts';
+import { escapeRegExp, type Matcher } from '../util/glob.ts';
 
 function segmentSource(segment: string): string {
   if (segment.startsWith(':') && segment.length > 1) return '[^/]+';

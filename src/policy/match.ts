@@ -2,7 +2,7 @@
 // For SQL, a rule is matched against one statement at a time (decide() splits the action).
 import type { Action, HttpAction, McpAction, SqlStatement, SshAction } from '../core/action.ts';
 import type { CompiledRule, FilePathMatcher, HttpMatcher, McpMatcher, ParamMatcher, SqlMatcher, SshMatcher } from './compile.ts';
-import { anyMatch, type Matcher } from './glob.ts';
+import { anyMatch, type Matcher } from '../util/glob.ts';
 import { programOf } from './ssh-program.ts';
 
 function sqlMatches(m: SqlMatcher, statement: SqlStatement | undefined, deny: boolean): boolean {

@@ -10,7 +10,7 @@ import { GatewayError } from '../../src/core/errors.ts';
 import type { Authenticator } from '../../src/identity/authenticator.ts';
 import { canonicalEvent, checkEvent } from '../../src/audit/event-guard.ts';
 import { Gate } from '../../src/pipeline/gate.ts';
-import { analyzePostgres, loadSqlAnalyzer } from '../../src/policy/sql/analyze-postgres.ts';
+import { analyzePostgres, loadSqlAnalyzer } from '../../src/sql/postgres/analyze.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
 import { MemoryAudit } from '../identity/helpers/audit.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/config/load.ts';
-import { maskRuleFromConfig } from '../../src/masking/config.ts';
+import { maskRuleFromConfig } from '../../src/policy/mask-rules.ts';
 import { checkCustomPattern, MAX_REPEAT } from '../../src/masking/detectors/safe-regex.ts';
 import { MaskPlanner } from '../../src/masking/plan.ts';
 import { KEY } from './helpers.ts';

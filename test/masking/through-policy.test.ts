@@ -7,7 +7,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { MaskPlanner } from '../../src/masking/plan.ts';
 import { compilePolicies } from '../../src/policy/compile.ts';
 import { decide } from '../../src/policy/decide.ts';
-import { analyzePostgres, loadSqlAnalyzer } from '../../src/policy/sql/analyze-postgres.ts';
+import { analyzePostgres, loadSqlAnalyzer } from '../../src/sql/postgres/analyze.ts';
 
 it('a decision carries column, detector and custom masks that a plan can apply', async () => {
   await loadSqlAnalyzer();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { SqlAction } from '../../src/core/action.ts';
-import { analyzePostgres, loadSqlAnalyzer } from '../../src/policy/sql/analyze-postgres.ts';
+import { analyzePostgres, loadSqlAnalyzer } from '../../src/sql/postgres/analyze.ts';
 import { READ_ONLY_AGENTS, startTestGateway, type TestGateway } from '../support/gateway.ts';
 
 const EXTRA = READ_ONLY_AGENTS;

@@ -2,7 +2,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Action, SftpOp, SqlAction, SqlStatement } from '../../src/core/action.ts';
 import { decide, type ConnectionRef } from '../../src/policy/decide.ts';
-import { loadSqlAnalyzer } from '../../src/policy/sql/analyze-postgres.ts';
+import { loadSqlAnalyzer } from '../../src/sql/postgres/analyze.ts';
 import type { CompiledPolicies } from '../../src/policy/compile.ts';
 import type { Identity } from '../../src/core/identity.ts';
 import { actionFor, identity, policiesFrom } from './support.ts';

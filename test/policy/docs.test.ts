@@ -9,7 +9,7 @@ import type { Action } from '../../src/core/action.ts';
 import { actionFromText } from '../../src/policy/action-from-text.ts';
 import { compilePolicies } from '../../src/policy/compile.ts';
 import { decide } from '../../src/policy/decide.ts';
-import { loadSqlAnalyzer } from '../../src/policy/sql/analyze-postgres.ts';
+import { loadSqlAnalyzer } from '../../src/sql/postgres/analyze.ts';
 import { identity } from './support.ts';
 
 const page = readFileSync(new URL('../../docs/policy.md', import.meta.url), 'utf8');

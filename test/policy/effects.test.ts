@@ -5,10 +5,10 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SqlEffect, SqlStatement } from '../../src/core/action.ts';
 import { decide } from '../../src/policy/decide.ts';
-import { analyzePostgres, clearSqlAnalysisCache, loadSqlAnalyzer, resolveExecute } from '../../src/policy/sql/analyze-postgres.ts';
-import { createFunctionCatalog } from '../../src/policy/sql/function-catalog.ts';
-import { normaliseSql } from '../../src/policy/sql/normalize.ts';
-import { parseSearchPath } from '../../src/policy/sql/settings.ts';
+import { analyzePostgres, clearSqlAnalysisCache, loadSqlAnalyzer, resolveExecute } from '../../src/sql/postgres/analyze.ts';
+import { createFunctionCatalog } from '../../src/sql/postgres/function-catalog.ts';
+import { normaliseSql } from '../../src/sql/postgres/normalize.ts';
+import { parseSearchPath } from '../../src/sql/postgres/settings.ts';
 import { actionFor, identity, policiesFrom } from './support.ts';
 
 before(() => loadSqlAnalyzer());

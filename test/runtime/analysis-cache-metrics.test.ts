@@ -1,7 +1,7 @@
 // The analysis-cache counter: texts that differ only in literals are one miss and then hits.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { analyzePostgres, loadSqlAnalyzer } from '../../src/policy/sql/analyze-postgres.ts';
+import { analyzePostgres, loadSqlAnalyzer } from '../../src/sql/postgres/analyze.ts';
 import { Metrics } from '../../src/telemetry/metrics.ts';
 
 const count = (text: string, layer: string, result: string): number => {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { GatewayError } from '../../core/errors.ts';
 import type { MaskPlan } from '../../masking/plan.ts';
 import { CredentialUnavailable, upstreamCredential, type UpstreamCredential } from './credentials.ts';
-import { bodyKind, maskJson, ndjsonMasker, needsMasking, sseMasker, textMasker, type StreamMasker } from './masking/body.ts';
+import { bodyKind, maskJson, ndjsonMasker, needsMasking, sseMasker, textMasker, type StreamMasker } from '../../masking/body.ts';
 import type { HttpConnection } from './router.ts';
 
 /** Never forwarded in either direction (RFC 9110 §7.6.1), plus what the gateway owns. */

@@ -1,6 +1,6 @@
 // The PostgreSQL protocol adapter: what the gateway starts when `listen.postgres` is set.
 import type { AdapterContext, ProtocolAdapter, RunningListener } from '../../pipeline/adapter.ts';
-import { loadSqlAnalyzer } from '../../policy/sql/analyze-postgres.ts';
+import { postgresDialect } from '../../sql/postgres/dialect.ts';
 import type { SecureContext } from 'node:tls';
 import { PgListener } from './server.ts';
 import { loadTlsContext } from './tls.ts';
@@ -9,7 +9,7 @@ export const postgresAdapter: ProtocolAdapter = {
   protocol: 'postgres',
   async start(ctx: AdapterContext): Promise<RunningListener> {
     const settings = ctx.config.protocols.postgres;
-    await loadSqlAnalyzer();
+    await postgresDialect.load();
     let tls: SecureContext | null = null;
     try {
       tls = await loadTlsContext(settings.tls, ctx.config.data_dir, ctx.logger);

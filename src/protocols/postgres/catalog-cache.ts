@@ -2,7 +2,8 @@
 // when a session logs in and shared by the sessions of that connection. Refreshed after a TTL,
 // and sooner after DDL through the gateway (a new or replaced function must not be judged by a
 // stale entry: until the refresh, an unknown function is `unknown`, which fails closed).
-import { createFunctionCatalog, type FunctionCatalog, type FunctionCatalogRow } from '../../policy/sql/function-catalog.ts';
+import type { FunctionCatalog } from '../../sql/function-catalog.ts';
+import { createFunctionCatalog, type FunctionCatalogRow } from '../../sql/postgres/function-catalog.ts';
 
 /** Functions outside the system schemas; the shipped built-in list covers pg_catalog. */
 export const FUNCTION_CATALOG_SQL =

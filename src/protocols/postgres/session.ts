@@ -22,13 +22,14 @@ import { readCommandComplete, readErrorFields, readRowDescription, readTextRow, 
 import { MessageWriter } from './codec/writer.ts';
 import { copyData } from './codec/backend-encode.ts';
 import type { MaskPlanner } from '../../masking/plan.ts';
-import { copyOutputFormat } from './masking/copy-format.ts';
+import { copyOutputFormat } from '../../sql/postgres/copy-format.ts';
 import { createCopyMasker } from './masking/copy-masker.ts';
 import { maskMessage } from './masking/messages.ts';
 import { isOld, RELATION_CATALOG_SQL, relationSnapshot, type RelationCache, type RelationSnapshot } from './masking/relations.ts';
 import { columnMasks, resolveFormats, ResultMasker } from './masking/result.ts';
 import { ResultSlot, type DescribeTarget, type MaskContext, type StatementShape } from './masking/slot.ts';
-import { statementMasking, type StatementMasking } from './masking/statement.ts';
+import { statementMasking, type StatementMasking } from '../../masking/statement.ts';
+import { postgresDialect } from '../../sql/postgres/dialect.ts';
 import { valueMasker, type ValueMasker } from './masking/values.ts';
 import { Backend, Frontend } from './codec/constants.ts';
 import { FramingError, type FrameReader } from './codec/framing.ts';
@@ -378,7 +379,7 @@ export class PgSession {
     if (plan.hasColumnRules) {
       this.#columnMasking = true;
       const pathMayMove = this.#refreshPath || (action.statements.length > 1 && mayChangeSearchPath(action));
-      stmt = statementMasking(action.text, action.statements, plan, this.#snapshot, this.#searchPath, { unknownLineage: this.#unknownLineage, pathMayMove, functionCannotWrite: this.#functionCannotWrite });
+      stmt = statementMasking(postgresDialect, action, plan, this.#snapshot, this.#searchPath, { unknownLineage: this.#unknownLineage, pathMayMove, functionCannotWrite: this.#functionCannotWrite });
       if (stmt?.refusal !== undefined) return stmt.refusal;
     }
     if (startsCopy(action) && COPY_TO_CLIENT.test(action.text) && copyOutputFormat(action.text) === undefined) {

@@ -1,17 +1,17 @@
-// Wire request -> Action. The SQL of a simple Query or of a Parse is analysed with the real
-// PostgreSQL grammar, unqualified names resolved with the session's search_path.
+// Wire request -> Action. The SQL of a simple Query or of a Parse is analysed by the
+// PostgreSQL dialect (src/sql/postgres), unqualified names resolved with the session's search_path.
 import type { SqlAction, SqlStatement } from '../../core/action.ts';
-import { analyzePostgres, resolveExecute } from '../../policy/sql/analyze-postgres.ts';
-import type { FunctionCatalog } from '../../policy/sql/function-catalog.ts';
+import type { FunctionCatalog } from '../../sql/function-catalog.ts';
+import { postgresDialect } from '../../sql/postgres/dialect.ts';
 
 /**
  * `prepared`: the session's SQL-level prepared statements (`PREPARE name AS ...`), so that
  * `EXECUTE name` is decided by what it runs instead of failing closed as `unknown`.
  */
 export function sqlAction(sql: string, searchPath: readonly string[], catalog: FunctionCatalog | undefined, prepared: ReadonlyMap<string, SqlStatement>): SqlAction {
-  const action = analyzePostgres(sql, catalog ? { searchPath, catalog } : { searchPath });
+  const action = postgresDialect.analyze(sql, catalog ? { searchPath, catalog } : { searchPath });
   if (prepared.size === 0 || !action.statements.some((s) => s.executes !== undefined)) return action;
-  return { ...action, statements: action.statements.map((s) => resolveExecute(s, (name) => prepared.get(name))) };
+  return { ...action, statements: action.statements.map((s) => postgresDialect.resolveExecute(s, (name) => prepared.get(name))) };
 }
 
 /**

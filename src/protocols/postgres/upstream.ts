@@ -5,7 +5,7 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import type { FunctionCatalogRow } from '../../policy/sql/function-catalog.ts';
+import type { FunctionCatalogRow } from '../../sql/postgres/function-catalog.ts';
 import { FUNCTION_CATALOG_SQL } from './catalog-cache.ts';
 import { GatewayError } from '../../core/errors.ts';
 import { Backend, DEFAULT_MAX_MESSAGE_SIZE } from './codec/constants.ts';

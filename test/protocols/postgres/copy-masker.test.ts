@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { before, describe, it } from 'node:test';
-import { loadSqlAnalyzer } from '../../../src/policy/sql/analyze-postgres.ts';
-import { copyOutputFormat, type CopyFormat } from '../../../src/protocols/postgres/masking/copy-format.ts';
+import { loadSqlAnalyzer } from '../../../src/sql/postgres/analyze.ts';
+import { copyOutputFormat, type CopyFormat } from '../../../src/sql/postgres/copy-format.ts';
 import { createCopyMasker, type ValueMasker } from '../../../src/protocols/postgres/masking/copy-masker.ts';
 
 const PSQL_ARGS = ['-h', '127.0.0.1', '-p', '5432', '-U', 'postgres', '-d', 'postgres', '-X', '-q', '-v', 'ON_ERROR_STOP=1'];

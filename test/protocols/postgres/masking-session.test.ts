@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
+import { parserStats } from '../../../src/sql/postgres/parse.ts';
 import { FrameCollector, rawSession } from './raw.ts';
 import { adminSql, createDatabase, dropDatabase, eventually, psql, recordedEvents, startPgGateway, type PgGateway } from './support.ts';
 
@@ -217,6 +218,26 @@ describe('postgres masking: repeated statements (result descriptions remembered)
   after(async () => {
     await gw?.stop();
     if (db) await dropDatabase(db);
+  });
+
+  it('parses each new statement text once, for policy and masking together', async () => {
+    const c = new pg.Client({ host: '127.0.0.1', port: gw.port, database: 'app-db', user: 'w', password: writer });
+    await c.connect();
+    try {
+      const probe = `parse_probe_${Date.now()}`;
+      const parses = async (sql: string): Promise<number> => {
+        const before = parserStats.statements;
+        await c.query(sql);
+        return parserStats.statements - before;
+      };
+      // A comment is kept by literal normalisation: a text no cache has seen.
+      assert.equal(await parses(`SELECT name, ssn FROM people WHERE id = 1 /* ${probe} */`), 1);
+      assert.equal(await parses(`SELECT name, ssn FROM people WHERE id = 2 /* ${probe} */`), 0);
+      assert.equal(await parses(`INSERT INTO people (id, name, ssn) SELECT id + 100, name, ssn FROM people WHERE id = 1 /* ${probe} */`), 1);
+      assert.equal(await parses(`UPDATE people SET name = 'Maria' WHERE id = 0 /* ${probe} */; SELECT ssn FROM people /* ${probe} */`), 1);
+    } finally {
+      await c.end();
+    }
   });
 
   it('masks a repeated statement every time, and again once a view under the same description changes', async () => {

@@ -7,14 +7,15 @@ import { before, describe, it } from 'node:test';
 import { analysisCacheStats } from '../../../src/core/analysis-cache-stats.ts';
 import type { MaskSpec } from '../../../src/core/decision.ts';
 import { MaskPlanner } from '../../../src/masking/plan.ts';
-import { loadSqlAnalyzer, analyzePostgres } from '../../../src/policy/sql/analyze-postgres.ts';
+import { loadSqlAnalyzer, analyzePostgres } from '../../../src/sql/postgres/analyze.ts';
 import { dataRow, messageWithFields } from '../../../src/protocols/postgres/codec/backend-encode.ts';
 import { readMessageFields, type FieldDescription } from '../../../src/protocols/postgres/codec/backend-read.ts';
 import { Backend, ErrorField } from '../../../src/protocols/postgres/codec/constants.ts';
 import { maskMessage } from '../../../src/protocols/postgres/masking/messages.ts';
 import { relationSnapshot } from '../../../src/protocols/postgres/masking/relations.ts';
 import { columnMasks, ResultMasker } from '../../../src/protocols/postgres/masking/result.ts';
-import { analyzeStatementMasking, statementMasking } from '../../../src/protocols/postgres/masking/statement.ts';
+import { analyzeStatementMasking, statementMasking } from '../../../src/masking/statement.ts';
+import { postgresDialect } from '../../../src/sql/postgres/dialect.ts';
 import { valueMasker } from '../../../src/protocols/postgres/masking/values.ts';
 
 const KEY = Buffer.alloc(32, 7);
@@ -41,7 +42,7 @@ const snapshot = relationSnapshot(
 const field = (name: string, typeOid = 25, tableOid = 0, column = 0, format = 0): FieldDescription => ({ name, tableOid, column, typeOid, format });
 const masking = (sql: string) => {
   const action = analyzePostgres(sql, { searchPath: ['public'] });
-  return analyzeStatementMasking(sql, action.statements, plan, snapshot, ['public'], { unknownLineage: 'mask', pathMayMove: false });
+  return analyzeStatementMasking(postgresDialect, action, plan, snapshot, ['public'], { unknownLineage: 'mask', pathMayMove: false });
 };
 const values = (frame: Buffer): (string | null)[] => {
   const out: (string | null)[] = [];
@@ -179,7 +180,7 @@ describe('messages', () => {
 describe('the statement masking cache', () => {
   const cached = (sql: string) => {
     const action = analyzePostgres(sql, { searchPath: ['public'] });
-    return statementMasking(sql, action.statements, plan, snapshot, ['public'], { unknownLineage: 'mask', pathMayMove: false });
+    return statementMasking(postgresDialect, action, plan, snapshot, ['public'], { unknownLineage: 'mask', pathMayMove: false });
   };
 
   it('shares one analysis between texts that differ only in literal values', () => {

@@ -7,7 +7,7 @@
 // over messages costs no rescan. A complete unit is then parsed once and rewritten only if a
 // value changed; untouched units go out as the same bytes. Data that never completes a unit
 // is never sent: a truncated row could show protected bytes outside any field we mask.
-import type { CopyFormat } from './copy-format.ts';
+import type { CopyFormat } from '../../../sql/postgres/copy-format.ts';
 
 /** A column's mask: the value's bytes (de-escaped text for text/csv, raw field bytes for binary) -> new bytes, or null for SQL NULL. Never called for NULL input. */
 export type ValueMasker = (value: Buffer) => Buffer | null;

@@ -2,7 +2,7 @@
 // references), views' definitions (to follow data through them), and relations by OID (to
 // name the origin a RowDescription reports). Read with the gateway's own credential, shared
 // by the sessions of a connection, refreshed after a TTL and by a session after its DDL.
-import { createRelationCatalog, type RelationCatalog } from '../../../masking/lineage/lineage.ts';
+import { createRelationCatalog, type RelationCatalog } from '../../../sql/relation-catalog.ts';
 
 /**
  * One row per column of every table, view, materialised view, foreign and partitioned table;

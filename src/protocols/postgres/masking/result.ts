@@ -7,7 +7,7 @@ import type { MaskPlan } from '../../../masking/plan.ts';
 import { MASK_STRENGTH } from '../../../masking/scanner.ts';
 import type { FieldDescription } from '../codec/backend-read.ts';
 import type { RelationSnapshot } from './relations.ts';
-import type { ColumnMask, StatementMasking } from './statement.ts';
+import type { ColumnMask, StatementMasking } from '../../../masking/statement.ts';
 import { scannable, valueMasker, type ValueMasker } from './values.ts';
 
 /** What the recording says about a masked column. */

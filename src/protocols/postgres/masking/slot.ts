@@ -5,7 +5,7 @@ import type { MaskPlan } from '../../../masking/plan.ts';
 import type { FieldDescription } from '../codec/backend-read.ts';
 import type { CopyMasker } from './copy-masker.ts';
 import type { ResultMasker } from './result.ts';
-import type { StatementMasking } from './statement.ts';
+import type { StatementMasking } from '../../../masking/statement.ts';
 
 /** The masking a decision asked for, as the session keeps it with a statement. */
 export interface MaskContext {

@@ -1,6 +1,7 @@
-// Masking of HTTP response bodies: whole JSON documents (json rules by path, then content
+// Masking of response bodies: whole JSON documents (json rules by path, then content
 // detectors on string values), NDJSON, server-sent events and other text, streamed with
-// bounded buffering. Pure: no sockets, no I/O; the proxy feeds bytes and writes what comes out.
+// bounded buffering. Pure and protocol-neutral: no sockets, no I/O; the HTTP proxy feeds
+// bytes and writes what comes out (an MCP server's tool results can go the same way).
 // Other text is masked by the protocol-neutral text masker (src/masking/text-stream.ts).
 //
 // JSON is never re-serialized. A small tokenizer validates the document and records edits:
@@ -8,12 +9,12 @@
 // original bytes with those spans swapped, so key order, whitespace and numbers (2^64 ids,
 // 0.1000000000000000055) come out exactly as the upstream sent them. The tokenizer keeps
 // its own stack (no recursion), so a deeply nested document cannot overflow the call stack.
-import type { MaskSpec } from '../../../core/decision.ts';
-import { compileJsonPath, formatJsonPath, type JsonPath, type JsonPathKey } from '../../../masking/json-path.ts';
-import type { MaskPlan } from '../../../masking/plan.ts';
-import { REDACTED } from '../../../masking/maskers.ts';
-import { MASK_STRENGTH, type ContentScanner } from '../../../masking/scanner.ts';
-import { EOL_LF, LineSplitter, StreamOutput, textMasker, WITHHELD_LINE, type Line, type StreamMasker } from '../../../masking/text-stream.ts';
+import type { MaskSpec } from '../core/decision.ts';
+import { compileJsonPath, formatJsonPath, type JsonPath, type JsonPathKey } from './json-path.ts';
+import type { MaskPlan } from './plan.ts';
+import { REDACTED } from './maskers.ts';
+import { MASK_STRENGTH, type ContentScanner } from './scanner.ts';
+import { EOL_LF, LineSplitter, StreamOutput, textMasker, WITHHELD_LINE, type Line, type StreamMasker } from './text-stream.ts';
 
 // The streaming text masker lives in src/masking/text-stream.ts; named here too for the proxy.
 export { textMasker, type StreamMasker };

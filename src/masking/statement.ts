@@ -1,17 +1,18 @@
-// What masking means for one statement, worked out once when it is decided: which output
+// What masking means for one SQL text, worked out once when it is decided: which output
 // columns to mask and with which rule (from lineage), whether a predicate or a write on a
 // masked column refuses it, and whether the server's messages about it may echo protected
-// values. The wire side (result.ts) applies this to the rows.
-import type { SqlStatement } from '../../../core/action.ts';
-import type { MaskSpec } from '../../../core/decision.ts';
-import { GatewayError } from '../../../core/errors.ts';
-import { analyzeLineage, analyzePredicates, analyzeWrites, type ColumnLineage, type QueryLineage, type SourceColumn } from '../../../masking/lineage/lineage.ts';
-import type { MaskPlan } from '../../../masking/plan.ts';
-import { MASK_STRENGTH } from '../../../masking/scanner.ts';
-import type { RelationSnapshot } from './relations.ts';
-import { literalReads } from '../../../masking/lineage/literal-reads.ts';
-import { normaliseSql } from '../../../policy/sql/normalize.ts';
-import { analysisCacheStats } from '../../../core/analysis-cache-stats.ts';
+// values. Any dialect: the lineage comes from its SqlDialect, over the tree its policy
+// analysis parsed. The adapter's wire side (e.g. protocols/postgres/masking/result.ts)
+// applies this to the rows.
+import { analysisCacheStats } from '../core/analysis-cache-stats.ts';
+import type { SqlAction, SqlStatement } from '../core/action.ts';
+import type { MaskSpec } from '../core/decision.ts';
+import { GatewayError } from '../core/errors.ts';
+import type { SqlDialect } from '../sql/dialect.ts';
+import type { ColumnLineage, OutputLineage, SourceColumn } from '../sql/lineage.ts';
+import type { RelationCatalog } from '../sql/relation-catalog.ts';
+import type { MaskPlan } from './plan.ts';
+import { MASK_STRENGTH } from './scanner.ts';
 
 /** How one output column is masked, and why (for the recording). */
 export interface ColumnMask {
@@ -80,33 +81,41 @@ export function lineageMask(plan: MaskPlan, lineage: ColumnLineage, failClosed: 
   return { rule: best, why: `lineage ${masked.map(name).join(', ')}`, ...(masked.length === 1 ? { source: masked[0] as SourceColumn } : {}) };
 }
 
+/** What masking reads of the upstream's relations: one object per snapshot (replaced, never mutated). */
+export interface MaskingRelations {
+  readonly catalog: RelationCatalog;
+}
+
 /**
- * Undefined when the plan has no column rules (detectors alone need no analysis). The
- * statements are the policy analysis of the same text (for the relations it touches).
+ * Undefined when the plan has no column rules (detectors alone need no analysis). `action`
+ * is the policy analysis of the text (for the relations it touches); its dialect's lineage
+ * reads the same parse.
  */
-export function analyzeStatementMasking(sql: string, statements: readonly SqlStatement[], plan: MaskPlan, snapshot: RelationSnapshot, searchPath: readonly string[], opts: MaskingOptions): StatementMasking | undefined {
+export function analyzeStatementMasking(dialect: SqlDialect, action: SqlAction, plan: MaskPlan, relations: MaskingRelations, searchPath: readonly string[], opts: MaskingOptions): StatementMasking | undefined {
+  return analyse(dialect, action, plan, relations, searchPath, opts)?.masking;
+}
+
+function analyse(dialect: SqlDialect, action: SqlAction, plan: MaskPlan, relations: MaskingRelations, searchPath: readonly string[], opts: MaskingOptions): { masking: StatementMasking; readsLiterals: boolean } | undefined {
   if (!plan.hasColumnRules) return undefined;
-  const catalog = snapshot.catalog;
+  const { text: sql, statements } = action;
+  const catalog = relations.catalog;
   const failClosed = failClosedRule(plan);
   const failClosedMask: ColumnMask = { rule: failClosed, why: 'unknown lineage: the result has more columns than the statement shows' };
   let refusal: GatewayError | undefined;
   let sensitive = false;
 
-  // Each statement on its own, so that `SET ...; SELECT ...` traces the SELECT's result.
-  const texts = statements.length > 1 ? statements.map((s) => s.text) : [sql];
+  // Each statement on its own, so that `SET ...; SELECT ...` traces the SELECT's result;
+  // writes only when a statement may write (a second walk of the tree).
+  const lineage = dialect.lineage(sql, catalog, { searchPath, writes: statements.some((s) => s.effect !== 'read') });
   const results: ResultMasks[] = [];
-  const notes: string[] = [];
-  let lineage: QueryLineage | undefined;
-  for (const text of texts) {
-    lineage = analyzeLineage(text, catalog, { searchPath });
-    if (lineage === undefined) continue;
-    notes.push(...lineage.notes);
-    const outputs = lineage.outputs.map((o) => lineageMask(plan, o.lineage, failClosed));
+  const notes = [...lineage.notes];
+  for (const result of lineage.results) {
+    const outputs = result.map((o) => lineageMask(plan, o.lineage, failClosed));
     results.push(outputs);
     outputs.forEach((m, i) => {
       if (m === undefined) return;
       sensitive = true;
-      const out = lineage?.outputs[i];
+      const out: OutputLineage | undefined = result[i];
       if (refusal === undefined && opts.unknownLineage === 'deny' && out?.lineage.kind === 'opaque') {
         refusal = new GatewayError('PCS_MASK_LINEAGE_UNKNOWN', { column: out.name, reason: out.lineage.reason });
       }
@@ -118,36 +127,33 @@ export function analyzeStatementMasking(sql: string, statements: readonly SqlSta
   }
 
   // Predicates: every statement of the text, with rows or without (a row count leaks too).
-  const predicates = lineage !== undefined && texts.length === 1 ? lineage : analyzePredicates(sql, catalog, { searchPath });
   const denyInPredicates = plan.rules.some((r) => r.column !== undefined && r.denyInPredicates === true);
-  for (const col of predicates.predicateColumns) {
+  for (const col of lineage.predicateColumns) {
     const rule = plan.columnMask(col.schema, col.table, col.column);
     if (rule === undefined) continue;
     sensitive = true;
     if (refusal === undefined && rule.denyInPredicates === true) refusal = new GatewayError('PCS_MASK_PREDICATE_DENIED', { column: name(col), rule: rule.source ?? rule.column ?? 'a mask' });
   }
-  if (predicates.opaquePredicates.length > 0) {
+  if (lineage.opaquePredicates.length > 0) {
     sensitive = true;
-    if (refusal === undefined && denyInPredicates) refusal = new GatewayError('PCS_MASK_PREDICATE_UNKNOWN', { reason: predicates.opaquePredicates[0] ?? 'unknown' });
+    if (refusal === undefined && denyInPredicates) refusal = new GatewayError('PCS_MASK_PREDICATE_UNKNOWN', { reason: lineage.opaquePredicates[0] ?? 'unknown' });
   }
 
   // Writes: a masked column copied where no mask covers it would be read back in clear.
-  if (statements.some((s) => s.effect !== 'read')) {
-    for (const w of analyzeWrites(sql, catalog, { searchPath })) {
-      if (w.target.kind === 'file' && w.target.name.startsWith('(function ') && opts.functionCannotWrite?.(w.target.name.slice(10, -1)) === true) continue;
-      const covered = w.target.kind === 'column' && plan.columnMask(w.target.schema, w.target.table, w.target.column) !== undefined;
-      if (covered) continue;
-      const mask = lineageMask(plan, w.lineage, failClosed);
-      if (mask === undefined) continue;
-      sensitive = true;
-      const target = w.target.kind === 'column' ? `${w.target.schema}.${w.target.table}.${w.target.column}` : w.target.name;
-      const source = w.lineage.kind === 'opaque' ? `data of unknown origin (${w.lineage.reason})` : mask.why.replace(/^lineage /, '');
-      refusal ??= new GatewayError('PCS_MASK_WRITE_REFUSED', { source, rule: mask.rule.source ?? 'a mask', target });
-    }
+  for (const w of lineage.writes) {
+    if (w.target.kind === 'file' && w.target.name.startsWith('(function ') && opts.functionCannotWrite?.(w.target.name.slice(10, -1)) === true) continue;
+    const covered = w.target.kind === 'column' && plan.columnMask(w.target.schema, w.target.table, w.target.column) !== undefined;
+    if (covered) continue;
+    const mask = lineageMask(plan, w.lineage, failClosed);
+    if (mask === undefined) continue;
+    sensitive = true;
+    const target = w.target.kind === 'column' ? `${w.target.schema}.${w.target.table}.${w.target.column}` : w.target.name;
+    const source = w.lineage.kind === 'opaque' ? `data of unknown origin (${w.lineage.reason})` : mask.why.replace(/^lineage /, '');
+    refusal ??= new GatewayError('PCS_MASK_WRITE_REFUSED', { source, rule: mask.rule.source ?? 'a mask', target });
   }
 
-  if (!sensitive) sensitive = touchesProtected(statements, plan, snapshot, searchPath);
-  return Object.freeze({
+  if (!sensitive) sensitive = touchesProtected(statements, plan, catalog, [...dialect.implicitSchemas, ...searchPath]);
+  const masking = Object.freeze({
     plan,
     results,
     failClosed: failClosedMask,
@@ -155,6 +161,7 @@ export function analyzeStatementMasking(sql: string, statements: readonly SqlSta
     sensitive,
     notes,
   });
+  return { masking, readsLiterals: lineage.readsLiterals };
 }
 
 /**
@@ -162,17 +169,17 @@ export function analyzeStatementMasking(sql: string, statements: readonly SqlSta
  * ("Failing row contains (...)", "Key (email)=(...)"): they touch a relation with a masked
  * column, a view, a relation the catalog does not know, or run procedural code.
  */
-function touchesProtected(statements: readonly SqlStatement[], plan: MaskPlan, snapshot: RelationSnapshot, searchPath: readonly string[]): boolean {
+function touchesProtected(statements: readonly SqlStatement[], plan: MaskPlan, catalog: RelationCatalog, resolvePath: readonly string[]): boolean {
   for (const s of statements) {
     if (s.command === 'do' || s.command === 'call' || s.effect === 'unknown') return true;
     for (const rel of s.relations) {
       const dot = rel.name.lastIndexOf('.');
       const relation = dot < 0 ? rel.name : rel.name.slice(dot + 1);
       // Unqualified: the first schema of the path that has it, as the server resolves it.
-      const schema = dot >= 0 ? rel.name.slice(0, dot) : ['pg_catalog', ...searchPath].find((sch) => snapshot.catalog.columns(sch, relation) !== undefined);
+      const schema = dot >= 0 ? rel.name.slice(0, dot) : resolvePath.find((sch) => catalog.columns(sch, relation) !== undefined);
       if (schema === undefined) return true;
-      const columns = snapshot.catalog.columns(schema, relation);
-      if (columns === undefined || snapshot.catalog.isView?.(schema, relation) === true) return true;
+      const columns = catalog.columns(schema, relation);
+      if (columns === undefined || catalog.isView?.(schema, relation) === true) return true;
       if (columns.some((c) => plan.columnMask(schema, relation, c) !== undefined)) return true;
     }
   }
@@ -182,7 +189,7 @@ function touchesProtected(statements: readonly SqlStatement[], plan: MaskPlan, s
 const CACHE_SIZE = 512;
 /** A template key maps to this when texts of that shape must be cached by their exact text. */
 const EXACT = 0;
-const caches = new WeakMap<RelationSnapshot, WeakMap<MaskPlan, Map<string, StatementMasking | undefined | typeof EXACT>>>();
+const caches = new WeakMap<MaskingRelations, WeakMap<MaskPlan, Map<string, StatementMasking | undefined | typeof EXACT>>>();
 /**
  * Commands whose masking never depends on a literal's value beyond what the analysis reports
  * through literalReads() (COPY's options and EXPLAIN's are literals that change the result).
@@ -191,18 +198,20 @@ const TEMPLATE_COMMANDS = new Set(['select', 'insert', 'update', 'delete', 'merg
 
 /**
  * analyzeStatementMasking, remembered per relation snapshot and plan (both replaced, never
- * mutated, when they change): agents repeat statements, and lineage costs a parse or two.
- * Texts that differ only in literal values share an entry (pgbench sends a new `aid` every
- * time) unless the analysis read a value (`ORDER BY 2`): those are cached by exact text.
+ * mutated, when they change): agents repeat statements, and lineage costs a walk or three of
+ * the tree (and a parse when the tree is no longer kept). Texts that differ only in literal
+ * values share an entry (pgbench sends a new `aid` every time) unless the analysis read a
+ * value (`ORDER BY 2`): those are cached by exact text.
  */
-export function statementMasking(sql: string, statements: readonly SqlStatement[], plan: MaskPlan, snapshot: RelationSnapshot, searchPath: readonly string[], opts: MaskingOptions): StatementMasking | undefined {
-  if (opts.pathMayMove) return analyzeStatementMasking(sql, statements, plan, snapshot, searchPath, opts);
-  let byPlan = caches.get(snapshot);
-  if (byPlan === undefined) caches.set(snapshot, (byPlan = new WeakMap()));
+export function statementMasking(dialect: SqlDialect, action: SqlAction, plan: MaskPlan, relations: MaskingRelations, searchPath: readonly string[], opts: MaskingOptions): StatementMasking | undefined {
+  if (opts.pathMayMove) return analyzeStatementMasking(dialect, action, plan, relations, searchPath, opts);
+  const { text: sql, statements } = action;
+  let byPlan = caches.get(relations);
+  if (byPlan === undefined) caches.set(relations, (byPlan = new WeakMap()));
   let cache = byPlan.get(plan);
   if (cache === undefined) byPlan.set(plan, (cache = new Map()));
   const prefix = `${searchPath.join('\0')}\u0001`;
-  const normalised = statements.every((st) => TEMPLATE_COMMANDS.has(st.command)) ? normaliseSql(sql) : undefined;
+  const normalised = statements.every((st) => TEMPLATE_COMMANDS.has(st.command)) ? dialect.normalise(sql) : undefined;
   const templateKey = normalised !== undefined ? `${prefix}\u0002${normalised.key}` : undefined;
   const exactKey = `${prefix}${sql}`;
   for (const key of templateKey !== undefined ? [templateKey, exactKey] : [exactKey]) {
@@ -213,9 +222,9 @@ export function statementMasking(sql: string, statements: readonly SqlStatement[
     }
   }
   analysisCacheStats.masking.misses++;
-  const before = literalReads();
-  const result = analyzeStatementMasking(sql, statements, plan, snapshot, searchPath, opts);
-  const byValue = literalReads() !== before;
+  const analysed = analyse(dialect, action, plan, relations, searchPath, opts);
+  const result = analysed?.masking;
+  const byValue = analysed?.readsLiterals === true;
   if (cache.size >= CACHE_SIZE - 1) {
     cache.delete(cache.keys().next().value as string);
     cache.delete(cache.keys().next().value as string);

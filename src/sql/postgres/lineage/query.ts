@@ -1,7 +1,7 @@
 // Lineage of a query's outputs: SELECT (with WITH, set operations, VALUES), and through
 // dml.ts the RETURNING lists of INSERT/UPDATE/DELETE (MERGE's is opaque). Predicates of every
 // level are recorded in the context as the walk meets them.
-import { isObject, names, str, unwrap, type JsonObject } from '../../policy/sql/ast.ts';
+import { isObject, names, str, unwrap, type JsonObject } from '../ast.ts';
 import { analyzeDml, analyzeMerge } from './dml.ts';
 import { exprLineage, predicate, sortNode, windowDef } from './expr.ts';
 import { fromItems } from './from.ts';

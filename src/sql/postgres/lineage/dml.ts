@@ -3,13 +3,13 @@
 // the row's new value, so its lineage is the target column's own plus whatever the statement
 // writes into it (`INSERT INTO notes(body) SELECT ssn FROM customers RETURNING body` returns
 // ssn values).
-import { isObject, str, unwrap, type JsonObject } from '../../policy/sql/ast.ts';
+import { isObject, str, unwrap, type JsonObject } from '../ast.ts';
 import { exprLineage, predicate } from './expr.ts';
 import { fromItems, relationItem, resolveSchema } from './from.ts';
 import { CONSTANT, opaque, union, unionAll } from './lin.ts';
 import { analyzeQuery, selectTargets, withScope } from './query.ts';
 import { Scope, type Column, type Context, type FromItem } from './scope.ts';
-import type { ColumnLineage } from './types.ts';
+import type { ColumnLineage } from '../../lineage.ts';
 
 const NO_CTES = new Map();
 

@@ -1,30 +1,63 @@
-// Column lineage of a PostgreSQL statement (issue 4, points 2 and 3): for each output column,
-// the base columns whose values flow into it, and the base columns the statement filters,
-// joins, groups or orders on. Pure: SQL text and a catalog in, lineage out. Call
-// loadSqlAnalyzer() (src/policy/sql/analyze-postgres.ts) once before: parsing is synchronous.
+// Column lineage of PostgreSQL statements (issue 4, points 2 and 3): for each output column,
+// the base columns whose values flow into it, and the base columns the statements filter,
+// join, group or order on. Pure: a parsed text and a catalog in, lineage out. The tree is
+// the one policy analysis parsed (../parse.ts keeps it): lineage does not parse again.
 //
 // Everything errs towards more sources and towards opaque: a column that lineage wrongly
 // marks as carrying ssn is masked for nothing; one it wrongly clears leaks ssn.
-import { parseSync } from 'libpg-query';
-import { isObject, str, unwrap, type JsonObject } from '../../policy/sql/ast.ts';
-import type { RelationCatalog } from './catalog.ts';
+import type { LineageOptions, TextLineage } from '../../dialect.ts';
+import type { QueryLineage, SourceColumn } from '../../lineage.ts';
+import type { RelationCatalog } from '../../relation-catalog.ts';
+import { isObject, str, unwrap, type JsonObject } from '../ast.ts';
+import { parsePostgres, type Parsed } from '../parse.ts';
 import { relationItem } from './from.ts';
-import { CONSTANT, opaque } from './lin.ts';
+import { CONSTANT, opaque, sourceKey } from './lin.ts';
+import { literalReads } from './literal-reads.ts';
 import { analyzeQuery } from './query.ts';
 import { DEFAULT_SEARCH_PATH, Scope, type Column, type Context } from './scope.ts';
-import type { QueryLineage } from './types.ts';
-
-export type { ColumnLineage, OutputLineage, QueryLineage, SourceColumn, WriteTarget, WrittenColumn } from './types.ts';
-export { createRelationCatalog, type RelationCatalog } from './catalog.ts';
-export { analyzeWrites } from './writes.ts';
+import { writesOf } from './writes.ts';
 
 const ROOT = (): Scope => new Scope([], undefined, new Map());
 
 type Options = { readonly searchPath?: readonly string[] };
 
+/**
+ * Masking's whole view of a text (the dialect's lineage()): per statement its outputs (or,
+ * sending no rows, its predicates only), the predicates of all, and the writes when asked.
+ */
+export function textLineage(sql: string, catalog: RelationCatalog, opts: LineageOptions): TextLineage {
+  const before = literalReads();
+  const parsed = parsePostgres(sql);
+  const results: Column[][] = [];
+  const predicates = new Map<string, SourceColumn>();
+  const opaquePredicates: string[] = [];
+  const notes: string[] = [];
+  // One context per statement, as when each was analysed alone; predicates gather across.
+  for (const one of statements(parsed, catalog, opts.searchPath, true)) {
+    if (one.outputs !== undefined) results.push(one.outputs);
+    notes.push(...one.ctx.notes);
+    for (const c of one.ctx.predicates.values()) predicates.set(sourceKey(c), c);
+    for (const r of one.ctx.opaquePredicates) if (!opaquePredicates.includes(r)) opaquePredicates.push(r);
+  }
+  const writes = opts.writes ? writesOf(sql === '' ? EMPTY : parsed, catalog, opts.searchPath) : [];
+  return Object.freeze({
+    results: Object.freeze(results.map((outputs) => freezeOutputs(outputs))),
+    predicateColumns: Object.freeze([...predicates.values()]),
+    opaquePredicates: Object.freeze(opaquePredicates),
+    notes: Object.freeze(notes),
+    writes,
+    readsLiterals: literalReads() !== before,
+  });
+}
+
+/** The parser refuses the empty text, which the server takes as an empty query: it writes nothing. */
+const EMPTY: Parsed = Object.freeze({ ok: true, stmts: Object.freeze([]) });
+
 /** Undefined for statements without a result set (DDL, SET, SELECT INTO, DML without RETURNING...). */
 export function analyzeLineage(sql: string, catalog: RelationCatalog, opts?: Options): QueryLineage | undefined {
-  const { results, ctx } = run(sql, catalog, opts, false);
+  const ctx = newContext(catalog, opts);
+  const results: Column[][] = [];
+  for (const one of statements(parsePostgres(sql), catalog, ctx.searchPath, false, ctx)) if (one.outputs !== undefined) results.push(one.outputs);
   if (results.length === 0) return undefined;
   if (results.length > 1) return result([{ name: '*', lineage: opaque('several statements return results: analyse each one on its own') }], ctx);
   return result(results[0] ?? [], ctx);
@@ -36,41 +69,55 @@ export function analyzeLineage(sql: string, catalog: RelationCatalog, opts?: Opt
  * `CREATE TABLE AS`, `DECLARE CURSOR` or `PREPARE` filters just the same.
  */
 export function analyzePredicates(sql: string, catalog: RelationCatalog, opts?: Options): Pick<QueryLineage, 'predicateColumns' | 'opaquePredicates'> {
-  const { ctx } = run(sql, catalog, opts, true);
+  const ctx = newContext(catalog, opts);
+  for (const _ of statements(parsePostgres(sql), catalog, ctx.searchPath, true, ctx));
   const { predicateColumns, opaquePredicates } = result([], ctx);
   return Object.freeze({ predicateColumns, opaquePredicates });
 }
 
-function run(sql: string, catalog: RelationCatalog, opts: Options | undefined, silentToo: boolean): { results: (readonly Column[])[]; ctx: Context } {
-  const searchPath = opts?.searchPath !== undefined && opts.searchPath.length > 0 ? opts.searchPath : DEFAULT_SEARCH_PATH;
-  const ctx: Context = { catalog, searchPath, predicates: new Map(), opaquePredicates: [], notes: new Set(), views: [] };
-  const results: (readonly Column[])[] = [];
-  let stmts: readonly unknown[];
-  try {
-    const parsed: unknown = parseSync(sql);
-    stmts = isObject(parsed) && Array.isArray(parsed.stmts) ? parsed.stmts : [];
-  } catch (err) {
+/** What writes to the text's targets, one entry per target (writes.ts). */
+export function analyzeWrites(sql: string, catalog: RelationCatalog, opts?: Options): TextLineage['writes'] {
+  return writesOf(sql === '' ? EMPTY : parsePostgres(sql), catalog, searchPathOf(opts));
+}
+
+function searchPathOf(opts: Options | undefined): readonly string[] {
+  return opts?.searchPath !== undefined && opts.searchPath.length > 0 ? opts.searchPath : DEFAULT_SEARCH_PATH;
+}
+
+function newContext(catalog: RelationCatalog, opts: Options | undefined): Context {
+  return { catalog, searchPath: searchPathOf(opts), predicates: new Map(), opaquePredicates: [], notes: new Set(), views: [] };
+}
+
+/**
+ * Each statement's outputs, with the context its walk filled: `shared` for one context over
+ * all of them, else a new one each. `silentToo`: walk statements that send no rows for their
+ * predicates.
+ */
+function* statements(parsed: Parsed, catalog: RelationCatalog, searchPath: readonly string[], silentToo: boolean, shared?: Context): Generator<{ outputs: Column[] | undefined; ctx: Context }> {
+  const fresh = (): Context => shared ?? newContext(catalog, { searchPath });
+  if (!parsed.ok) {
     // The server rejects it too, but never guess about text we could not read.
-    const reason = `statement does not parse: ${(err as Error).message}`;
+    const ctx = fresh();
+    const reason = `statement does not parse: ${parsed.message}`;
     ctx.opaquePredicates.push(reason);
-    results.push([{ name: '*', lineage: opaque(reason) }]);
-    return { results, ctx };
+    yield { outputs: [{ name: '*', lineage: opaque(reason) }], ctx };
+    return;
   }
-  for (const raw of stmts) {
-    const stmt = isObject(raw) ? unwrap(raw.stmt) : undefined;
+  for (const raw of parsed.stmts) {
+    const stmt = unwrap(raw.stmt);
     if (stmt === undefined) continue;
+    const ctx = fresh();
     try {
       const outputs = statementOutputs(stmt[0], stmt[1], ctx);
-      if (outputs !== undefined) results.push(outputs);
-      else if (silentToo) analyzeSilently(stmt[0], stmt[1], ctx);
+      if (outputs === undefined && silentToo) analyzeSilently(stmt[0], stmt[1], ctx);
+      yield { outputs: outputs === undefined ? undefined : [...outputs], ctx };
     } catch (err) {
       // A tree deep enough to exhaust the stack, or a shape this module does not expect.
       const reason = `lineage analysis failed: ${(err as Error).message}`;
       ctx.opaquePredicates.push(reason);
-      results.push([{ name: '*', lineage: opaque(reason) }]);
+      yield { outputs: [{ name: '*', lineage: opaque(reason) }], ctx };
     }
   }
-  return { results, ctx };
 }
 
 /** Statements that send no rows, for their predicates only. */
@@ -149,9 +196,13 @@ function copyOutputs(body: JsonObject, ctx: Context): readonly Column[] | undefi
   return attlist.map((name) => item.visible.find((c) => c.name === name) ?? { name, lineage: opaque(`column ${name} does not resolve`) });
 }
 
+function freezeOutputs(outputs: readonly Column[]): QueryLineage['outputs'] {
+  return Object.freeze(outputs.map((c) => Object.freeze({ name: c.name, lineage: c.lineage })));
+}
+
 function result(outputs: readonly Column[], ctx: Context): QueryLineage {
   return Object.freeze({
-    outputs: Object.freeze(outputs.map((c) => Object.freeze({ name: c.name, lineage: c.lineage }))),
+    outputs: freezeOutputs(outputs),
     predicateColumns: Object.freeze([...ctx.predicates.values()]),
     opaquePredicates: Object.freeze([...ctx.opaquePredicates]),
     notes: Object.freeze([...ctx.notes]),

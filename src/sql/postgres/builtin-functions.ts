@@ -10,7 +10,7 @@
 // 3. Anything else is a user-defined function, decided by the catalog (function-catalog.ts).
 import type { SqlEffect } from '../../core/action.ts';
 import { PG_IMMUTABLE, PG_STABLE, PG_VOLATILE } from './pg-catalog-functions.ts';
-import type { Volatility } from './function-catalog.ts';
+import type { Volatility } from '../function-catalog.ts';
 
 function words(text: string): string[] {
   return text.split(' ').filter((w) => w !== '');

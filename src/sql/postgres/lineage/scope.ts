@@ -3,9 +3,9 @@
 // FROM item of that name, else the same at the enclosing level (correlated subqueries).
 // A FROM item whose columns are unknown makes every unresolved name at its level opaque: the
 // name may be one of its columns, and stepping out to the parent would be a guess.
-import type { RelationCatalog } from './catalog.ts';
+import type { RelationCatalog } from '../../relation-catalog.ts';
 import { CONSTANT, opaque, sourceKey, unionAll } from './lin.ts';
-import type { ColumnLineage, SourceColumn, WriteTarget } from './types.ts';
+import type { ColumnLineage, SourceColumn, WriteTarget } from '../../lineage.ts';
 
 /** The session's search_path when the caller gives none. */
 export const DEFAULT_SEARCH_PATH: readonly string[] = ['public'];
@@ -47,7 +47,7 @@ export interface Context {
   readonly notes: Set<string>;
   /** Views being expanded, outermost first: bounds depth and breaks cycles. */
   readonly views: string[];
-  /** Set by analyzeWrites only (writes.ts): told of every value the walk sees written somewhere. */
+  /** Set by the writes walk only (writes.ts): told of every value the walk sees written somewhere. */
   readonly write?: (target: WriteTarget, lineage: ColumnLineage) => void;
 }
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileDottedGlob, compileGlob } from '../../src/policy/glob.ts';
+import { compileDottedGlob, compileGlob } from '../../src/util/glob.ts';
 import { compilePathPattern } from '../../src/policy/http-path.ts';
 import { programOf } from '../../src/policy/ssh-program.ts';
 

@@ -3,8 +3,10 @@
 // the exact source columns of each, then the statements that write nothing.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { loadSqlAnalyzer } from '../../src/policy/sql/analyze-postgres.ts';
-import { analyzeLineage, analyzeWrites, createRelationCatalog, type WrittenColumn } from '../../src/masking/lineage/lineage.ts';
+import { loadSqlAnalyzer } from '../../../src/sql/postgres/analyze.ts';
+import type { WrittenColumn } from '../../../src/sql/lineage.ts';
+import { analyzeLineage, analyzeWrites } from '../../../src/sql/postgres/lineage/lineage.ts';
+import { createRelationCatalog } from '../../../src/sql/relation-catalog.ts';
 
 before(() => loadSqlAnalyzer());
 

@@ -10,23 +10,15 @@
 // Rows of pg_catalog are welcome: they classify built-ins newer than the shipped list.
 import type { SqlEffect } from '../../core/action.ts';
 import { builtinEffect, EXTENSION_EFFECTS } from './builtin-functions.ts';
-import { worse } from './effects.ts';
-import { anyMatch, compileDottedGlob, type Matcher } from '../glob.ts';
-
-export type Volatility = 'immutable' | 'stable' | 'volatile';
+import { worse } from '../effects.ts';
+import { anyMatch, compileDottedGlob, type Matcher } from '../../util/glob.ts';
+import type { FunctionCatalog, Volatility } from '../function-catalog.ts';
 
 export interface FunctionCatalogRow {
   readonly schema: string;
   readonly name: string;
   /** pg_proc.provolatile */
   readonly volatility: 'i' | 's' | 'v';
-}
-
-export interface FunctionCatalog {
-  /** `schema.name` exactly as stored (case-sensitive); the most volatile of its overloads. */
-  volatility(qualifiedName: string): Volatility | undefined;
-  /** The `read_functions` allow-list names this function (`schema.name`, or a bare name). */
-  readAllowed(name: string): boolean;
 }
 
 const VOLATILITY: Readonly<Record<FunctionCatalogRow['volatility'], Volatility>> = { i: 'immutable', s: 'stable', v: 'volatile' };

@@ -9,17 +9,17 @@
 // function call reports itself when it can write (functions.ts). This file adds the
 // statements that write without being a query: CREATE TABLE AS, SELECT INTO, COPY TO a file,
 // DO, CALL, and the DDL that copies values or installs code that will.
-import { parseSync } from 'libpg-query';
-import { isObject, names, str, unwrap, type JsonObject } from '../../policy/sql/ast.ts';
-import type { RelationCatalog } from './catalog.ts';
+import { isObject, names, str, unwrap, type JsonObject } from '../ast.ts';
+import type { RelationCatalog } from '../../relation-catalog.ts';
+import type { Parsed } from '../parse.ts';
 import { place, reportWrites } from './dml.ts';
 import { exprLineage, predicate } from './expr.ts';
 import { relationItem, resolveSchema } from './from.ts';
 import { callWrites } from './functions.ts';
 import { CONSTANT, opaque, union, unionAll } from './lin.ts';
 import { analyzeQuery, rename } from './query.ts';
-import { DEFAULT_SEARCH_PATH, Scope, type Column, type Context, type FromItem } from './scope.ts';
-import type { ColumnLineage, WriteTarget, WrittenColumn } from './types.ts';
+import { Scope, type Column, type Context, type FromItem } from './scope.ts';
+import type { ColumnLineage, WriteTarget, WrittenColumn } from '../../lineage.ts';
 import { readLiteralValue } from './literal-reads.ts';
 
 const NO_CTES = new Map();
@@ -27,10 +27,11 @@ const ROOT = (): Scope => new Scope([], undefined, NO_CTES);
 const PROCEDURAL: WriteTarget = Object.freeze({ kind: 'file', name: '(procedural code)' });
 
 /**
- * Every value the statements of `sql` write somewhere, one entry per target (what several
- * writes put in the same target is merged). Statements that write nothing contribute nothing.
+ * Every value the statements of a parsed text write somewhere, one entry per target (what
+ * several writes put in the same target is merged). Statements that write nothing contribute
+ * nothing.
  */
-export function analyzeWrites(sql: string, catalog: RelationCatalog, opts?: { readonly searchPath?: readonly string[] }): readonly WrittenColumn[] {
+export function writesOf(parsed: Parsed, catalog: RelationCatalog, searchPath: readonly string[]): readonly WrittenColumn[] {
   const found = new Map<string, { target: WriteTarget; lineage: ColumnLineage }>();
   const write = (target: WriteTarget, lineage: ColumnLineage): void => {
     // NUL cannot occur in identifiers or file names: a safe separator.
@@ -38,19 +39,11 @@ export function analyzeWrites(sql: string, catalog: RelationCatalog, opts?: { re
     const prev = found.get(key);
     found.set(key, { target, lineage: prev === undefined ? lineage : union(prev.lineage, lineage) });
   };
-  const searchPath = opts?.searchPath !== undefined && opts.searchPath.length > 0 ? opts.searchPath : DEFAULT_SEARCH_PATH;
   const ctx: Context = { catalog, searchPath, predicates: new Map(), opaquePredicates: [], notes: new Set(), views: [], write };
-  let stmts: readonly unknown[] = [];
-  try {
-    // The parser refuses the empty text, which the server takes as an empty query.
-    const parsed: unknown = sql === '' ? {} : parseSync(sql);
-    stmts = isObject(parsed) && Array.isArray(parsed.stmts) ? parsed.stmts : [];
-  } catch (err) {
-    // The server rejects it too, but never guess about text we could not read.
-    write({ kind: 'file', name: '(unparsable statement)' }, opaque(`statement does not parse: ${(err as Error).message}`));
-  }
-  for (const raw of stmts) {
-    const stmt = isObject(raw) ? unwrap(raw.stmt) : undefined;
+  // The server rejects it too, but never guess about text we could not read.
+  if (!parsed.ok) write({ kind: 'file', name: '(unparsable statement)' }, opaque(`statement does not parse: ${parsed.message}`));
+  for (const raw of parsed.ok ? parsed.stmts : []) {
+    const stmt = unwrap(raw.stmt);
     if (stmt === undefined) continue;
     try {
       statementWrites(stmt[0], stmt[1], ROOT(), ctx);

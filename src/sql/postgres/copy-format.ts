@@ -1,9 +1,10 @@
-// The output format of a `COPY ... TO STDOUT`, read from the statement's parse tree, so that
-// its data can be masked (copy-masker.ts). Only what we fully understand is returned: an
-// option we do not know, or one PostgreSQL itself would reject, gives undefined and the
+// The output format of a `COPY ... TO STDOUT`, read from the statement's parse tree (the one
+// policy analysis parsed), so that the adapter can mask its data
+// (src/protocols/postgres/masking/copy-masker.ts). Only what we fully understand is returned:
+// an option we do not know, or one PostgreSQL itself would reject, gives undefined and the
 // caller denies rather than guess at the layout of the bytes.
-import { parseSync } from 'libpg-query';
-import { isObject, str, unwrap } from '../../../policy/sql/ast.ts';
+import { str, unwrap } from './ast.ts';
+import { parsePostgres } from './parse.ts';
 
 export type CopyFormat =
   | { readonly kind: 'text'; readonly delimiter: string; readonly null: string }
@@ -25,16 +26,11 @@ interface Options {
 
 /** The output format of a `COPY ... TO STDOUT` statement, from its parse tree; undefined when `sql` is not exactly one such COPY or has an option this module does not understand (then the caller refuses to mask and denies). */
 export function copyOutputFormat(sql: string): CopyFormat | undefined {
-  let tree: unknown;
-  try {
-    tree = parseSync(sql);
-  } catch {
-    // Unparsable, or the parser not loaded yet: either way we cannot vouch for the format.
-    return undefined;
-  }
-  if (!isObject(tree) || !Array.isArray(tree.stmts) || tree.stmts.length !== 1) return undefined;
-  const raw: unknown = tree.stmts[0];
-  const stmt = isObject(raw) ? unwrap(raw.stmt) : undefined;
+  // The tree policy analysis parsed. Unparsable, or the parser not loaded yet: either way we
+  // cannot vouch for the format.
+  const parsed = parsePostgres(sql);
+  if (!parsed.ok || parsed.stmts.length !== 1) return undefined;
+  const stmt = unwrap(parsed.stmts[0]?.stmt);
   if (stmt === undefined || stmt[0] !== 'CopyStmt') return undefined;
   const body = stmt[1];
   // Only STDOUT reaches the client: FROM, a file name or a program do not produce CopyData out.

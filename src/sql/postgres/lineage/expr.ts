@@ -4,12 +4,12 @@
 // clauses are predicates rather than values). Every other node (operators, casts, CASE,
 // COALESCE, ROW, arrays, JSON constructors...) is the union of its children, which is the
 // safe direction for node types this file has never heard of.
-import { isObject, names, str, unwrap, type JsonObject } from '../../policy/sql/ast.ts';
+import { isObject, names, str, unwrap, type JsonObject } from '../ast.ts';
 import { callWrites, functionKind, isSetReturning } from './functions.ts';
 import { CONSTANT, opaque, union, unionAll } from './lin.ts';
 import { analyzeQuery } from './query.ts';
 import { addPredicate, wholeRow, type Context, type Scope } from './scope.ts';
-import type { ColumnLineage } from './types.ts';
+import type { ColumnLineage } from '../../lineage.ts';
 
 export function exprLineage(value: unknown, scope: Scope, ctx: Context): ColumnLineage {
   if (Array.isArray(value)) return unionAll(value.map((v) => exprLineage(v, scope, ctx)));

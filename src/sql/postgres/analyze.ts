@@ -1,5 +1,6 @@
-// PostgreSQL statement analysis with the real grammar (libpg-query 18, WASM). Turns SQL text
-// into a SqlAction: per statement, its command class, effect, relations and called functions.
+// PostgreSQL statement analysis with the real grammar (libpg-query 18, WASM, run by
+// parse.ts). Turns SQL text into a SqlAction: per statement, its command class, effect,
+// relations and called functions. The tree stays with parse.ts for masking's lineage.
 // Parse, don't grep: a statement the parser rejects or we do not classify gets effect
 // `unknown`, which policy treats as fail closed.
 //
@@ -8,23 +9,19 @@
 //   the text with its literals normalised (normalize.ts) and the search path;
 // - the effect of each statement (its command's, made worse by the functions it calls, which
 //   depend on the session's function catalog) is applied after the lookup, cheaply.
-import { hasSqlDetails, loadModule, parseSync } from 'libpg-query';
 import { analysisCacheStats } from '../../core/analysis-cache-stats.ts';
+import type { AnalyzeOptions } from '../dialect.ts';
 import type { SqlAction, SqlEffect, SqlRelation, SqlStatement } from '../../core/action.ts';
 import { unwrap } from './ast.ts';
 import { classify } from './classify.ts';
-import { worse } from './effects.ts';
-import { functionEffect, type FunctionCatalog } from './function-catalog.ts';
-import { Lru } from './lru.ts';
-import { keyToText, normaliseSql, textToKey, type Normalised } from './normalize.ts';
+import { worse } from '../effects.ts';
+import type { FunctionCatalog } from '../function-catalog.ts';
+import { functionEffect } from './function-catalog.ts';
+import { Lru } from '../../util/lru.ts';
+import { keyToText, textToKey, type Normalised } from '../normalised.ts';
+import { normaliseSql } from './normalize.ts';
+import { clearParsedTrees, loadPostgresParser, parsePostgres, postgresParserLoaded, type Parsed } from './parse.ts';
 import { StatementWalker } from './walk.ts';
-
-export interface AnalyzeOptions {
-  /** The session's search_path: unqualified relations resolve to its first schema, unqualified functions through all of it. */
-  readonly searchPath?: readonly string[];
-  /** The database's functions: user-defined functions count by their volatility. Without it they are `unknown`. */
-  readonly catalog?: FunctionCatalog;
-}
 
 const DEFAULT_SEARCH_PATH: readonly string[] = ['public'];
 /** Agents repeat their statements: cache analyses, but bound entries and the text cached. */
@@ -67,21 +64,9 @@ const exactCache = new Lru<string, Entry>(CACHE_ENTRIES);
 const EXACT = 0;
 const NO_LITERALS: Normalised = Object.freeze({ key: '', literals: Object.freeze([]) });
 
-let loading: Promise<void> | undefined;
-let loaded = false;
-
-/** Loads the parser's WASM module once (~25 ms). Idempotent; a failed load can be retried. */
+/** Loads the grammar (parse.ts) once; analyzePostgres is synchronous after it. */
 export function loadSqlAnalyzer(): Promise<void> {
-  loading ??= loadModule().then(
-    () => {
-      loaded = true;
-    },
-    (err: unknown) => {
-      loading = undefined;
-      throw err;
-    },
-  );
-  return loading;
+  return loadPostgresParser();
 }
 
 /**
@@ -89,7 +74,7 @@ export function loadSqlAnalyzer(): Promise<void> {
  * path and catalog give the same object. Every statement's `text` is this call's own text.
  */
 export function analyzePostgres(sql: string, opts?: AnalyzeOptions): SqlAction {
-  if (!loaded) throw new Error('analyzePostgres called before loadSqlAnalyzer() resolved');
+  if (!postgresParserLoaded()) throw new Error('analyzePostgres called before loadSqlAnalyzer() resolved');
   const searchPath = opts?.searchPath !== undefined && opts.searchPath.length > 0 ? opts.searchPath : DEFAULT_SEARCH_PATH;
   const catalog = opts?.catalog;
   if (sql.length > MAX_CACHED_TEXT) {
@@ -166,6 +151,7 @@ export function resolveExecute(statement: SqlStatement, prepared: (name: string)
 export function clearSqlAnalysisCache(): void {
   cache.clear();
   exactCache.clear();
+  clearParsedTrees();
 }
 
 function materialise(sql: string, shapes: readonly Shape[], mapping: Normalised, searchPath: readonly string[], catalog: FunctionCatalog | undefined): SqlAction {
@@ -188,13 +174,10 @@ function rebase(shapes: readonly Shape[], normalised: Normalised): Shape[] {
 
 function analyzeShapes(sql: string, normalised: Normalised, defaultSchema: string): { shapes: Shape[]; literalFree: boolean } {
   if (sql.trim() === '') return { shapes: [], literalFree: true };
-  let stmts;
-  try {
-    stmts = parseSync(sql).stmts ?? [];
-  } catch (err) {
-    // The message carries a position: only this exact text has it.
-    return { shapes: [parseErrorShape(sql, err)], literalFree: false };
-  }
+  const parsed = parsePostgres(sql);
+  // The message carries a position: only this exact text has it.
+  if (!parsed.ok) return { shapes: [parseErrorShape(sql, parsed)], literalFree: false };
+  const stmts = parsed.stmts;
   const offsets = charOffsets(sql);
   let literalFree = true;
   const shapes = stmts.map((raw) => {
@@ -240,12 +223,11 @@ function unknownShape(start: number, end: number, error: string): Shape {
   return { command: 'unknown', effect: 'unknown', relations: Object.freeze([]), functions: Object.freeze([]), calls: [], start, end, extra: Object.freeze({ error }) };
 }
 
-function parseErrorShape(sql: string, err: unknown): Shape {
-  const message = err instanceof Error ? err.message : String(err);
+function parseErrorShape(sql: string, err: Extract<Parsed, { ok: false }>): Shape {
   const [start, end] = trimmed(sql, 0, sql.length);
-  if (!hasSqlDetails(err) || err.sqlDetails === undefined) return unknownShape(start, end, message);
-  // cursorPosition counts characters from 0; PostgreSQL reports them from 1.
-  return unknownShape(start, end, `${message} at character ${err.sqlDetails.cursorPosition + 1}`);
+  if (err.position === undefined) return unknownShape(start, end, err.message);
+  // The parser counts characters from 0; PostgreSQL reports them from 1.
+  return unknownShape(start, end, `${err.message} at character ${err.position + 1}`);
 }
 
 /** [start, end) of text.slice(start, end).trim() within text. */

@@ -3,13 +3,13 @@
 // chunking. The text masker's own tests are in test/masking/text-stream.test.ts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, parseConfig } from '../../../src/config/load.ts';
-import { maskRuleFromConfig } from '../../../src/masking/config.ts';
-import { compileJsonPath, formatJsonPath, JsonPathError, MAX_JSON_PATH_STEPS } from '../../../src/masking/json-path.ts';
-import type { MaskPlan } from '../../../src/masking/plan.ts';
-import { WITHHELD_LINE } from '../../../src/masking/text-stream.ts';
-import { bodyKind, maskJson, maskText, ndjsonMasker, needsMasking, sseMasker, WITHHELD_EVENT } from '../../../src/protocols/http/masking/body.ts';
-import { assertSplitInvariant, PEM, plan } from '../../support/stream-masking.ts';
+import { ConfigError, parseConfig } from '../../src/config/load.ts';
+import { maskRuleFromConfig } from '../../src/policy/mask-rules.ts';
+import { compileJsonPath, formatJsonPath, JsonPathError, MAX_JSON_PATH_STEPS } from '../../src/masking/json-path.ts';
+import type { MaskPlan } from '../../src/masking/plan.ts';
+import { WITHHELD_LINE } from '../../src/masking/text-stream.ts';
+import { bodyKind, maskJson, maskText, ndjsonMasker, needsMasking, sseMasker, WITHHELD_EVENT } from '../../src/masking/body.ts';
+import { assertSplitInvariant, PEM, plan } from '../support/stream-masking.ts';
 
 function json(text: string, p: MaskPlan): { text: string; paths: readonly string[]; hits: number; asText: boolean } {
   const r = maskJson(Buffer.from(text), p);

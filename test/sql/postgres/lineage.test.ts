@@ -3,9 +3,10 @@
 // predicate columns, then the statement forms that have no result set or fail closed.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { loadSqlAnalyzer } from '../../src/policy/sql/analyze-postgres.ts';
-import { analyzeLineage, analyzePredicates, createRelationCatalog, type QueryLineage } from '../../src/masking/lineage/lineage.ts';
-import type { ColumnLineage } from '../../src/masking/lineage/types.ts';
+import { loadSqlAnalyzer } from '../../../src/sql/postgres/analyze.ts';
+import type { ColumnLineage, QueryLineage } from '../../../src/sql/lineage.ts';
+import { analyzeLineage, analyzePredicates } from '../../../src/sql/postgres/lineage/lineage.ts';
+import { createRelationCatalog } from '../../../src/sql/relation-catalog.ts';
 
 before(() => loadSqlAnalyzer());
 

@@ -1,7 +1,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SqlEffect } from '../../src/core/action.ts';
-import { analyzePostgres, clearSqlAnalysisCache, loadSqlAnalyzer } from '../../src/policy/sql/analyze-postgres.ts';
+import type { SqlEffect } from '../../../src/core/action.ts';
+import { analyzePostgres, clearSqlAnalysisCache, loadSqlAnalyzer } from '../../../src/sql/postgres/analyze.ts';
 
 before(() => loadSqlAnalyzer());
 

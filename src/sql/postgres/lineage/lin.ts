@@ -1,6 +1,6 @@
 // Operations on lineages. Opaque absorbs everything: once one input of an expression cannot
 // be traced, neither can the expression (fail closed).
-import type { ColumnLineage, SourceColumn } from './types.ts';
+import type { ColumnLineage, SourceColumn } from '../../lineage.ts';
 
 export const CONSTANT: ColumnLineage = Object.freeze({ kind: 'columns', sources: Object.freeze([]) });
 

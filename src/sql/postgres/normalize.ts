@@ -8,14 +8,10 @@
 // a number glued to a word, a mark character in the text) gives no key: the caller then keys
 // by the exact text.
 
+import type { Normalised } from '../normalised.ts';
+
 export const STRING_MARK = '\u0001';
 export const NUMBER_MARK = '\u0002';
-
-export interface Normalised {
-  readonly key: string;
-  /** Per literal, three numbers: its offset in key, its offset in the text, its length in the text. */
-  readonly literals: readonly number[];
-}
 
 const Ch = {
   Mark1: 1,
@@ -184,20 +180,4 @@ function normalise(sql: string): Normalised | undefined {
     }
   }
   return { key: b.copied === 0 ? sql : b.key + sql.slice(b.copied), literals: b.literals };
-}
-
-/** Offset in the key -> offset in the text (never inside a literal). */
-export function keyToText(n: Normalised, offset: number): number {
-  let out = offset;
-  const l = n.literals;
-  for (let k = 0; k < l.length && (l[k] ?? 0) < offset; k += 3) out += (l[k + 2] ?? 1) - 1;
-  return out;
-}
-
-/** Offset in the text -> offset in the key. */
-export function textToKey(n: Normalised, offset: number): number {
-  let out = offset;
-  const l = n.literals;
-  for (let k = 0; k < l.length && (l[k + 1] ?? 0) < offset; k += 3) out -= (l[k + 2] ?? 1) - 1;
-  return out;
 }

@@ -3,10 +3,10 @@
 // except the few built-ins that read relations or run SQL they are given as text
 // (`query_to_xml('select ssn from customers', ...)`), which no argument lineage can describe.
 // A user-defined function can read any table itself, so its result is opaque.
-import { BUILTIN_VOLATILITY } from '../../policy/sql/builtin-functions.ts';
+import { BUILTIN_VOLATILITY } from '../builtin-functions.ts';
 import { opaque } from './lin.ts';
 import type { Context } from './scope.ts';
-import type { ColumnLineage } from './types.ts';
+import type { ColumnLineage } from '../../lineage.ts';
 
 const READS_BY_NAME = new Set(
   `query_to_xml query_to_xmlschema query_to_xml_and_xmlschema table_to_xml table_to_xmlschema

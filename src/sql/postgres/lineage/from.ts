@@ -1,14 +1,14 @@
 // FROM items: relations (tables, views expanded through their definitions, CTEs), subqueries,
 // functions, and join trees with PostgreSQL's USING/NATURAL column merging.
-import { parseSync } from 'libpg-query';
-import { isObject, names, str, unwrap, type JsonObject } from '../../policy/sql/ast.ts';
-import { Lru } from '../../policy/sql/lru.ts';
+import { isObject, names, str, unwrap, type JsonObject } from '../ast.ts';
+import { Lru } from '../../../util/lru.ts';
 import { exprLineage, predicate } from './expr.ts';
 import { builtinOutputs, callWrites, functionKind } from './functions.ts';
 import { CONSTANT, opaque, source, union } from './lin.ts';
 import { analyzeQuery, rename } from './query.ts';
+import { parseViewDefinition } from '../parse.ts';
 import { addPredicate, Scope, type Column, type Context, type FromItem, type RangeEntry } from './scope.ts';
-import type { ColumnLineage } from './types.ts';
+import type { ColumnLineage } from '../../lineage.ts';
 
 /** Views over views over views: deeper than this is opaque (and a cycle is caught earlier). */
 export const MAX_VIEW_DEPTH = 8;
@@ -132,13 +132,8 @@ function parseDefinition(definition: string): readonly [string, JsonObject] | nu
   const cached = definitions.get(definition);
   if (cached !== undefined) return cached;
   let stmt: readonly [string, JsonObject] | null = null;
-  try {
-    const parsed: unknown = parseSync(definition);
-    const stmts = isObject(parsed) && Array.isArray(parsed.stmts) ? parsed.stmts : [];
-    stmt = (stmts.length === 1 && isObject(stmts[0]) ? unwrap(stmts[0].stmt) : undefined) ?? null;
-  } catch {
-    stmt = null;
-  }
+  const parsed = parseViewDefinition(definition);
+  if (parsed.ok && parsed.stmts.length === 1) stmt = unwrap(parsed.stmts[0]?.stmt) ?? null;
   definitions.set(definition, stmt);
   return stmt;
 }
