@@ -36,6 +36,7 @@ const LAYERS = {
   store: [...LOWER, { group: ['**/audit/**', '**/recorder/**', '**/reviews/**', '**/identity/**', '**/vault/**', '**/connections/**'], message: 'the store imports nothing of the modules that use it; put shared types in store/repositories/ or core/' }],
   pipeline: [ADAPTERS, { group: ['**/runtime/**'], message: 'the pipeline is wired by the runtime; it does not import it' }],
   api: [{ group: ['**/protocols/**', '**/cli/**'], message: 'the admin API reaches sessions through the pipeline and the store, never an adapter or the CLI' }],
+  cli: [],
   runtime: [{ group: ['**/cli/**'], message: 'the runtime is started by the CLI; it does not import it' }],
 };
 
@@ -71,6 +72,13 @@ export default tseslint.config(
     files: [`src/${folder}/**/*.ts`],
     rules: {
       'no-restricted-imports': ['error', { paths: folder === 'store' ? [] : STORE_PATHS, patterns: [...(folder === 'store' ? [] : STORE_PATTERNS), ...own] }],
+    },
+  })),
+  // No protocol adapter imports another: what they share belongs in the pipeline.
+  ...PROTOCOLS.map((p) => ({
+    files: [`src/protocols/${p}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': ['error', { paths: STORE_PATHS, patterns: [...STORE_PATTERNS, { group: ['**/api/**', '**/cli/**', '**/runtime/**'], message: 'an adapter gets what it needs through AdapterContext, never from the API, the CLI or the runtime' }, { group: PROTOCOLS.filter((o) => o !== p).flatMap((o) => [`**/protocols/${o}/**`, `../${o}/**`, `../../${o}/**`]), message: 'a protocol adapter must not import another; move shared code to the pipeline' }] }],
     },
   })),
 );
