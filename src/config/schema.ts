@@ -151,6 +151,20 @@ const httpConnection = z.strictObject({
   max_concurrency: z.number().int().min(1).default(64),
   /** Largest response body buffered to mask JSON by path (bytes); a larger JSON body is refused (502). */
   max_masked_body: z.number().int().min(1024).default(16 * 1024 * 1024),
+  /**
+   * What the upstream could be made to act on besides the method and path policy decides on
+   * (docs/http.md, "Request integrity"). `method_overrides`: X-HTTP-Method-Override and `_method`
+   * parameters refused, stripped, or decided as the effective method. `path_overrides`:
+   * X-Original-URL, X-Forwarded-Prefix... refused or stripped. `non_canonical_paths`: dot
+   * segments, `//`, `%2E`... refused, or rewritten to the canonical path that is then decided.
+   */
+  integrity: z
+    .strictObject({
+      method_overrides: z.enum(['refuse', 'strip', 'decide']).default('refuse'),
+      path_overrides: z.enum(['refuse', 'strip']).default('refuse'),
+      non_canonical_paths: z.enum(['refuse', 'normalise']).default('refuse'),
+    })
+    .default({ method_overrides: 'refuse', path_overrides: 'refuse', non_canonical_paths: 'refuse' }),
   upstream: z.strictObject({
     url: z.url(),
     /** CA file (PEM) to verify the upstream's certificate; system CAs when absent. */

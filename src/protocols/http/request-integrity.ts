@@ -1,0 +1,132 @@
+// Whether a request can reach the upstream as exactly the request policy decides on, under
+// the connection's `integrity` settings: a method override refused, stripped, or decided as
+// the effective method; a path or host override header refused or stripped; a path not in
+// canonical form refused or rewritten (target.ts); what no setting makes safe refused. The
+// result is the request to decide and to forward, and a refusal that the server hands the
+// gate as the decision's check, so that it is audited as a denial like any other.
+import { isUtf8 } from 'node:buffer';
+import type { IncomingHttpHeaders } from 'node:http';
+import { GatewayError } from '../../core/errors.ts';
+import {
+  formOverrides,
+  headerOverrides,
+  jsonMembers,
+  jsonOverrides,
+  METHOD_OVERRIDE_HEADERS,
+  multipartOverrides,
+  multipartParts,
+  TARGET_OVERRIDE_HEADERS,
+  withoutFormOverrides,
+  withoutHeaders,
+  withoutJsonOverrides,
+  withoutMultipartOverrides,
+  type Override,
+} from './overrides.ts';
+import type { HttpConnection } from './router.ts';
+import type { TargetReading } from './target.ts';
+
+export type IntegritySettings = HttpConnection['integrity'];
+
+/** What an override may turn a request into under `decide`: the methods the gateway forwards. */
+const DECIDABLE_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+export interface CheckedRequest {
+  /** The method to decide on and to send. */
+  readonly method: string;
+  /** The query to decide on and to send (with its `?`, or ''). */
+  readonly search: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+  /** Why nothing may be forwarded; undefined when the request can go as it now is. */
+  readonly refusal: GatewayError | undefined;
+}
+
+interface Received {
+  readonly method: string;
+  readonly headers: IncomingHttpHeaders;
+  /** `req.rawHeaders`: names as sent, duplicates kept. */
+  readonly rawHeaders: readonly string[];
+  readonly body: Buffer;
+}
+
+export function checkRequest(connection: string, settings: IntegritySettings, target: TargetReading, received: Received): CheckedRequest {
+  const asReceived = (refusal: GatewayError): CheckedRequest => ({ method: received.method, search: target.search, headers: received.headers, body: received.body, refusal });
+  const shownPath = target.path.slice(0, 200);
+  if (target.unreadable !== undefined) return asReceived(new GatewayError('PCS_HTTP_AMBIGUOUS_PATH', { path: shownPath, reason: target.unreadable }));
+  if (received.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'host').length > 1) return asReceived(new GatewayError('PCS_HTTP_BAD_REQUEST', { reason: 'more than one Host header' }));
+  if (target.nonCanonical !== undefined && settings.non_canonical_paths === 'refuse') {
+    return asReceived(new GatewayError('PCS_HTTP_AMBIGUOUS_PATH', { path: shownPath, reason: `not in canonical form: ${target.nonCanonical}; send ${shownPath}` }));
+  }
+
+  let headers = received.headers;
+  const targetOverrides = headerOverrides(headers, TARGET_OVERRIDE_HEADERS);
+  if (targetOverrides.length > 0) {
+    if (settings.path_overrides === 'refuse') return asReceived(new GatewayError('PCS_HTTP_TARGET_OVERRIDE', { header: targetOverrides.map((o) => o.header).join(', '), connection }));
+    headers = withoutHeaders(headers, targetOverrides.map((o) => o.header));
+  }
+
+  const found = methodOverrides(headers, target.search, received.body);
+  if ('unreadable' in found) return asReceived(new GatewayError('PCS_HTTP_BAD_REQUEST', { reason: found.unreadable }));
+  const { overrides } = found;
+  if (overrides.length === 0) return { method: received.method, search: target.search, headers, body: received.body, refusal: undefined };
+  const where = overrides.map((o) => o.where).join(', ');
+  if (settings.method_overrides === 'refuse') return asReceived(new GatewayError('PCS_HTTP_METHOD_OVERRIDE', { where, connection, detail: 'send the method you mean as the request method' }));
+  if (overrides.some((o) => !o.strippable)) return asReceived(new GatewayError('PCS_HTTP_METHOD_OVERRIDE', { where, connection, detail: 'it cannot be removed without changing another parameter' }));
+
+  const overrideHeaders = headerOverrides(headers, METHOD_OVERRIDE_HEADERS).map((o) => o.header);
+  const search = target.search === '' ? '' : `?${withoutFormOverrides(target.search.slice(1))}`;
+  const stripped = { headers: withoutHeaders(headers, overrideHeaders), search: search === '?' ? '' : search };
+  if (settings.method_overrides === 'strip') return { method: received.method, ...stripped, body: withoutBodyOverrides(headers['content-type'], received.body), refusal: undefined };
+
+  // decide: the method the upstream would act as is the one decided and sent. The override
+  // headers and query parameters go; a body's stays (frameworks honour it on POST only).
+  const methods = [...new Set(overrides.map((o) => o.value.trim().toUpperCase()))];
+  if (methods.length > 1) return asReceived(new GatewayError('PCS_HTTP_METHOD_OVERRIDE', { where, connection, detail: `they disagree (${methods.join(', ')})` }));
+  const method = methods[0] as string;
+  if (!DECIDABLE_METHODS.has(method)) return asReceived(new GatewayError('PCS_HTTP_METHOD_OVERRIDE', { where, connection, detail: `${method.slice(0, 20)} is not a method the gateway forwards` }));
+  return { method, ...stripped, body: received.body, refusal: undefined };
+}
+
+/** Every method override in the headers, the query and the body; or why the body cannot be looked into. */
+function methodOverrides(headers: IncomingHttpHeaders, search: string, body: Buffer): { overrides: Override[] } | { unreadable: string } {
+  const overrides: Override[] = headerOverrides(headers, METHOD_OVERRIDE_HEADERS).map((h) => ({ where: `header ${h.header}`, value: h.value, strippable: true }));
+  if (search !== '') overrides.push(...formOverrides(search.slice(1), 'query parameter'));
+  if (body.length === 0) return { overrides };
+  const type = headers['content-type'];
+  // Rack reads a POST body without a content type as a form.
+  if (type === undefined || /^application\/x-www-form-urlencoded\b/i.test(type)) overrides.push(...formOverrides(body.toString('latin1'), 'form field'));
+  else if (/^multipart\/form-data\b/i.test(type)) {
+    const parts = multipartParts(body.toString('latin1'), type);
+    if (parts === undefined) return { unreadable: 'a multipart/form-data body whose parts cannot be read (no boundary, or no closing delimiter)' };
+    overrides.push(...multipartOverrides(parts));
+  } else if (/[/+]json\b/i.test(type)) {
+    const members = jsonObjectMembers(body);
+    if (members !== undefined) overrides.push(...jsonOverrides(members));
+  }
+  return { overrides };
+}
+
+function withoutBodyOverrides(type: string | undefined, body: Buffer): Buffer {
+  if (body.length === 0) return body;
+  if (type === undefined || /^application\/x-www-form-urlencoded\b/i.test(type)) return Buffer.from(withoutFormOverrides(body.toString('latin1')), 'latin1');
+  if (/^multipart\/form-data\b/i.test(type)) {
+    const text = body.toString('latin1');
+    return Buffer.from(withoutMultipartOverrides(text, multipartParts(text, type) ?? []), 'latin1');
+  }
+  if (/[/+]json\b/i.test(type)) {
+    const members = jsonObjectMembers(body);
+    if (members !== undefined) return Buffer.from(withoutJsonOverrides(body.toString('utf8'), members), 'utf8');
+  }
+  return body;
+}
+
+function jsonObjectMembers(body: Buffer): ReturnType<typeof jsonMembers> {
+  if (!isUtf8(body)) return undefined;
+  const text = body.toString('utf8');
+  try {
+    JSON.parse(text);
+  } catch {
+    return undefined; // policy refuses a JSON body that does not parse (request.ts)
+  }
+  return jsonMembers(text);
+}
