@@ -186,7 +186,8 @@ export function withoutJsonOverrides(text: string, members: readonly Member[]): 
   let prev: number | undefined;
   members.forEach((m, k) => {
     if (METHOD_PARAM.test(m.key)) return;
-    if (prev !== undefined) out += prev === k - 1 ? text.slice((members[prev] as Member).end, m.start) : ',';
+    // The separator that followed the previous kept member, so `{"a":1, "_method":"X", "b":2}` keeps its `, `.
+    if (prev !== undefined) out += text.slice((members[prev] as Member).end, (members[prev + 1] as Member).start);
     out += text.slice(m.start, m.end);
     prev = k;
   });

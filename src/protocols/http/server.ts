@@ -130,7 +130,7 @@ export class HttpListener {
     let review: string | null = null;
     if (decision.verdict === 'deny') {
       this.#problem(res, refusal !== undefined && decision.code === refusal.code ? refusal : denial(decision, identity.subject, connection.name), requestId);
-      recording.event('denied', { ...base, status: 403, duration_ms: since(started) });
+      recording.event('denied', { ...base, status: res.statusCode, duration_ms: since(started) });
       return;
     }
     if (decision.verdict === 'review') {
