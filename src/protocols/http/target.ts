@@ -94,7 +94,6 @@ function readSegment(raw: string, notes: Set<string>): string | { refused: strin
       const structural = STRUCTURAL_ESCAPES[byte];
       if (structural !== undefined) return { refused: structural };
       if (byte < 0x20 || byte === 0x7f) return { refused: 'an encoded NUL or control character' };
-      if (byte === 0x25 && HEX.test(raw.slice(i + 1, i + 3))) return { refused: 'double percent-encoding (%25 followed by hex digits), which a second decoding turns into another character' };
       if (hex !== hex.toUpperCase()) notes.add('lower-case percent escapes');
       const char = String.fromCharCode(byte);
       if (UNRESERVED.test(char)) {
@@ -117,6 +116,8 @@ function readSegment(raw: string, notes: Set<string>): string | { refused: strin
     }
     bytes.push(code);
   }
+  // Checked on the canonical spelling: `%25%32%65` is `%252e` once its unreserved escapes are decoded.
+  if (/%25[0-9A-F]{2}/i.test(out)) return { refused: 'double percent-encoding (%25 followed by hex digits), which a second decoding turns into another character' };
   if (escaped) {
     // Overlong forms (%C0%AE is an overlong `.`, %C0%AF a `/`) and broken sequences are not UTF-8.
     if (!isUtf8(Buffer.from(bytes))) return { refused: 'percent-encoded bytes that are not valid UTF-8 (overlong or broken sequences)' };
