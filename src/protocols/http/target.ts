@@ -105,7 +105,7 @@ function readSegment(raw: string, notes: Set<string>): string | { refused: strin
       continue;
     }
     if (c === '\\') return { refused: 'a backslash, which some servers read as /' };
-    if (c === ';') return { refused: 'a ; path parameter, which Tomcat and Spring cut off the segment (/admin;x=1 is /admin to them)' };
+    if (c === ';') return { refused: 'a ; path parameter, which Tomcat and Spring cut off the segment: /admin;x=1 is /admin to them' };
     const code = c.charCodeAt(0);
     if (code < 0x20 || code >= 0x7f) return { refused: 'a control or non-ASCII character not percent-encoded' };
     if (LITERAL.test(c)) out += c;

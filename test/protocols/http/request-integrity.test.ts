@@ -266,6 +266,11 @@ policies:
       for (const h of ['x-original-url', 'x-forwarded-prefix', 'x-forwarded-host']) assert.equal(seen.headers[h], undefined);
     });
 
+    it('never passes the agent\'s Host on: the upstream sees its own', async () => {
+      const seen = forwardedOnce(await curl('/strict/invoices', '-H', 'Host: admin.internal'));
+      assert.equal(seen.headers.host, new URL(up.url).host);
+    });
+
     it('refuses two Host headers', async () => {
       refused(await raw(`GET /strict/invoices HTTP/1.1\r\nHost: a.example\r\nHost: b.example`), 400, 'PCS_HTTP_BAD_REQUEST', /more than one Host/);
     });
