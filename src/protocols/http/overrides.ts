@@ -12,8 +12,8 @@
 // Header names are compared with `_` read as `-`: CGI-style servers map both to one variable.
 import type { IncomingHttpHeaders } from 'node:http';
 
-export const METHOD_OVERRIDE_HEADERS: readonly string[] = ['x-http-method-override', 'x-http-method', 'x-method-override'];
-export const TARGET_OVERRIDE_HEADERS: readonly string[] = [
+export const METHOD_OVERRIDE_HEADERS: ReadonlySet<string> = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
+export const TARGET_OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
   'x-original-url',
   'x-rewrite-url',
   'x-original-uri',
@@ -24,10 +24,12 @@ export const TARGET_OVERRIDE_HEADERS: readonly string[] = [
   'x-forwarded-host',
   'x-host',
   'forwarded',
-];
+]);
 
 /** `_method`, and `_method[...]` (PHP and Rack read brackets as nesting), in any case. */
 const METHOD_PARAM = /^_method(\[.*)?$/i;
+/** Text that could spell `_method` somewhere: the word itself, or an escape (`%5F`, JSON's `\u005f`). */
+const MAY_NAME_METHOD = /method|[%\\]/i;
 
 export interface Override {
   /** Where it was found, for the agent: `header X-HTTP-Method-Override`, `query parameter _method`... */
@@ -38,11 +40,12 @@ export interface Override {
 }
 
 /** Header names of `names` present in `headers` (as received, lower-case), with their values. */
-export function headerOverrides(headers: IncomingHttpHeaders, names: readonly string[]): { header: string; value: string }[] {
+export function headerOverrides(headers: IncomingHttpHeaders, names: ReadonlySet<string>): { header: string; value: string }[] {
   const found: { header: string; value: string }[] = [];
-  for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined) continue;
-    if (names.includes(k.replace(/_/g, '-'))) found.push({ header: k, value: Array.isArray(v) ? v.join(', ') : v });
+  for (const k in headers) {
+    const v = headers[k];
+    if (v === undefined || !names.has(k.includes('_') ? k.replace(/_/g, '-') : k)) continue;
+    found.push({ header: k, value: Array.isArray(v) ? v.join(', ') : v });
   }
   return found;
 }
@@ -61,6 +64,8 @@ export function withoutHeaders(headers: IncomingHttpHeaders, drop: readonly stri
  */
 export function formOverrides(text: string, where: string): Override[] {
   const found: Override[] = [];
+  // Most forms and queries name no method and escape no name: nothing to decode.
+  if (!MAY_NAME_METHOD.test(text)) return found;
   for (const pair of text.split('&')) {
     const pieces = pair.split(';');
     pieces.forEach((piece, i) => {
@@ -144,11 +149,11 @@ export function withoutMultipartOverrides(body: string, parts: readonly Part[]):
   return out + body.slice(at);
 }
 
-/** A top-level member of a JSON object: its key, its value, and where it lies (key to end of value). */
+/** A top-level member of a JSON object: its key and where it lies (key to end of value). */
 interface Member {
   readonly key: string;
-  readonly value: unknown;
   readonly start: number;
+  readonly valueStart: number;
   readonly end: number;
 }
 
@@ -161,11 +166,12 @@ export function jsonMembers(text: string): Member[] | undefined {
   while (text[i] === '"') {
     const start = i;
     const keyEnd = skipString(text, i);
-    const key = JSON.parse(text.slice(i, keyEnd)) as string;
+    const rawKey = text.slice(i + 1, keyEnd - 1);
+    const key = rawKey.includes('\\') ? (JSON.parse(text.slice(i, keyEnd)) as string) : rawKey;
     i = skipSpace(text, keyEnd);
     i = skipSpace(text, i + 1); // the colon
     const end = skipValue(text, i);
-    members.push({ key, value: JSON.parse(text.slice(i, end)) as unknown, start, end });
+    members.push({ key, start, valueStart: i, end });
     i = skipSpace(text, end);
     if (text[i] !== ',') break;
     i = skipSpace(text, i + 1);
@@ -173,8 +179,18 @@ export function jsonMembers(text: string): Member[] | undefined {
   return members;
 }
 
-export function jsonOverrides(members: readonly Member[]): Override[] {
-  return members.filter((m) => METHOD_PARAM.test(m.key)).map((m) => ({ where: `JSON member ${m.key}`, value: typeof m.value === 'string' ? m.value : JSON.stringify(m.value), strippable: true }));
+/** Whether a JSON body could hold a `_method` member at all; most do not, and are not scanned. */
+export function mayHoldJsonOverride(text: string): boolean {
+  return MAY_NAME_METHOD.test(text);
+}
+
+export function jsonOverrides(text: string, members: readonly Member[]): Override[] {
+  return members
+    .filter((m) => METHOD_PARAM.test(m.key))
+    .map((m) => {
+      const value = JSON.parse(text.slice(m.valueStart, m.end)) as unknown;
+      return { where: `JSON member ${m.key}`, value: typeof value === 'string' ? value : JSON.stringify(value), strippable: true };
+    });
 }
 
 /** The object without its `_method` members; the other members, and what lies between neighbours kept, byte for byte. */

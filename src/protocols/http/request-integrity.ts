@@ -12,6 +12,7 @@ import {
   headerOverrides,
   jsonMembers,
   jsonOverrides,
+  mayHoldJsonOverride,
   METHOD_OVERRIDE_HEADERS,
   multipartOverrides,
   multipartParts,
@@ -53,7 +54,7 @@ export function checkRequest(connection: string, settings: IntegritySettings, ta
   const asReceived = (refusal: GatewayError): CheckedRequest => ({ method: received.method, search: target.search, headers: received.headers, body: received.body, refusal });
   const shownPath = target.path.slice(0, 200);
   if (target.unreadable !== undefined) return asReceived(new GatewayError('PCS_HTTP_AMBIGUOUS_PATH', { path: shownPath, reason: target.unreadable }));
-  if (received.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'host').length > 1) return asReceived(new GatewayError('PCS_HTTP_BAD_REQUEST', { reason: 'more than one Host header' }));
+  if (hostHeaders(received.rawHeaders) > 1) return asReceived(new GatewayError('PCS_HTTP_BAD_REQUEST', { reason: 'more than one Host header' }));
   if (target.nonCanonical !== undefined && settings.non_canonical_paths === 'refuse') {
     return asReceived(new GatewayError('PCS_HTTP_AMBIGUOUS_PATH', { path: shownPath, reason: `not in canonical form: ${target.nonCanonical}; send ${shownPath}` }));
   }
@@ -100,8 +101,8 @@ function methodOverrides(headers: IncomingHttpHeaders, search: string, body: Buf
     if (parts === undefined) return { unreadable: 'a multipart/form-data body whose parts cannot be read (no boundary, or no closing delimiter)' };
     overrides.push(...multipartOverrides(parts));
   } else if (/[/+]json\b/i.test(type)) {
-    const members = jsonObjectMembers(body);
-    if (members !== undefined) overrides.push(...jsonOverrides(members));
+    const json = jsonObject(body);
+    if (json !== undefined) overrides.push(...jsonOverrides(json.text, json.members));
   }
   return { overrides };
 }
@@ -114,19 +115,28 @@ function withoutBodyOverrides(type: string | undefined, body: Buffer): Buffer {
     return Buffer.from(withoutMultipartOverrides(text, multipartParts(text, type) ?? []), 'latin1');
   }
   if (/[/+]json\b/i.test(type)) {
-    const members = jsonObjectMembers(body);
-    if (members !== undefined) return Buffer.from(withoutJsonOverrides(body.toString('utf8'), members), 'utf8');
+    const json = jsonObject(body);
+    if (json !== undefined) return Buffer.from(withoutJsonOverrides(json.text, json.members), 'utf8');
   }
   return body;
 }
 
-function jsonObjectMembers(body: Buffer): ReturnType<typeof jsonMembers> {
+/** A JSON object body that could name a method, with its top-level members; else undefined. */
+function jsonObject(body: Buffer): { text: string; members: NonNullable<ReturnType<typeof jsonMembers>> } | undefined {
   if (!isUtf8(body)) return undefined;
   const text = body.toString('utf8');
+  if (!mayHoldJsonOverride(text)) return undefined;
   try {
     JSON.parse(text);
   } catch {
     return undefined; // policy refuses a JSON body that does not parse (request.ts)
   }
-  return jsonMembers(text);
+  const members = jsonMembers(text);
+  return members === undefined ? undefined : { text, members };
+}
+
+function hostHeaders(rawHeaders: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if ((rawHeaders[i] as string).length === 4 && (rawHeaders[i] as string).toLowerCase() === 'host') n++;
+  return n;
 }

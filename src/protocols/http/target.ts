@@ -18,10 +18,13 @@ export interface TargetReading {
   readonly nonCanonical: string | undefined;
 }
 
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 /** RFC 3986 unreserved: an escape of one of these is only another spelling of it. */
-const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+const UNRESERVED = asciiTable(`${ALNUM}-._~`);
 /** What a canonical path holds literally besides `/` and escapes: unreserved, sub-delims but `;`, `:` and `@`. */
-const LITERAL = /^[A-Za-z0-9\-._~!$&'()*+,=:@]$/;
+const LITERAL = asciiTable(`${ALNUM}-._~!$&'()*+,=:@`);
+/** The common case, canonical as it comes: non-empty segments of literal characters, none `.` or `..`. */
+const PLAIN = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9\-._~!$&'()*+,=:@]+)*\/?$/;
 const HEX = /^[0-9A-Fa-f]{2}$/;
 /** Characters that some server reads as structure once decoded: a separator, a parameter, a query or fragment, an escape. */
 const STRUCTURAL_ESCAPES: Readonly<Record<number, string>> = {
@@ -48,6 +51,7 @@ export function readTarget(raw: string): TargetReading {
   const rawPath = q < 0 ? withoutFragment : withoutFragment.slice(0, q);
   const search = q < 0 ? '' : withoutFragment.slice(q);
   if (hash >= 0) return unreadable(rawPath, search, 'a fragment (#) in the request target');
+  if (PLAIN.test(rawPath)) return { path: rawPath, search, unreadable: undefined, nonCanonical: undefined };
   const notes = new Set<string>();
   const segments: string[] = [];
   for (const rawSegment of rawPath.slice(1).split('/')) {
@@ -86,6 +90,12 @@ function readSegment(raw: string, notes: Set<string>): string | { refused: strin
   let escaped = false;
   for (let i = 0; i < raw.length; i++) {
     const c = raw[i] as string;
+    const code = raw.charCodeAt(i);
+    if (code < 0x80 && LITERAL[code] === 1) {
+      out += c;
+      bytes.push(code);
+      continue;
+    }
     if (c === '%') {
       const hex = raw.slice(i + 1, i + 3);
       if (!HEX.test(hex)) return { refused: 'malformed percent-encoding' };
@@ -95,10 +105,9 @@ function readSegment(raw: string, notes: Set<string>): string | { refused: strin
       if (structural !== undefined) return { refused: structural };
       if (byte < 0x20 || byte === 0x7f) return { refused: 'an encoded NUL or control character' };
       if (hex !== hex.toUpperCase()) notes.add('lower-case percent escapes');
-      const char = String.fromCharCode(byte);
-      if (UNRESERVED.test(char)) {
+      if (UNRESERVED[byte] === 1) {
         notes.add('percent-encoded unreserved characters (such as %2E or %41)');
-        out += char;
+        out += String.fromCharCode(byte);
       } else out += `%${hex.toUpperCase()}`;
       bytes.push(byte);
       escaped = escaped || byte >= 0x80;
@@ -106,14 +115,10 @@ function readSegment(raw: string, notes: Set<string>): string | { refused: strin
     }
     if (c === '\\') return { refused: 'a backslash, which some servers read as /' };
     if (c === ';') return { refused: 'a ; path parameter, which Tomcat and Spring cut off the segment: /admin;x=1 is /admin to them' };
-    const code = c.charCodeAt(0);
     if (code < 0x20 || code >= 0x7f) return { refused: 'a control or non-ASCII character not percent-encoded' };
-    if (LITERAL.test(c)) out += c;
-    else {
-      // `"`, `<`, `{`, `|`, `[`... must be escaped (RFC 3986): clients send them so.
-      notes.add('characters that must be percent-encoded');
-      out += `%${code.toString(16).toUpperCase().padStart(2, '0')}`;
-    }
+    // `"`, `<`, `{`, `|`, `[`... must be escaped (RFC 3986): clients send them so.
+    notes.add('characters that must be percent-encoded');
+    out += `%${code.toString(16).toUpperCase().padStart(2, '0')}`;
     bytes.push(code);
   }
   // Checked on the canonical spelling: `%25%32%65` is `%252e` once its unreserved escapes are decoded.
@@ -126,6 +131,12 @@ function readSegment(raw: string, notes: Set<string>): string | { refused: strin
     if (compat !== text && (NFKC_STRUCTURE.test(compat) || compat === '.' || compat === '..')) return { refused: 'characters that Unicode compatibility normalisation (NFKC) turns into a separator or a dot segment' };
   }
   return out;
+}
+
+function asciiTable(chars: string): Uint8Array {
+  const table = new Uint8Array(128);
+  for (const c of chars) table[c.charCodeAt(0)] = 1;
+  return table;
 }
 
 function unreadable(path: string, search: string, reason: string): TargetReading {
