@@ -2,12 +2,14 @@
 // upstream that records every request it receives. For each override convention (headers,
 // `_method` in the query, a form, a multipart and a JSON body, path and host headers) and
 // each path encoding, the gateway's answer is checked, and so is what the upstream saw:
-// nothing for a refusal, exactly the decided request otherwise. Raw paths go through
-// `curl --path-as-is` (or a socket, for what curl will not send).
+// nothing for a refusal, exactly the decided request otherwise. Then a real framework
+// (fastify) shows a bypass works when sent to it directly, and not through the gateway. Raw
+// paths go through `curl --path-as-is` (or a socket, for what curl will not send).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect } from 'node:net';
+import { fastify, type FastifyInstance } from 'fastify';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startTestGateway, type TestGateway } from '../../support/gateway.ts';
@@ -38,6 +40,27 @@ async function startRecordingUpstream(): Promise<{ server: Server; url: string; 
   return { server, url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, seen };
 }
 
+/**
+ * A real framework's reading: fastify with the router options that make `;` a query delimiter
+ * and merge `//`, trusting its proxy (X-Forwarded-Host). Each handler says which route ran.
+ */
+async function startFastifyUpstream(): Promise<{ app: FastifyInstance; url: string; ran: string[] }> {
+  const ran: string[] = [];
+  // fastify 5.12 reads these under routerOptions; its types do not list them there yet.
+  const routerOptions = { useSemicolonDelimiter: true, ignoreDuplicateSlashes: true };
+  const app = fastify({ trustProxy: true, routerOptions });
+  app.get('/api/admin', async (request) => {
+    ran.push(`admin ${request.host}`);
+    return 'admin';
+  });
+  app.get('/api/reports/:name', async (request) => {
+    ran.push(`report ${(request.params as { name: string }).name} ${request.host}`);
+    return 'report';
+  });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { app, url, ran };
+}
+
 interface Answer {
   readonly status: number;
   readonly code: string | undefined;
@@ -46,6 +69,7 @@ interface Answer {
 
 describe('HTTP request integrity', () => {
   let up: Awaited<ReturnType<typeof startRecordingUpstream>>;
+  let framework: Awaited<ReturnType<typeof startFastifyUpstream>>;
   let t: TestGateway;
   let port: number;
   let base: string;
@@ -53,12 +77,14 @@ describe('HTTP request integrity', () => {
 
   before(async () => {
     up = await startRecordingUpstream();
+    framework = await startFastifyUpstream();
     t = await startTestGateway(
       `
 connections:
   - { name: strict, type: http, upstream: { url: "${up.url}/api" } }
   - { name: lenient, type: http, integrity: { method_overrides: strip, path_overrides: strip, non_canonical_paths: normalise }, upstream: { url: "${up.url}/api" } }
   - { name: deciding, type: http, integrity: { method_overrides: decide }, upstream: { url: "${up.url}/api" } }
+  - { name: fastify, type: http, integrity: { method_overrides: strip, path_overrides: strip, non_canonical_paths: normalise }, upstream: { url: "${framework.url}/api" } }
 policies:
   - name: agents
     subjects: { groups: [agents] }
@@ -66,6 +92,7 @@ policies:
     rules:
       - { name: no-admin, match: { http: { path: "/admin/**" } }, then: deny, reason: agents stay out of admin }
       - { name: no-delete, match: { http: { method: [DELETE] } }, then: deny, reason: agents do not delete }
+      - { name: refunds, match: { http: { method: [POST], path: "/refunds/**" } }, then: review, review: { mode: defer, approvers: { groups: [finance] } } }
       - { match: { http: { method: [GET, POST, PUT] } }, then: allow }
       - { then: deny }
 `,
@@ -80,6 +107,7 @@ policies:
   after(async () => {
     await t?.stop();
     up?.server.close();
+    await framework?.app.close();
   });
 
   /** curl with the agent's token and the path as given; the answer and what the upstream saw meanwhile. */
@@ -170,6 +198,15 @@ policies:
       const events = await t.gw.services.store.db.selectFrom('session_events').select(['kind', 'data']).where('kind', '=', 'denied').execute();
       const event = events.map((e) => JSON.parse(e.data) as { path: string; status: number }).find((e) => e.path === '/audited');
       assert.equal(event?.status, 400);
+    });
+
+    it('refuses before anyone is asked: no review for a request sent for review', async () => {
+      const pending = async (): Promise<number> => (await t.gw.services.reviews.list({ status: 'pending' })).length;
+      const before = await pending();
+      refused(await curl('/strict/refunds/9', '-X', 'POST', '-H', 'X-HTTP-Method-Override: PUT'), 400, 'PCS_HTTP_METHOD_OVERRIDE');
+      assert.equal(await pending(), before);
+      assert.equal((await curl('/strict/refunds/9', '-X', 'POST')).status, 202, 'the same request without the override is sent for review');
+      assert.equal(await pending(), before + 1);
     });
 
     it('leaves a plain request alone: byte for byte to the upstream', async () => {
@@ -352,6 +389,38 @@ policies:
     it('keeps a canonical path exactly, escapes included', async () => {
       const seen = forwardedOnce(await curl("/strict/files/r%C3%A9sum%C3%A9%20v2!$&'()*+,=:@~/x?q=%2F"));
       assert.equal(seen.url, "/api/files/r%C3%A9sum%C3%A9%20v2!$&'()*+,=:@~/x?q=%2F");
+    });
+  });
+
+  describe('before a real framework (fastify: ; delimits a query, // is merged, X-Forwarded-Host trusted)', () => {
+    /** The same raw request straight to fastify: which route ran. */
+    async function direct(path: string, ...args: string[]): Promise<string[]> {
+      const before = framework.ran.length;
+      await run('curl', ['-s', '--path-as-is', '--globoff', '-o', '/dev/null', ...args, `${framework.url}${path}`]);
+      return framework.ran.slice(before);
+    }
+
+    async function through(path: string, ...args: string[]): Promise<{ status: number; code: string | undefined; ran: string[] }> {
+      const before = framework.ran.length;
+      const got = await curl(path, ...args);
+      return { status: got.status, code: got.code, ran: framework.ran.slice(before) };
+    }
+
+    it('a ; that fastify reads as the end of the path never reaches it', async () => {
+      assert.deepEqual(await direct('/api/admin;x=1'), [`admin ${new URL(framework.url).host}`], 'fastify reads /admin;x=1 as /admin');
+      assert.deepEqual(await through('/fastify/admin;x=1'), { status: 400, code: 'PCS_HTTP_AMBIGUOUS_PATH', ran: [] });
+    });
+
+    it('a // that fastify merges is decided as the merged path (denied), not forwarded', async () => {
+      assert.equal((await direct('/api//admin')).length, 1, 'fastify reads //admin as /admin');
+      assert.deepEqual(await through('/fastify//admin'), { status: 403, code: 'PCS_POLICY_DENIED', ran: [] });
+    });
+
+    it('an X-Forwarded-Host fastify would trust is stripped: it sees its own host', async () => {
+      assert.deepEqual(await direct('/api/reports/q1', '-H', 'X-Forwarded-Host: admin.internal'), ['report q1 admin.internal'], 'fastify trusts X-Forwarded-Host');
+      const got = await through('/fastify/reports/q1', '-H', 'X-Forwarded-Host: admin.internal');
+      assert.equal(got.status, 200);
+      assert.deepEqual(got.ran, [`report q1 ${new URL(framework.url).host}`]);
     });
   });
 });
