@@ -8,7 +8,8 @@
 //   path or host: X-Original-URL and X-Rewrite-URL (IIS rewrite, Symfony, Laminas),
 //     X-Original-URI (nginx auth_request), X-Forwarded-Prefix/-Path/-Uri (Spring
 //     ForwardedHeaderFilter, Traefik), X-Envoy-Original-Path, X-Forwarded-Host, X-Host,
-//     Forwarded (RFC 7239 host=), which an upstream that trusts the gateway as its proxy honours.
+//     Forwarded (RFC 7239 host=), which an upstream that trusts the gateway as its proxy
+//     honours; and Destination (WebDAV COPY/MOVE), a second path the server acts on.
 // Header names are compared with `_` read as `-`: CGI-style servers map both to one variable.
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -24,6 +25,8 @@ export const TARGET_OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
   'x-forwarded-host',
   'x-host',
   'forwarded',
+  // WebDAV COPY and MOVE write to this path, which policy's path never saw.
+  'destination',
 ]);
 
 /** `_method`, and `_method[...]` (PHP and Rack read brackets as nesting), in any case. */

@@ -28,6 +28,8 @@ import type { TargetReading } from './target.ts';
 
 export type IntegritySettings = HttpConnection['integrity'];
 
+/** Bodies that frameworks read parameters from: forms, multipart forms, JSON. */
+const PARAMETER_BODY = /^application\/x-www-form-urlencoded\b|^multipart\/form-data\b|[/+]json\b/i;
 /** What an override may turn a request into under `decide`: the methods the gateway forwards. */
 const DECIDABLE_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
@@ -94,6 +96,11 @@ function methodOverrides(headers: IncomingHttpHeaders, search: string, body: Buf
   if (search !== '') overrides.push(...formOverrides(search.slice(1), 'query parameter'));
   if (body.length === 0) return { overrides };
   const type = headers['content-type'];
+  // Express's body parsers inflate a gzip or deflate body before reading `_method`; the gateway does not.
+  const encoding = headers['content-encoding'];
+  if (encoding !== undefined && !/^\s*identity\s*$/i.test(encoding) && (type === undefined || PARAMETER_BODY.test(type))) {
+    return { unreadable: `a ${encoding.slice(0, 20)}-encoded form or JSON body, which the gateway cannot look into: send it uncompressed` };
+  }
   // Rack reads a POST body without a content type as a form.
   if (type === undefined || /^application\/x-www-form-urlencoded\b/i.test(type)) overrides.push(...formOverrides(body.toString('latin1'), 'form field'));
   else if (/^multipart\/form-data\b/i.test(type)) {

@@ -41,6 +41,7 @@ interface SocketState {
   bytesOut: number;
 }
 
+const NO_BODY = Buffer.alloc(0);
 const SECRET_HEADERS = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token)$/i;
 
 export class HttpListener {
@@ -117,13 +118,14 @@ export class HttpListener {
     if (state) state.bytesIn += body.length;
     // What policy decides on is what is forwarded: overrides refused, stripped or decided (request-integrity.ts).
     const checked = checkRequest(connection.name, connection.integrity, target, { method: req.method ?? 'GET', headers: req.headers, rawHeaders: req.rawHeaders, body });
+    const refusal = checked.refusal;
     let action: HttpAction;
     try {
-      action = httpAction(checked.method, decodedPath(route.path), checked.search, checked.headers, checked.body, checked.headers['content-type']);
+      // A refused request is decided (and audited) without its body: the body may be what cannot be read.
+      action = httpAction(checked.method, decodedPath(route.path), checked.search, checked.headers, refusal === undefined ? checked.body : NO_BODY, checked.headers['content-type']);
     } catch (err) {
       throw err instanceof BadRequest ? new GatewayError('PCS_HTTP_BAD_REQUEST', { reason: err.message }) : err;
     }
-    const refusal = checked.refusal;
     const decision = this.#ctx.gate.decide(identity, ref, action, refusal === undefined ? undefined : () => refusal);
     const base = { method: action.method, path: action.path, query: checked.search, verdict: decision.verdict, rule: ruleLabel(decision), reason: decision.reason, request_headers: recordedHeaders(req.headers), request_body: this.#recordedBody(body) };
 

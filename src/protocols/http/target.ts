@@ -49,7 +49,8 @@ export function readTarget(raw: string): TargetReading {
   const withoutFragment = hash < 0 ? raw : raw.slice(0, hash);
   const q = withoutFragment.indexOf('?');
   const rawPath = q < 0 ? withoutFragment : withoutFragment.slice(0, q);
-  const search = q < 0 ? '' : withoutFragment.slice(q);
+  // Escaped as the upstream request's URL will escape them (WHATWG special-query set), so the query decided and recorded is the one sent.
+  const search = q < 0 ? '' : withoutFragment.slice(q).replace(/["'<>]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   if (hash >= 0) return unreadable(rawPath, search, 'a fragment (#) in the request target');
   if (PLAIN.test(rawPath)) return { path: rawPath, search, unreadable: undefined, nonCanonical: undefined };
   const notes = new Set<string>();

@@ -12,6 +12,7 @@ import { connect } from 'node:net';
 import { fastify, type FastifyInstance } from 'fastify';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { startTestGateway, type TestGateway } from '../../support/gateway.ts';
 
 const run = promisify(execFile);
@@ -185,6 +186,20 @@ policies:
       refused(await curl('/strict/invoices', '-H', 'Content-Type: application/json', '-d', '{"amount":5,"_method":"DELETE"}'), 400, 'PCS_HTTP_METHOD_OVERRIDE', /JSON member _method/);
     });
 
+    it('refuses a compressed form or JSON body, which Express would inflate and read', async () => {
+      const before = up.seen.length;
+      for (const type of ['application/x-www-form-urlencoded', 'application/json']) {
+        const res = await fetch(`${base}/strict/invoices`, { method: 'POST', headers: { authorization: `Bearer ${agent}`, 'content-type': type, 'content-encoding': 'gzip' }, body: gzipSync(type.endsWith('json') ? '{"_method":"DELETE"}' : '_method=DELETE') });
+        assert.equal(res.status, 400);
+        const problem = (await res.json()) as { code: string; detail: string };
+        assert.equal(problem.code, 'PCS_HTTP_BAD_REQUEST');
+        assert.match(problem.detail, /gzip-encoded form or JSON body/);
+      }
+      const binary = await fetch(`${base}/strict/uploads`, { method: 'POST', headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/octet-stream', 'content-encoding': 'gzip' }, body: gzipSync('data') });
+      assert.equal(binary.status, 200, 'other compressed bodies pass');
+      assert.equal(up.seen.length, before + 1);
+    });
+
     it('is audited as a denial with its code, and recorded with its status', async () => {
       await curl('/strict/audited', '-X', 'POST', '-H', 'X-HTTP-Method-Override: DELETE');
       let decision: Record<string, unknown> | undefined;
@@ -291,6 +306,7 @@ policies:
       ['X-Forwarded-Host', 'admin.internal'],
       ['X-Host', 'admin.internal'],
       ['Forwarded', 'host=admin.internal;proto=https'],
+      ['Destination', '/admin/users'],
     ] as const) {
       it(`refuses ${header} by default`, async () => {
         refused(await curl('/strict/invoices', '-H', `${header}: ${value}`), 400, 'PCS_HTTP_TARGET_OVERRIDE', new RegExp(header.toLowerCase()));
@@ -384,6 +400,11 @@ policies:
     it('routes on the canonical path too: an encoded prefix reaches its connection', async () => {
       refused(await curl('/%73trict/invoices'), 400, 'PCS_HTTP_AMBIGUOUS_PATH');
       assert.equal(forwardedOnce(await curl('/%6Cenient/invoices')).url, '/api/invoices');
+    });
+
+    it('sends the query as decided, escaped as the upstream URL escapes it', async () => {
+      const seen = forwardedOnce(await curl(`/strict/search?q='a'&r="<b>"&s=%2F+|`));
+      assert.equal(seen.url, '/api/search?q=%27a%27&r=%22%3Cb%3E%22&s=%2F+|');
     });
 
     it('keeps a canonical path exactly, escapes included', async () => {

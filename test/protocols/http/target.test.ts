@@ -74,6 +74,10 @@ describe('readTarget', () => {
     assert.deepEqual({ ...readTarget('http://other:8080/billing/x?y=1') }, { path: '/billing/x', search: '?y=1', unreadable: readTarget('http://h/').unreadable, nonCanonical: undefined });
   });
 
+  it('escapes in the query what the upstream URL will escape, and nothing else', () => {
+    assert.equal(readTarget(`/a?q='x'&r="<>"&s=%2f{|}`).search, '?q=%27x%27&r=%22%3C%3E%22&s=%2f{|}');
+  });
+
   it('decodes the canonical path for policy', () => {
     assert.equal(decodedPath(readTarget('/caf%c3%a9/%7e/100%25').path), '/café/~/100%');
   });
