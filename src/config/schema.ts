@@ -157,14 +157,17 @@ const httpConnection = z.strictObject({
    * parameters refused, stripped, or decided as the effective method. `path_overrides`:
    * X-Original-URL, X-Forwarded-Prefix... refused or stripped. `non_canonical_paths`: dot
    * segments, `//`, `%2E`... refused, or rewritten to the canonical path that is then decided.
+   * `case_insensitive_paths`: the upstream routes without regard to case (ASP.NET Core, IIS), so
+   * policy matches the path lower-cased.
    */
   integrity: z
     .strictObject({
       method_overrides: z.enum(['refuse', 'strip', 'decide']).default('refuse'),
       path_overrides: z.enum(['refuse', 'strip']).default('refuse'),
       non_canonical_paths: z.enum(['refuse', 'normalise']).default('refuse'),
+      case_insensitive_paths: z.boolean().default(false),
     })
-    .default({ method_overrides: 'refuse', path_overrides: 'refuse', non_canonical_paths: 'refuse' }),
+    .default({ method_overrides: 'refuse', path_overrides: 'refuse', non_canonical_paths: 'refuse', case_insensitive_paths: false }),
   upstream: z.strictObject({
     url: z.url(),
     /** CA file (PEM) to verify the upstream's certificate; system CAs when absent. */

@@ -19,7 +19,7 @@ import type { SessionRecording } from '../../recorder/recorder.ts';
 import { reasonFromText } from '../../reviews/review.ts';
 import { inlineSecret } from '../../connections/public-view.ts';
 import { BadRequest, httpAction } from './request.ts';
-import { checkRequest } from './request-integrity.ts';
+import { checkRequest, policyPath } from './request-integrity.ts';
 import { decodedPath, readTarget } from './target.ts';
 import { CredentialUnavailable } from './credentials.ts';
 import { Upstream, type ProxyResult } from './proxy.ts';
@@ -122,7 +122,7 @@ export class HttpListener {
     let action: HttpAction;
     try {
       // A refused request is decided (and audited) without its body: the body may be what cannot be read.
-      action = httpAction(checked.method, decodedPath(route.path), checked.search, checked.headers, refusal === undefined ? checked.body : NO_BODY, checked.headers['content-type']);
+      action = httpAction(checked.method, policyPath(connection.integrity, route.path), checked.search, checked.headers, refusal === undefined ? checked.body : NO_BODY, checked.headers['content-type']);
     } catch (err) {
       throw err instanceof BadRequest ? new GatewayError('PCS_HTTP_BAD_REQUEST', { reason: err.message }) : err;
     }

@@ -85,6 +85,7 @@ connections:
   - { name: strict, type: http, upstream: { url: "${up.url}/api" } }
   - { name: lenient, type: http, integrity: { method_overrides: strip, path_overrides: strip, non_canonical_paths: normalise }, upstream: { url: "${up.url}/api" } }
   - { name: deciding, type: http, integrity: { method_overrides: decide }, upstream: { url: "${up.url}/api" } }
+  - { name: insensitive, type: http, integrity: { case_insensitive_paths: true }, upstream: { url: "${up.url}/api" } }
   - { name: fastify, type: http, integrity: { method_overrides: strip, path_overrides: strip, non_canonical_paths: normalise }, upstream: { url: "${framework.url}/api" } }
 policies:
   - name: agents
@@ -395,6 +396,14 @@ policies:
       refused(await curl('/lenient/invoices/%2E%2E/admin/users'), 403, 'PCS_POLICY_DENIED', /agents stay out of admin/);
       refused(await curl('/lenient//admin/users'), 403, 'PCS_POLICY_DENIED');
       refused(await curl('/lenient/%61dmin/users'), 403, 'PCS_POLICY_DENIED');
+    });
+
+    it('matches the path lower-cased for an upstream that ignores case, and forwards it as sent', async () => {
+      refused(await curl('/insensitive/ADMIN/users'), 403, 'PCS_POLICY_DENIED', /agents stay out of admin/);
+      refused(await curl('/insensitive/Admin'), 403, 'PCS_POLICY_DENIED');
+      assert.equal(forwardedOnce(await curl('/insensitive/Invoices/AbC')).url, '/api/Invoices/AbC');
+      // A case-sensitive upstream (the default): /ADMIN is another path, to policy as to it.
+      assert.equal(forwardedOnce(await curl('/strict/ADMIN/users')).url, '/api/ADMIN/users');
     });
 
     it('routes on the canonical path too: an encoded prefix reaches its connection', async () => {
