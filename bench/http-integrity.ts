@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { checkRequest, type IntegritySettings } from '../src/protocols/http/request-integrity.ts';
 import { readTarget } from '../src/protocols/http/target.ts';
 
-const defaults: IntegritySettings = { method_overrides: 'refuse', path_overrides: 'refuse', non_canonical_paths: 'refuse', case_insensitive_paths: false };
+const defaults: IntegritySettings = { method_overrides: 'refuse', path_overrides: 'refuse', non_canonical_paths: 'refuse', method_override_params: ['_method'], method_override_headers: ['x-http-method-override', 'x-http-method', 'x-method-override'], case_insensitive_paths: false };
 const headers: IncomingHttpHeaders = { host: 'api.gateway.local', authorization: 'Bearer x', accept: 'application/json', 'user-agent': 'curl/8', 'content-type': 'application/json', 'x-request-id': 'abc' };
 const rawHeaders = Object.entries(headers).flatMap(([k, v]) => [k, String(v)]);
 const json = Buffer.from(JSON.stringify({ amount: 5, to: 'acme', items: Array.from({ length: 20 }, (_, i) => ({ id: i, sku: `sku-${i}` })) }));

@@ -137,6 +137,10 @@ const sshConnection = z.strictObject({
   }),
 });
 
+/** What frameworks read a method override from, by default (docs/http.md, "Request integrity"). */
+const METHOD_OVERRIDE_PARAMS = ['_method'] as const;
+const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
+
 const httpConnection = z.strictObject({
   name,
   type: z.literal('http'),
@@ -165,9 +169,12 @@ const httpConnection = z.strictObject({
       method_overrides: z.enum(['refuse', 'strip', 'decide']).default('refuse'),
       path_overrides: z.enum(['refuse', 'strip']).default('refuse'),
       non_canonical_paths: z.enum(['refuse', 'normalise']).default('refuse'),
+      /** Parameter names (query, form, multipart, JSON) and headers that the upstream reads a method from. */
+      method_override_params: z.array(z.string().min(1)).default([...METHOD_OVERRIDE_PARAMS]),
+      method_override_headers: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name')).default([...METHOD_OVERRIDE_HEADERS]),
       case_insensitive_paths: z.boolean().default(false),
     })
-    .default({ method_overrides: 'refuse', path_overrides: 'refuse', non_canonical_paths: 'refuse', case_insensitive_paths: false }),
+    .default({ method_overrides: 'refuse', path_overrides: 'refuse', non_canonical_paths: 'refuse', method_override_params: [...METHOD_OVERRIDE_PARAMS], method_override_headers: [...METHOD_OVERRIDE_HEADERS], case_insensitive_paths: false }),
   upstream: z.strictObject({
     url: z.url(),
     /** CA file (PEM) to verify the upstream's certificate; system CAs when absent. */

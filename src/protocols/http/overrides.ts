@@ -10,10 +10,11 @@
 //     ForwardedHeaderFilter, Traefik), X-Envoy-Original-Path, X-Forwarded-Host, X-Host,
 //     Forwarded (RFC 7239 host=), which an upstream that trusts the gateway as its proxy
 //     honours; and Destination (WebDAV COPY/MOVE), a second path the server acts on.
-// Header names are compared with `_` read as `-`: CGI-style servers map both to one variable.
+// Which names count is the connection's (`integrity.method_override_params`/`_headers`, these by
+// default). Header names are compared with `_` read as `-`: CGI-style servers map both to one
+// variable.
 import type { IncomingHttpHeaders } from 'node:http';
 
-export const METHOD_OVERRIDE_HEADERS: ReadonlySet<string> = new Set(['x-http-method-override', 'x-http-method', 'x-method-override']);
 export const TARGET_OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
   'x-original-url',
   'x-rewrite-url',
@@ -29,10 +30,32 @@ export const TARGET_OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
   'destination',
 ]);
 
-/** `_method`, and `_method[...]` (PHP and Rack read brackets as nesting), in any case. */
-const METHOD_PARAM = /^_method(\[.*)?$/i;
-/** Text that could spell `_method` somewhere: the word itself, or an escape (`%5F`, JSON's `\u005f`). */
-const MAY_NAME_METHOD = /method|[%\\]/i;
+const NEVER = /(?!)/;
+
+/** The names an upstream reads a method from: parameters (query, form, multipart, JSON) and headers. */
+export class OverrideNames {
+  readonly headers: ReadonlySet<string>;
+  /** `_method`, and `_method[...]` (PHP and Rack read brackets as nesting), in any case. */
+  readonly #param: RegExp;
+  /** Text that could spell a name somewhere: the name itself, or an escape (`%5F`, JSON's `\u005f`). */
+  readonly #mayName: RegExp;
+
+  constructor(params: readonly string[], headers: readonly string[]) {
+    this.headers = new Set(headers.map((h) => h.toLowerCase().replace(/_/g, '-')));
+    const names = params.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+    this.#param = params.length === 0 ? NEVER : new RegExp(`^(?:${names})(\\[.*)?$`, 'i');
+    this.#mayName = params.length === 0 ? NEVER : new RegExp(`${names}|[%\\\\]`, 'i');
+  }
+
+  isParam(name: string): boolean {
+    return this.#param.test(name);
+  }
+
+  mayName(text: string): boolean {
+    return this.#mayName.test(text);
+  }
+}
+
 
 export interface Override {
   /** Where it was found, for the agent: `header X-HTTP-Method-Override`, `query parameter _method`... */
@@ -65,28 +88,28 @@ export function withoutHeaders(headers: IncomingHttpHeaders, drop: readonly stri
  * bytes survive). Pairs split on `&`; a `;` inside a pair is also looked into (Rack 2 split
  * queries on it), but such an override cannot be cut out alone.
  */
-export function formOverrides(text: string, where: string): Override[] {
+export function formOverrides(text: string, where: string, names: OverrideNames): Override[] {
   const found: Override[] = [];
   // Most forms and queries name no method and escape no name: nothing to decode.
-  if (!MAY_NAME_METHOD.test(text)) return found;
+  if (!names.mayName(text)) return found;
   for (const pair of text.split('&')) {
     const pieces = pair.split(';');
     pieces.forEach((piece, i) => {
       const eq = piece.indexOf('=');
       const name = formDecode(eq < 0 ? piece : piece.slice(0, eq)).trimStart();
-      if (METHOD_PARAM.test(name)) found.push({ where: `${where} ${name}`, value: formDecode(eq < 0 ? '' : piece.slice(eq + 1)), strippable: i === 0 && pieces.length === 1 });
+      if (names.isParam(name)) found.push({ where: `${where} ${name}`, value: formDecode(eq < 0 ? '' : piece.slice(eq + 1)), strippable: i === 0 && pieces.length === 1 });
     });
   }
   return found;
 }
 
 /** The same text without its `_method` pairs; every other byte as it was. */
-export function withoutFormOverrides(text: string): string {
+export function withoutFormOverrides(text: string, names: OverrideNames): string {
   return text
     .split('&')
     .filter((pair) => {
       const eq = pair.indexOf('=');
-      return !METHOD_PARAM.test(formDecode(eq < 0 ? pair : pair.slice(0, eq)).trimStart());
+      return !names.isParam(formDecode(eq < 0 ? pair : pair.slice(0, eq)).trimStart());
     })
     .join('&');
 }
@@ -137,15 +160,15 @@ export function multipartParts(body: string, contentType: string): Part[] | unde
   }
 }
 
-export function multipartOverrides(parts: readonly Part[]): Override[] {
-  return parts.filter((p) => p.name !== undefined && METHOD_PARAM.test(p.name)).map((p) => ({ where: `multipart field ${p.name ?? ''}`, value: p.value.trim(), strippable: true }));
+export function multipartOverrides(parts: readonly Part[], names: OverrideNames): Override[] {
+  return parts.filter((p) => p.name !== undefined && names.isParam(p.name)).map((p) => ({ where: `multipart field ${p.name ?? ''}`, value: p.value.trim(), strippable: true }));
 }
 
-export function withoutMultipartOverrides(body: string, parts: readonly Part[]): string {
+export function withoutMultipartOverrides(body: string, parts: readonly Part[], names: OverrideNames): string {
   let out = '';
   let at = 0;
   for (const p of parts) {
-    if (p.name === undefined || !METHOD_PARAM.test(p.name)) continue;
+    if (p.name === undefined || !names.isParam(p.name)) continue;
     out += body.slice(at, p.start);
     at = p.end;
   }
@@ -182,14 +205,9 @@ export function jsonMembers(text: string): Member[] | undefined {
   return members;
 }
 
-/** Whether a JSON body could hold a `_method` member at all; most do not, and are not scanned. */
-export function mayHoldJsonOverride(text: string): boolean {
-  return MAY_NAME_METHOD.test(text);
-}
-
-export function jsonOverrides(text: string, members: readonly Member[]): Override[] {
+export function jsonOverrides(text: string, members: readonly Member[], names: OverrideNames): Override[] {
   return members
-    .filter((m) => METHOD_PARAM.test(m.key))
+    .filter((m) => names.isParam(m.key))
     .map((m) => {
       const value = JSON.parse(text.slice(m.valueStart, m.end)) as unknown;
       return { where: `JSON member ${m.key}`, value: typeof value === 'string' ? value : JSON.stringify(value), strippable: true };
@@ -197,14 +215,14 @@ export function jsonOverrides(text: string, members: readonly Member[]): Overrid
 }
 
 /** The object without its `_method` members; the other members, and what lies between neighbours kept, byte for byte. */
-export function withoutJsonOverrides(text: string, members: readonly Member[]): string {
+export function withoutJsonOverrides(text: string, members: readonly Member[], names: OverrideNames): string {
   const first = members[0];
   const last = members.at(-1);
   if (first === undefined || last === undefined) return text;
   let out = text.slice(0, first.start);
   let prev: number | undefined;
   members.forEach((m, k) => {
-    if (METHOD_PARAM.test(m.key)) return;
+    if (names.isParam(m.key)) return;
     // The separator that followed the previous kept member, so `{"a":1, "_method":"X", "b":2}` keeps its `, `.
     if (prev !== undefined) out += text.slice((members[prev] as Member).end, (members[prev + 1] as Member).start);
     out += text.slice(m.start, m.end);

@@ -12,8 +12,6 @@ import {
   headerOverrides,
   jsonMembers,
   jsonOverrides,
-  mayHoldJsonOverride,
-  METHOD_OVERRIDE_HEADERS,
   multipartOverrides,
   multipartParts,
   TARGET_OVERRIDE_HEADERS,
@@ -21,6 +19,7 @@ import {
   withoutHeaders,
   withoutJsonOverrides,
   withoutMultipartOverrides,
+  OverrideNames,
   type Override,
 } from './overrides.ts';
 import type { HttpConnection } from './router.ts';
@@ -68,7 +67,8 @@ export function checkRequest(connection: string, settings: IntegritySettings, ta
     headers = withoutHeaders(headers, targetOverrides.map((o) => o.header));
   }
 
-  const found = methodOverrides(headers, target.search, received.body);
+  const names = overrideNames(settings);
+  const found = methodOverrides(names, headers, target.search, received.body);
   if ('unreadable' in found) return asReceived(new GatewayError('PCS_HTTP_BAD_REQUEST', { reason: found.unreadable }));
   const { overrides } = found;
   if (overrides.length === 0) return { method: received.method, search: target.search, headers, body: received.body, refusal: undefined };
@@ -76,10 +76,10 @@ export function checkRequest(connection: string, settings: IntegritySettings, ta
   if (settings.method_overrides === 'refuse') return asReceived(new GatewayError('PCS_HTTP_METHOD_OVERRIDE', { where, connection, detail: 'send the method you mean as the request method' }));
   if (overrides.some((o) => !o.strippable)) return asReceived(new GatewayError('PCS_HTTP_METHOD_OVERRIDE', { where, connection, detail: 'it cannot be removed without changing another parameter' }));
 
-  const overrideHeaders = headerOverrides(headers, METHOD_OVERRIDE_HEADERS).map((o) => o.header);
-  const search = target.search === '' ? '' : `?${withoutFormOverrides(target.search.slice(1))}`;
+  const overrideHeaders = headerOverrides(headers, names.headers).map((o) => o.header);
+  const search = target.search === '' ? '' : `?${withoutFormOverrides(target.search.slice(1), names)}`;
   const stripped = { headers: withoutHeaders(headers, overrideHeaders), search: search === '?' ? '' : search };
-  if (settings.method_overrides === 'strip') return { method: received.method, ...stripped, body: withoutBodyOverrides(headers['content-type'], received.body), refusal: undefined };
+  if (settings.method_overrides === 'strip') return { method: received.method, ...stripped, body: withoutBodyOverrides(names, headers['content-type'], received.body), refusal: undefined };
 
   // decide: the method the upstream would act as is the one decided and sent. The override
   // headers and query parameters go; a body's stays (frameworks honour it on POST only).
@@ -99,10 +99,19 @@ export function policyPath(settings: IntegritySettings, below: string): string {
   return settings.case_insensitive_paths ? decoded.toLowerCase() : decoded;
 }
 
+/** Built once per connection's settings (configuration objects live as long as the gateway). */
+const namesOf = new WeakMap<IntegritySettings, OverrideNames>();
+
+function overrideNames(settings: IntegritySettings): OverrideNames {
+  let names = namesOf.get(settings);
+  if (names === undefined) namesOf.set(settings, (names = new OverrideNames(settings.method_override_params, settings.method_override_headers)));
+  return names;
+}
+
 /** Every method override in the headers, the query and the body; or why the body cannot be looked into. */
-function methodOverrides(headers: IncomingHttpHeaders, search: string, body: Buffer): { overrides: Override[] } | { unreadable: string } {
-  const overrides: Override[] = headerOverrides(headers, METHOD_OVERRIDE_HEADERS).map((h) => ({ where: `header ${h.header}`, value: h.value, strippable: true }));
-  if (search !== '') overrides.push(...formOverrides(search.slice(1), 'query parameter'));
+function methodOverrides(names: OverrideNames, headers: IncomingHttpHeaders, search: string, body: Buffer): { overrides: Override[] } | { unreadable: string } {
+  const overrides: Override[] = headerOverrides(headers, names.headers).map((h) => ({ where: `header ${h.header}`, value: h.value, strippable: true }));
+  if (search !== '') overrides.push(...formOverrides(search.slice(1), 'query parameter', names));
   if (body.length === 0) return { overrides };
   const type = headers['content-type'];
   // Express's body parsers inflate a gzip or deflate body before reading `_method`; the gateway does not.
@@ -111,37 +120,37 @@ function methodOverrides(headers: IncomingHttpHeaders, search: string, body: Buf
     return { unreadable: `a ${encoding.slice(0, 20)}-encoded form or JSON body, which the gateway cannot look into: send it uncompressed` };
   }
   // Rack reads a POST body without a content type as a form.
-  if (type === undefined || /^application\/x-www-form-urlencoded\b/i.test(type)) overrides.push(...formOverrides(body.toString('latin1'), 'form field'));
+  if (type === undefined || /^application\/x-www-form-urlencoded\b/i.test(type)) overrides.push(...formOverrides(body.toString('latin1'), 'form field', names));
   else if (/^multipart\/form-data\b/i.test(type)) {
     const parts = multipartParts(body.toString('latin1'), type);
     if (parts === undefined) return { unreadable: 'a multipart/form-data body whose parts cannot be read (no boundary, or no closing delimiter)' };
-    overrides.push(...multipartOverrides(parts));
+    overrides.push(...multipartOverrides(parts, names));
   } else if (/[/+]json\b/i.test(type)) {
-    const json = jsonObject(body);
-    if (json !== undefined) overrides.push(...jsonOverrides(json.text, json.members));
+    const json = jsonObject(body, names);
+    if (json !== undefined) overrides.push(...jsonOverrides(json.text, json.members, names));
   }
   return { overrides };
 }
 
-function withoutBodyOverrides(type: string | undefined, body: Buffer): Buffer {
+function withoutBodyOverrides(names: OverrideNames, type: string | undefined, body: Buffer): Buffer {
   if (body.length === 0) return body;
-  if (type === undefined || /^application\/x-www-form-urlencoded\b/i.test(type)) return Buffer.from(withoutFormOverrides(body.toString('latin1')), 'latin1');
+  if (type === undefined || /^application\/x-www-form-urlencoded\b/i.test(type)) return Buffer.from(withoutFormOverrides(body.toString('latin1'), names), 'latin1');
   if (/^multipart\/form-data\b/i.test(type)) {
     const text = body.toString('latin1');
-    return Buffer.from(withoutMultipartOverrides(text, multipartParts(text, type) ?? []), 'latin1');
+    return Buffer.from(withoutMultipartOverrides(text, multipartParts(text, type) ?? [], names), 'latin1');
   }
   if (/[/+]json\b/i.test(type)) {
-    const json = jsonObject(body);
-    if (json !== undefined) return Buffer.from(withoutJsonOverrides(json.text, json.members), 'utf8');
+    const json = jsonObject(body, names);
+    if (json !== undefined) return Buffer.from(withoutJsonOverrides(json.text, json.members, names), 'utf8');
   }
   return body;
 }
 
 /** A JSON object body that could name a method, with its top-level members; else undefined. */
-function jsonObject(body: Buffer): { text: string; members: NonNullable<ReturnType<typeof jsonMembers>> } | undefined {
+function jsonObject(body: Buffer, names: OverrideNames): { text: string; members: NonNullable<ReturnType<typeof jsonMembers>> } | undefined {
   if (!isUtf8(body)) return undefined;
   const text = body.toString('utf8');
-  if (!mayHoldJsonOverride(text)) return undefined;
+  if (!names.mayName(text)) return undefined;
   try {
     JSON.parse(text);
   } catch {

@@ -86,6 +86,7 @@ connections:
   - { name: lenient, type: http, integrity: { method_overrides: strip, path_overrides: strip, non_canonical_paths: normalise }, upstream: { url: "${up.url}/api" } }
   - { name: deciding, type: http, integrity: { method_overrides: decide }, upstream: { url: "${up.url}/api" } }
   - { name: insensitive, type: http, integrity: { case_insensitive_paths: true }, upstream: { url: "${up.url}/api" } }
+  - { name: custom, type: http, integrity: { method_override_params: [_method, verb], method_override_headers: [X-Verb] }, upstream: { url: "${up.url}/api" } }
   - { name: fastify, type: http, integrity: { method_overrides: strip, path_overrides: strip, non_canonical_paths: normalise }, upstream: { url: "${framework.url}/api" } }
 policies:
   - name: agents
@@ -199,6 +200,13 @@ policies:
       const binary = await fetch(`${base}/strict/uploads`, { method: 'POST', headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/octet-stream', 'content-encoding': 'gzip' }, body: gzipSync('data') });
       assert.equal(binary.status, 200, 'other compressed bodies pass');
       assert.equal(up.seen.length, before + 1);
+    });
+
+    it('takes the parameter and header names a connection lists instead', async () => {
+      refused(await curl('/custom/invoices?verb=DELETE', '-X', 'POST'), 400, 'PCS_HTTP_METHOD_OVERRIDE', /query parameter verb/);
+      refused(await curl('/custom/invoices', '-X', 'POST', '-H', 'X-Verb: DELETE'), 400, 'PCS_HTTP_METHOD_OVERRIDE', /header x-verb/);
+      refused(await curl('/custom/invoices', '-d', '_method=DELETE'), 400, 'PCS_HTTP_METHOD_OVERRIDE');
+      forwardedOnce(await curl('/custom/invoices', '-X', 'POST', '-H', 'X-HTTP-Method-Override: DELETE'));
     });
 
     it('is audited as a denial with its code, and recorded with its status', async () => {
