@@ -56,7 +56,6 @@ export class OverrideNames {
   }
 }
 
-
 export interface Override {
   /** Where it was found, for the agent: `header X-HTTP-Method-Override`, `query parameter _method`... */
   readonly where: string;

@@ -72,7 +72,8 @@ export function checkRequest(connection: string, settings: IntegritySettings, ta
   if ('unreadable' in found) return asReceived(new GatewayError('PCS_HTTP_BAD_REQUEST', { reason: found.unreadable }));
   const { overrides } = found;
   if (overrides.length === 0) return { method: received.method, search: target.search, headers, body: received.body, refusal: undefined };
-  const where = overrides.map((o) => o.where).join(', ');
+  // Echoed to the agent: its own names and values, cut short.
+  const where = overrides.map((o) => o.where).join(', ').slice(0, 200);
   if (settings.method_overrides === 'refuse') return asReceived(new GatewayError('PCS_HTTP_METHOD_OVERRIDE', { where, connection, detail: 'send the method you mean as the request method' }));
   if (overrides.some((o) => !o.strippable)) return asReceived(new GatewayError('PCS_HTTP_METHOD_OVERRIDE', { where, connection, detail: 'it cannot be removed without changing another parameter' }));
 
@@ -84,7 +85,7 @@ export function checkRequest(connection: string, settings: IntegritySettings, ta
   // decide: the method the upstream would act as is the one decided and sent. The override
   // headers and query parameters go; a body's stays (frameworks honour it on POST only).
   const methods = [...new Set(overrides.map((o) => o.value.trim().toUpperCase()))];
-  if (methods.length > 1) return asReceived(new GatewayError('PCS_HTTP_METHOD_OVERRIDE', { where, connection, detail: `they disagree (${methods.join(', ')})` }));
+  if (methods.length > 1) return asReceived(new GatewayError('PCS_HTTP_METHOD_OVERRIDE', { where, connection, detail: `they disagree (${methods.join(', ').slice(0, 100)})` }));
   const method = methods[0] as string;
   if (!DECIDABLE_METHODS.has(method)) return asReceived(new GatewayError('PCS_HTTP_METHOD_OVERRIDE', { where, connection, detail: `${method.slice(0, 20)} is not a method the gateway forwards` }));
   return { method, ...stripped, body: received.body, refusal: undefined };
