@@ -130,6 +130,8 @@ function readSegment(raw: string, notes: Set<string>): string | { refused: strin
     const text = Buffer.from(bytes).toString('utf8');
     const compat = text.normalize('NFKC');
     if (compat !== text && (NFKC_STRUCTURE.test(compat) || compat === '.' || compat === '..')) return { refused: 'characters that Unicode compatibility normalisation (NFKC) turns into a separator or a dot segment' };
+    // `ａdmin` is `admin` to a server that applies NFKC; `normalise` cannot rewrite it (to most servers it is another name).
+    if (compat !== text) notes.add('characters that Unicode compatibility normalisation (NFKC) changes, such as fullwidth letters');
   }
   return out;
 }

@@ -391,6 +391,7 @@ policies:
       ['/strict/caf%c3%a9', '/api/caf%C3%A9', /lower-case/],
       ['/strict/a%7bb%7d', '/api/a%7Bb%7D', /lower-case/],
       ['/strict/a{b}', '/api/a%7Bb%7D', /must be percent-encoded/],
+      ['/strict/%EF%BD%81dmin', '/api/%EF%BD%81dmin', /NFKC\) changes/],
     ];
     for (const [path, canonical, reason] of cases) {
       it(`refuses ${path} by default, and forwards ${canonical} when normalising`, async () => {

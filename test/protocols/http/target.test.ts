@@ -23,6 +23,8 @@ describe('readTarget', () => {
       ['/%41%7e%5F', '/A~_', /unreserved/],
       ['/%c3%a9', '/%C3%A9', /lower-case/],
       ['/a"b<c>`d^e{f}|g[h]', '/a%22b%3Cc%3E%60d%5Ee%7Bf%7D%7Cg%5Bh%5D', /must be percent-encoded/],
+      ['/%EF%BD%81dmin', '/%EF%BD%81dmin', /NFKC\) changes/],
+      ['/cafe%CC%81', '/cafe%CC%81', /NFKC\) changes/],
     ];
     for (const [raw, path, note] of cases) {
       const t = readTarget(raw);
