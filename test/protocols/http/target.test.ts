@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodedPath, readTarget } from '../../../src/protocols/http/target.ts';
+import { rng } from '../../support/rng.ts';
 
 describe('readTarget', () => {
   it('keeps a canonical path and its query exactly', () => {
@@ -78,6 +79,33 @@ describe('readTarget', () => {
 
   it('escapes in the query what the upstream URL will escape, and nothing else', () => {
     assert.equal(readTarget(`/a?q='x'&r="<>"&s=%2f{|}`).search, '?q=%27x%27&r=%22%3C%3E%22&s=%2f{|}');
+  });
+
+  it('on random targets: a canonical path reads as itself, survives the upstream URL unchanged, and decodes without dot segments', () => {
+    const random = rng(16);
+    // Pieces that make trouble: escapes of dots, slashes and percent, dots, slashes, UTF-8 and broken bytes.
+    const pieces = ['a', 'Z', '0', '-', '_', '~', '.', '..', '/', '//', '%2e', '%2E', '%2f', '%5c', '%25', '%41', '%c3%a9', '%C3', '%A9', '%C0%AE', '%EF%BC%8F', '%20', '%7B', '{', '|', ';', '\\', '!', "'", ':', '@', '+', '%', '%g', '%00', '%3F', '%EF%BD%81'];
+    let readable = 0;
+    for (let n = 0; n < 5000; n++) {
+      let raw = '';
+      for (let k = 1 + Math.floor(random() * 8); k > 0; k--) raw += pieces[Math.floor(random() * pieces.length)] as string;
+      const t = readTarget(`/${raw}`);
+      if (t.unreadable !== undefined) continue;
+      readable++;
+      const again = readTarget(t.path);
+      assert.deepEqual([again.path, again.unreadable], [t.path, undefined], `/${raw}`);
+      // NFKC-changed segments are passed as sent: the one note a canonical path can still carry.
+      assert.ok(again.nonCanonical === undefined || /NFKC\) changes/.test(again.nonCanonical), `/${raw}: ${again.nonCanonical ?? ''}`);
+      const url = new URL('http://upstream.invalid');
+      url.pathname = `/v1${t.path}`;
+      assert.equal(url.pathname, `/v1${t.path}`, `/${raw}: the upstream URL rewrote it`);
+      const decoded = decodedPath(t.path);
+      assert.equal(decoded.split('/').length, t.path.split('/').length, `/${raw}: decoding made a separator`);
+      assert.doesNotMatch(decoded, /%[0-9A-Fa-f]{2}/, `/${raw}: a second decoding would change ${decoded}`);
+      assert.ok(!decoded.split('/').some((seg) => seg === '.' || seg === '..'), `/${raw}: ${decoded}`);
+      assert.ok(!/[\\;\0]/.test(decoded), `/${raw}: ${decoded}`);
+    }
+    assert.ok(readable > 1000, `${readable} readable targets of 5000`);
   });
 
   it('decodes the canonical path for policy', () => {
