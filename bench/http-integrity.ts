@@ -23,7 +23,7 @@ bench('readTarget /billing/v1/customers/42/invoices?limit=10', () => readTarget(
 bench('readTarget with escapes /files/r%C3%A9sum%C3%A9%20v2.pdf', () => readTarget('/files/r%C3%A9sum%C3%A9%20v2.pdf'));
 bench('readTarget non-canonical /a/./b/../c//d%7e', () => readTarget('/a/./b/../c//d%7e'));
 const target = readTarget('/billing/v1/customers/42/invoices?limit=10');
-bench('checkRequest GET, no body', () => checkRequest('api', defaults, target, { method: 'GET', headers, rawHeaders, body: Buffer.alloc(0) }));
-bench(`checkRequest POST, JSON body (${json.length} B)`, () => checkRequest('api', defaults, target, { method: 'POST', headers, rawHeaders, body: json }));
+bench('checkRequest GET, no body', () => checkRequest('api', defaults, target, { method: 'GET', headers, rawHeaders, body: Buffer.alloc(0), sniConnection: undefined }));
+bench(`checkRequest POST, JSON body (${json.length} B)`, () => checkRequest('api', defaults, target, { method: 'POST', headers, rawHeaders, body: json, sniConnection: undefined }));
 const formHeaders = { ...headers, 'content-type': 'application/x-www-form-urlencoded' };
-bench(`checkRequest POST, form body (${form.length} B)`, () => checkRequest('api', defaults, target, { method: 'POST', headers: formHeaders, rawHeaders, body: form }));
+bench(`checkRequest POST, form body (${form.length} B)`, () => checkRequest('api', defaults, target, { method: 'POST', headers: formHeaders, rawHeaders, body: form, sniConnection: undefined }));

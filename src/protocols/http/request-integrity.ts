@@ -48,6 +48,8 @@ interface Received {
   readonly headers: IncomingHttpHeaders;
   /** `req.rawHeaders`: names as sent, duplicates kept. */
   readonly rawHeaders: readonly string[];
+  /** Over TLS, the connection whose `host` the client's server name (SNI) names, if one does. */
+  readonly sniConnection: string | undefined;
   readonly body: Buffer;
 }
 
@@ -56,6 +58,8 @@ export function checkRequest(connection: string, settings: IntegritySettings, ta
   const shownPath = target.path.slice(0, 200);
   if (target.unreadable !== undefined) return asReceived(new GatewayError('PCS_HTTP_AMBIGUOUS_PATH', { path: shownPath, reason: target.unreadable }));
   if (hostHeaders(received.rawHeaders) > 1) return asReceived(new GatewayError('PCS_HTTP_BAD_REQUEST', { reason: 'more than one Host header' }));
+  // TLS opened for one connection's host name, the request for another: which did the client mean?
+  if (received.sniConnection !== undefined && received.sniConnection !== connection) return asReceived(new GatewayError('PCS_HTTP_MISDIRECTED', { sni: received.sniConnection, connection }));
   if (target.nonCanonical !== undefined && settings.non_canonical_paths === 'refuse') {
     return asReceived(new GatewayError('PCS_HTTP_AMBIGUOUS_PATH', { path: shownPath, reason: `not in canonical form: ${target.nonCanonical}; send ${shownPath}` }));
   }

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { HttpAction } from '../../core/action.ts';
 import type { Decision } from '../../core/decision.ts';
 import { GatewayError, isGatewayError } from '../../core/errors.ts';
@@ -117,7 +118,9 @@ export class HttpListener {
     const body = await readBody(req, this.#settings.maxRequestBody);
     if (state) state.bytesIn += body.length;
     // What policy decides on is what is forwarded: overrides refused, stripped or decided (request-integrity.ts).
-    const checked = checkRequest(connection.name, connection.integrity, target, { method: req.method ?? 'GET', headers: req.headers, rawHeaders: req.rawHeaders, body });
+    const sni = this.#settings.tls === undefined ? undefined : (socket as TLSSocket).servername;
+    const sniConnection = typeof sni === 'string' ? this.#router.byHost(sni)?.name : undefined;
+    const checked = checkRequest(connection.name, connection.integrity, target, { method: req.method ?? 'GET', headers: req.headers, rawHeaders: req.rawHeaders, body, sniConnection });
     const refusal = checked.refusal;
     let action: HttpAction;
     try {

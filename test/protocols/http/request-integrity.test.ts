@@ -473,3 +473,68 @@ policies:
     });
   });
 });
+
+describe('HTTP request integrity over TLS: the server name and the request name one connection', () => {
+  let up: Awaited<ReturnType<typeof startRecordingUpstream>>;
+  let t: TestGateway;
+  let port: number;
+  let agent: string;
+  let cert: string;
+
+  before(async () => {
+    up = await startRecordingUpstream();
+    const dir = tempDir('pcs-integrity-tls-');
+    const key = join(dir, 'key.pem');
+    cert = join(dir, 'cert.pem');
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=gw.test', '-addext', 'subjectAltName=DNS:billing.gw.test,DNS:admin.gw.test,DNS:gw.test', '-keyout', key, '-out', cert]);
+    t = await startTestGateway(
+      `
+connections:
+  - { name: billing, type: http, host: billing.gw.test, upstream: { url: "${up.url}/billing" } }
+  - { name: admin-api, type: http, host: admin.gw.test, upstream: { url: "${up.url}/admin" } }
+  - { name: plain, type: http, upstream: { url: "${up.url}/plain" } }
+protocols: { http: { tls: { cert: "${cert}", key: "${key}" } } }
+policies:
+  - { name: agents, subjects: { groups: [agents] }, connections: ["*"], rules: [{ then: allow }] }
+`,
+      process.env,
+      '{ api: "127.0.0.1:0", http: "127.0.0.1:0" }',
+    );
+    port = t.gw.listeners.get('http')?.port ?? 0;
+    agent = await t.token('agent-bot', ['agents']);
+  });
+
+  after(async () => {
+    await t?.stop();
+    up?.server.close();
+  });
+
+  /** curl over TLS to `name` (the server name sent), with extra arguments; status, code and what the upstream saw. */
+  async function tls(name: string, path: string, ...args: string[]): Promise<{ status: number; code: string | undefined; seen: Seen[] }> {
+    const before = up.seen.length;
+    const out = await run('curl', ['-s', '--cacert', cert, '--resolve', `${name}:${port}:127.0.0.1`, '-w', '\n%{http_code}', '-H', `Authorization: Bearer ${agent}`, ...args, `https://${name}:${port}${path}`]);
+    const cut = out.stdout.lastIndexOf('\n');
+    let code: string | undefined;
+    try {
+      code = (JSON.parse(out.stdout.slice(0, cut)) as { code?: string }).code;
+    } catch {
+      code = undefined;
+    }
+    return { status: Number(out.stdout.slice(cut + 1)), code, seen: up.seen.slice(before) };
+  }
+
+  it('passes when they agree', async () => {
+    const got = await tls('billing.gw.test', '/invoices');
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.seen.map((s) => s.url), ['/billing/invoices']);
+    assert.equal((await tls('gw.test', '/plain/x')).status, 200, 'a server name that is no connection\'s host names none');
+    assert.equal((await tls('gw.test', '/x', '-H', 'Host: admin.gw.test')).status, 200, 'nor does it disagree with a Host');
+  });
+
+  it('refuses with 421 when the server name is one connection and the Host another', async () => {
+    const got = await tls('billing.gw.test', '/users', '-H', 'Host: admin.gw.test');
+    assert.deepEqual([got.status, got.code, got.seen], [421, 'PCS_HTTP_MISDIRECTED', []]);
+    const byPrefix = await tls('billing.gw.test', '/plain/x', '-H', 'Host: gw.test');
+    assert.deepEqual([byPrefix.status, byPrefix.code, byPrefix.seen], [421, 'PCS_HTTP_MISDIRECTED', []]);
+  });
+});
