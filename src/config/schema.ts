@@ -137,6 +137,10 @@ const sshConnection = z.strictObject({
   }),
 });
 
+/** What frameworks read a method override from, by default (docs/http.md, "Request integrity"). */
+const METHOD_OVERRIDE_PARAMS = ['_method'] as const;
+const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
+
 const httpConnection = z.strictObject({
   name,
   type: z.literal('http'),
@@ -151,6 +155,26 @@ const httpConnection = z.strictObject({
   max_concurrency: z.number().int().min(1).default(64),
   /** Largest response body buffered to mask JSON by path (bytes); a larger JSON body is refused (502). */
   max_masked_body: z.number().int().min(1024).default(16 * 1024 * 1024),
+  /**
+   * What the upstream could be made to act on besides the method and path policy decides on
+   * (docs/http.md, "Request integrity"). `method_overrides`: X-HTTP-Method-Override and `_method`
+   * parameters refused, stripped, or decided as the effective method. `path_overrides`:
+   * X-Original-URL, X-Forwarded-Prefix... refused or stripped. `non_canonical_paths`: dot
+   * segments, `//`, `%2E`... refused, or rewritten to the canonical path that is then decided.
+   * `case_insensitive_paths`: the upstream routes without regard to case (ASP.NET Core, IIS), so
+   * policy matches the path lower-cased.
+   */
+  integrity: z
+    .strictObject({
+      method_overrides: z.enum(['refuse', 'strip', 'decide']).default('refuse'),
+      path_overrides: z.enum(['refuse', 'strip']).default('refuse'),
+      non_canonical_paths: z.enum(['refuse', 'normalise']).default('refuse'),
+      /** Parameter names (query, form, multipart, JSON) and headers that the upstream reads a method from. */
+      method_override_params: z.array(z.string().min(1)).default([...METHOD_OVERRIDE_PARAMS]),
+      method_override_headers: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name')).default([...METHOD_OVERRIDE_HEADERS]),
+      case_insensitive_paths: z.boolean().default(false),
+    })
+    .default({ method_overrides: 'refuse', path_overrides: 'refuse', non_canonical_paths: 'refuse', method_override_params: [...METHOD_OVERRIDE_PARAMS], method_override_headers: [...METHOD_OVERRIDE_HEADERS], case_insensitive_paths: false }),
   upstream: z.strictObject({
     url: z.url(),
     /** CA file (PEM) to verify the upstream's certificate; system CAs when absent. */

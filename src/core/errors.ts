@@ -81,6 +81,10 @@ export const ERROR_CODES = {
 
   PCS_HTTP_NO_ROUTE: { status: 404, message: 'no HTTP connection serves {path}: start the path with a connection prefix such as /{example}/' },
   PCS_HTTP_BAD_REQUEST: { status: 400, message: 'bad request: {reason}' },
+  PCS_HTTP_AMBIGUOUS_PATH: { status: 400, message: 'the request target {path} could be read as another path by the upstream ({reason})' },
+  PCS_HTTP_METHOD_OVERRIDE: { status: 400, message: 'the request asks the upstream to act as another method ({where}) and connection {connection} does not forward that: {detail}' },
+  PCS_HTTP_MISDIRECTED: { status: 421, message: 'the TLS connection was opened for connection {sni} but the request is for connection {connection}: open a connection with the server name of the one you mean' },
+  PCS_HTTP_TARGET_OVERRIDE: { status: 400, message: 'header {header} would make the upstream act on another path or host; connection {connection} refuses it: leave it out' },
   PCS_HTTP_BODY_TOO_LARGE: { status: 413, message: 'the request body is larger than {max} bytes' },
   PCS_HTTP_OVERLOADED: { status: 503, message: 'connection {connection} has {max} requests in flight; retry shortly' },
   PCS_HTTP_UPSTREAM_TIMEOUT: { status: 504, message: 'connection {connection} did not answer within {seconds} s' },

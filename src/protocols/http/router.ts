@@ -24,10 +24,15 @@ export class Router {
     this.#byPrefix.sort((a, b) => b.prefix.length - a.prefix.length);
   }
 
+  /** The connection that names this host (a Host header, port ignored, or a TLS server name). */
+  byHost(host: string | undefined): HttpConnection | undefined {
+    const name = host?.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
+    return name === undefined ? undefined : this.#byHost.get(name);
+  }
+
   /** `path`: the normalised, still-encoded request path. */
   route(host: string | undefined, path: string): Route | undefined {
-    const name = host?.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
-    const byHost = name === undefined ? undefined : this.#byHost.get(name);
+    const byHost = this.byHost(host);
     if (byHost !== undefined) return { connection: byHost, path };
     for (const { prefix, connection } of this.#byPrefix) {
       if (path === prefix || path.startsWith(`${prefix}/`)) return { connection, path: path.slice(prefix.length) || '/' };

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { HttpAction } from '../../core/action.ts';
 import type { Decision } from '../../core/decision.ts';
 import { GatewayError, isGatewayError } from '../../core/errors.ts';
@@ -18,7 +19,9 @@ import { afterDecision, approvalFor, ruleLabel, type ReviewRequest } from '../..
 import type { SessionRecording } from '../../recorder/recorder.ts';
 import { reasonFromText } from '../../reviews/review.ts';
 import { inlineSecret } from '../../connections/public-view.ts';
-import { BadRequest, httpAction, normalisePath } from './request.ts';
+import { BadRequest, httpAction } from './request.ts';
+import { checkRequest, policyPath } from './request-integrity.ts';
+import { decodedPath, readTarget } from './target.ts';
 import { CredentialUnavailable } from './credentials.ts';
 import { Upstream, type ProxyResult } from './proxy.ts';
 import { Router, type HttpConnection } from './router.ts';
@@ -39,6 +42,7 @@ interface SocketState {
   bytesOut: number;
 }
 
+const NO_BODY = Buffer.alloc(0);
 const SECRET_HEADERS = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token)$/i;
 
 export class HttpListener {
@@ -98,15 +102,11 @@ export class HttpListener {
     if (this.#closing) res.setHeader('connection', 'close');
     const socket = req.socket;
     const state = this.#sockets.get(socket);
-    const target = new URL(req.url ?? '/', 'http://gateway.invalid');
-    let path: { forward: string; decoded: string };
-    try {
-      path = normalisePath(target.pathname);
-    } catch (err) {
-      throw err instanceof BadRequest ? new GatewayError('PCS_HTTP_BAD_REQUEST', { reason: err.message }) : err;
-    }
-    const route = this.#router.route(req.headers.host, path.forward);
-    if (route === undefined) throw new GatewayError('PCS_HTTP_NO_ROUTE', { path: path.decoded.slice(0, 200), example: this.#exampleName() });
+    // One reading of the target (target.ts); a path that cannot be read still routes, so that its refusal is audited.
+    const target = readTarget(req.url ?? '/');
+    const route = this.#router.route(req.headers.host, target.path);
+    if (route === undefined && target.unreadable !== undefined) throw new GatewayError('PCS_HTTP_AMBIGUOUS_PATH', { path: target.path.slice(0, 200), reason: target.unreadable });
+    if (route === undefined) throw new GatewayError('PCS_HTTP_NO_ROUTE', { path: decodedPath(target.path).slice(0, 200), example: this.#exampleName() });
     const connection = route.connection;
     const clientAddr = socket.remoteAddress === undefined ? undefined : `${socket.remoteAddress}:${socket.remotePort ?? 0}`;
     const baseRef = { connection: { name: connection.name, type: 'http' }, protocol: 'http', ...(clientAddr !== undefined ? { clientAddr } : {}) };
@@ -117,24 +117,29 @@ export class HttpListener {
 
     const body = await readBody(req, this.#settings.maxRequestBody);
     if (state) state.bytesIn += body.length;
-    const decodedBelow = safeDecode(route.path);
+    // What policy decides on is what is forwarded: overrides refused, stripped or decided (request-integrity.ts).
+    const sni = this.#settings.tls === undefined ? undefined : (socket as TLSSocket).servername;
+    const sniConnection = typeof sni === 'string' ? this.#router.byHost(sni)?.name : undefined;
+    const checked = checkRequest(connection.name, connection.integrity, target, { method: req.method ?? 'GET', headers: req.headers, rawHeaders: req.rawHeaders, body, sniConnection });
+    const refusal = checked.refusal;
     let action: HttpAction;
     try {
-      action = httpAction(req.method ?? 'GET', decodedBelow, target.search, req.headers, body, req.headers['content-type']);
+      // A refused request is decided (and audited) without its body: the body may be what cannot be read.
+      action = httpAction(checked.method, policyPath(connection.integrity, route.path), checked.search, checked.headers, refusal === undefined ? checked.body : NO_BODY, checked.headers['content-type']);
     } catch (err) {
       throw err instanceof BadRequest ? new GatewayError('PCS_HTTP_BAD_REQUEST', { reason: err.message }) : err;
     }
-    const decision = this.#ctx.gate.decide(identity, ref, action);
-    const base = { method: action.method, path: action.path, query: target.search, verdict: decision.verdict, rule: ruleLabel(decision), reason: decision.reason, request_headers: recordedHeaders(req.headers), request_body: this.#recordedBody(body) };
+    const decision = this.#ctx.gate.decide(identity, ref, action, refusal === undefined ? undefined : () => refusal);
+    const base = { method: action.method, path: action.path, query: checked.search, verdict: decision.verdict, rule: ruleLabel(decision), reason: decision.reason, request_headers: recordedHeaders(req.headers), request_body: this.#recordedBody(body) };
 
     let review: string | null = null;
     if (decision.verdict === 'deny') {
-      this.#problem(res, denial(decision, identity.subject, connection.name), requestId);
-      recording.event('denied', { ...base, status: 403, duration_ms: since(started) });
+      this.#problem(res, refusal !== undefined && decision.code === refusal.code ? refusal : denial(decision, identity.subject, connection.name), requestId);
+      recording.event('denied', { ...base, status: res.statusCode, duration_ms: since(started) });
       return;
     }
     if (decision.verdict === 'review') {
-      const outcome = await this.#review(identity, connection, action, body, decision, recording.id, res, requestId);
+      const outcome = await this.#review(identity, connection, action, checked.body, decision, recording.id, res, requestId);
       if (outcome.ran === undefined) {
         recording.event('denied', { ...base, status: res.statusCode, review: outcome.review, review_outcome: outcome.code, duration_ms: since(started) });
         return;
@@ -149,7 +154,7 @@ export class HttpListener {
     let result: ProxyResult;
     try {
       const plan = decision.masks.length > 0 ? this.#ctx.masks.plan(decision.masks) : undefined;
-      result = await upstream.forward(action.method, route.path, target.search, req.headers, body, res, plan, this.#settings.recordBody);
+      result = await upstream.forward(checked.method, route.path, checked.search, checked.headers, checked.body, res, plan, this.#settings.recordBody);
     } finally {
       upstream.inFlight--;
       this.#inFlight--;
@@ -336,14 +341,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 function closedPromise(res: ServerResponse): Promise<undefined> {
   return new Promise((resolve) => res.once('close', () => resolve(undefined)));
-}
-
-function safeDecode(path: string): string {
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    return path;
-  }
 }
 
 function since(started: number): number {
