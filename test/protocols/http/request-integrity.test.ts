@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { startTestGateway, type TestGateway } from '../../support/gateway.ts';
 import { tempDir } from '../../support/tmp.ts';
+import { storeDb } from '../../support/store-db.ts';
 
 const run = promisify(execFile);
 
@@ -229,7 +230,7 @@ policies:
       assert.equal(decision?.verdict, 'deny');
       assert.equal(decision?.code, 'PCS_HTTP_METHOD_OVERRIDE');
       await t.gw.recorder.flush();
-      const events = await t.gw.services.store.db.selectFrom('session_events').select(['kind', 'data']).where('kind', '=', 'denied').execute();
+      const events = await storeDb(t.gw.services.store).selectFrom('session_events').select(['kind', 'data']).where('kind', '=', 'denied').execute();
       const event = events.map((e) => JSON.parse(e.data) as { path: string; status: number }).find((e) => e.path === '/audited');
       assert.equal(event?.status, 400);
     });
