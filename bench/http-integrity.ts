@@ -3,7 +3,7 @@
 // Run: node --import tsx bench/http-integrity.ts
 import type { IncomingHttpHeaders } from 'node:http';
 import { checkRequest, type IntegritySettings } from '../src/protocols/http/request-integrity.ts';
-import { readTarget } from '../src/protocols/http/target.ts';
+import { readTarget } from '../src/policy/http-target.ts';
 
 const defaults: IntegritySettings = { method_overrides: 'refuse', path_overrides: 'refuse', non_canonical_paths: 'refuse', method_override_params: ['_method'], method_override_headers: ['x-http-method-override', 'x-http-method', 'x-method-override'], case_insensitive_paths: false };
 const headers: IncomingHttpHeaders = { host: 'api.gateway.local', authorization: 'Bearer x', accept: 'application/json', 'user-agent': 'curl/8', 'content-type': 'application/json', 'x-request-id': 'abc' };

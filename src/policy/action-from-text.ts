@@ -10,6 +10,7 @@ import { GatewayError } from '../core/errors.ts';
 import type { ConnectionConfig } from '../config/schema.ts';
 import { postgresDialect } from '../sql/postgres/dialect.ts';
 import { createFunctionCatalog } from '../sql/postgres/function-catalog.ts';
+import { policyPath, readTarget } from './http-target.ts';
 import { parseShellLine } from './shell/parse.ts';
 
 function invalid(reason: string): GatewayError {
@@ -23,16 +24,20 @@ function mysqlAction(text: string): SqlAction {
 
 const REQUEST_LINE = /^([A-Za-z]+)\s+(\S+)(?:\s+HTTP\/\d(?:\.\d)?)?$/;
 
-export function httpActionFromText(text: string): HttpAction {
+export function httpActionFromText(text: string, integrity: { readonly non_canonical_paths: string; readonly case_insensitive_paths: boolean } = { non_canonical_paths: 'refuse', case_insensitive_paths: false }): HttpAction {
   const newline = text.indexOf('\n');
   const first = (newline === -1 ? text : text.slice(0, newline)).trim();
   const rest = newline === -1 ? '' : text.slice(newline + 1).trim();
   const m = REQUEST_LINE.exec(first);
   if (m === null) throw invalid(`expected "METHOD /path?query" on the first line, got "${first}"`);
   const [, method = '', target = ''] = m;
-  if (!target.startsWith('/')) throw invalid(`the path must start with "/", got "${target}"`);
-  // The URL parser resolves dot segments (`/public/../admin` is `/admin`), as the upstream would.
-  const url = new URL(target, 'http://policy-test.invalid');
+  // The target read as the gateway reads it (http-target.ts), so the path explained is the one decided.
+  const reading = readTarget(target);
+  if (reading.unreadable !== undefined) throw invalid(`the gateway refuses this target on every connection (PCS_HTTP_AMBIGUOUS_PATH): ${reading.unreadable}`);
+  if (reading.nonCanonical !== undefined && integrity.non_canonical_paths !== 'normalise') {
+    throw invalid(`the gateway refuses this path (PCS_HTTP_AMBIGUOUS_PATH: ${reading.nonCanonical}) unless the connection sets integrity.non_canonical_paths: normalise; it would then decide on ${reading.path}`);
+  }
+  const url = new URL(`${reading.path}${reading.search}`, 'http://policy-test.invalid');
   const query: Record<string, string | string[]> = {};
   for (const [key, value] of url.searchParams) {
     const seen = query[key];
@@ -46,7 +51,7 @@ export function httpActionFromText(text: string): HttpAction {
       throw invalid(`the body after the first line is not JSON: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  const action: HttpAction = { kind: 'http', method: method.toUpperCase(), path: url.pathname, query, headers: {} };
+  const action: HttpAction = { kind: 'http', method: method.toUpperCase(), path: policyPath(integrity, reading.path), query, headers: {} };
   return body === undefined ? action : { ...action, body };
 }
 
@@ -191,7 +196,7 @@ export async function actionFromText(connection: ConnectionConfig, text: string)
     case 'mysql':
       return mysqlAction(text);
     case 'http':
-      return httpActionFromText(text);
+      return httpActionFromText(text, connection.integrity);
     case 'ssh':
       return sshActionFromText(text);
   }

@@ -23,7 +23,7 @@ import {
   type Override,
 } from './overrides.ts';
 import type { HttpConnection } from './router.ts';
-import { decodedPath, type TargetReading } from './target.ts';
+import type { TargetReading } from '../../policy/http-target.ts';
 
 export type IntegritySettings = HttpConnection['integrity'];
 
@@ -93,15 +93,6 @@ export function checkRequest(connection: string, settings: IntegritySettings, ta
   const method = methods[0] as string;
   if (!DECIDABLE_METHODS.has(method)) return asReceived(new GatewayError('PCS_HTTP_METHOD_OVERRIDE', { where, connection, detail: `${method.slice(0, 20)} is not a method the gateway forwards` }));
   return { method, ...stripped, body: received.body, refusal: undefined };
-}
-
-/**
- * The path policy matches: the canonical path below the prefix, decoded; lower-cased when the
- * upstream ignores case, or `/ADMIN` would be another path to policy and the same to it.
- */
-export function policyPath(settings: IntegritySettings, below: string): string {
-  const decoded = decodedPath(below);
-  return settings.case_insensitive_paths ? decoded.toLowerCase() : decoded;
 }
 
 /** Built once per connection's settings (configuration objects live as long as the gateway). */

@@ -154,3 +154,12 @@ export function decodedPath(path: string): string {
     return path;
   }
 }
+
+/**
+ * The path policy matches: the canonical path below the prefix, decoded; lower-cased when the
+ * upstream ignores case, or `/ADMIN` would be another path to policy and the same to it.
+ */
+export function policyPath(settings: { readonly case_insensitive_paths: boolean }, below: string): string {
+  const decoded = decodedPath(below);
+  return settings.case_insensitive_paths ? decoded.toLowerCase() : decoded;
+}

@@ -2,8 +2,8 @@
 // non-canonical, and the reason for every target no setting accepts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodedPath, readTarget } from '../../../src/protocols/http/target.ts';
-import { rng } from '../../support/rng.ts';
+import { decodedPath, readTarget } from '../../src/policy/http-target.ts';
+import { rng } from '../support/rng.ts';
 
 describe('readTarget', () => {
   it('keeps a canonical path and its query exactly', () => {
