@@ -2,6 +2,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Action, SftpOp, SqlAction, SqlStatement } from '../../src/core/action.ts';
 import { decide, type ConnectionRef } from '../../src/policy/decide.ts';
+import { httpActionFromText } from '../../src/policy/action-from-text.ts';
 import { loadSqlAnalyzer } from '../../src/sql/postgres/analyze.ts';
 import type { CompiledPolicies } from '../../src/policy/compile.ts';
 import type { Identity } from '../../src/core/identity.ts';
@@ -144,11 +145,14 @@ void describe('decide: rule matching', () => {
       ['GET /files/a.csv', 'allow'],
       ['GET /files/a.csv.exe', 'deny'],
       ['GET /files/x/a.csv', 'deny'],
-      ['GET /public/../customers/1', 'allow'],
       ['POST /customers/42', 'deny'],
       ['DELETE /reports/1', 'deny'],
     ];
     for (const [text, verdict] of cases) assert.equal(await verdictOf(policies, who, API, text), verdict, text);
+    // A dot segment is refused by the gateway unless the connection normalises paths; then the resolved path is decided.
+    const normalised = httpActionFromText('GET /public/../customers/1', { non_canonical_paths: 'normalise', case_insensitive_paths: false });
+    assert.equal(normalised.path, '/customers/1');
+    assert.equal(decide(policies, who, API, normalised).verdict, 'allow');
   });
 
   void it('ssh: op and program (every command of the line; what is not understood never matches a program rule)', async () => {
