@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node as YamlNode } from 'yaml';
-import type { z } from 'zod';
 import { GatewayError } from '../core/errors.ts';
+import { describeIssue } from './issue-text.ts';
 import { configSchema, type Config } from './schema.ts';
 import { registerSecret } from './secrets.ts';
 
@@ -87,7 +87,7 @@ export function parseConfig(text: string, file = '<inline>', env: NodeJS.Process
       const path = formatPath(issue.path);
       // An unresolved reference was already reported at this path.
       if (refProblems.has(path)) continue;
-      problems.push({ path, message: describeIssue(issue), line: lineOf(issue.path) });
+      problems.push({ path, message: describeIssue(issue, configSchema, resolved), line: lineOf(issue.path) });
     }
   }
   // Cross-references run on the raw document too, so they are listed with the shape problems.
@@ -166,25 +166,6 @@ function resolveRefs(
     return out;
   }
   return value;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  switch (issue.code) {
-    case 'invalid_value':
-      return `expected ${issue.values.map((v) => String(v)).join(' | ')}`;
-    case 'unrecognized_keys':
-      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
-    case 'invalid_type':
-      return `expected ${issue.expected}${issue.input === undefined ? ' (missing)' : ''}`;
-    case 'invalid_union': {
-      // A discriminated union with a bad or missing discriminator (connections[].type).
-      const note = (issue as { note?: string }).note;
-      if (note === 'No matching discriminator') return 'expected type postgres | mysql | ssh | http';
-      return issue.message;
-    }
-    default:
-      return issue.message;
-  }
 }
 
 /** Paths in the file are relative to the working directory the gateway starts in. */

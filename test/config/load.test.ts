@@ -45,7 +45,7 @@ policies:
 `);
     assert.deepEqual(problems, [
       'listen.api: expected host:port such as 127.0.0.1:8700 @1',
-      'connections[0].type: expected type postgres | mysql | ssh | http @3',
+      'connections[0].type: expected postgres | mysql | ssh | http @3',
       'connections[1].upstream.tls: expected disable | prefer | require | verify-full @4',
       'connections[1].name: duplicate connection name a (first at connections[0]) @4',
       'policies[0].connections[1]: no connection named missing @8',
@@ -63,8 +63,8 @@ policies:
   - { name: p, subjects: { groups: [g] }, connections: [a], rules: [{ then: allow }], colour: red }
 `);
     assert.ok(problems.includes('connections[0].upstream.database: expected string (missing) @4'), problems.join('\n'));
-    assert.ok(problems.includes('connections[0].upstream: unknown key pasword @4'), problems.join('\n'));
-    assert.ok(problems.includes('policies[0]: unknown key colour @6'), problems.join('\n'));
+    assert.ok(problems.includes('connections[0].upstream: unknown key pasword (allowed here: host, port, database, user, password, tls, ca) @4'), problems.join('\n'));
+    assert.ok(problems.includes('policies[0]: unknown key colour (allowed here: name, description, mode, subjects, connections, rules, masks, access) @6'), problems.join('\n'));
   });
 
   it('reports YAML syntax errors with a line, not a stack trace', () => {
