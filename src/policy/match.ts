@@ -1,8 +1,9 @@
 // Does one compiled rule match one action? Pure predicates over precompiled matchers.
 // For SQL, a rule is matched against one statement at a time (decide() splits the action).
-import type { Action, HttpAction, McpAction, SqlStatement, SshAction } from '../core/action.ts';
-import type { CompiledRule, FilePathMatcher, HttpMatcher, McpMatcher, ParamMatcher, SqlMatcher, SshMatcher } from './compile.ts';
+import type { Action, HttpAction, McpAction, SqlStatement, SshAction, SshCommand } from '../core/action.ts';
+import type { ArgMatcher, CompiledRule, FilePathMatcher, HttpMatcher, McpMatcher, ParamMatcher, SqlMatcher, SshMatcher } from './compile.ts';
 import { anyMatch, type Matcher } from './glob.ts';
+import { changesDirectory, placeArg } from './shell/arg-paths.ts';
 import { programOf } from './ssh-program.ts';
 
 function sqlMatches(m: SqlMatcher, statement: SqlStatement | undefined, deny: boolean): boolean {
@@ -196,23 +197,86 @@ function sshMatches(m: SshMatcher, action: SshAction, deny: boolean): boolean {
   if (m.ops !== undefined && !m.ops.has(action.op)) return false;
   if (m.fileOps !== undefined || m.paths !== undefined) return fileMatches(m, action, deny);
   if (m.destinations !== undefined || m.directions !== undefined) return forwardMatches(m, action);
-  if (m.programs === undefined && m.args === undefined && m.anyPrograms === undefined) return true;
+  if (!m.exec) return true;
   // Only exec runs a program.
   if (action.op !== 'exec' || action.command === undefined) return false;
+  // An exact line is what the rule's author read and meant: nothing else about it is asked.
+  if (m.commandLines !== undefined && !m.commandLines.has(action.command)) return false;
+  if (!m.parsedExec) return true;
   const commands = action.commands;
   if (commands === undefined) return firstWordMatches(m, action.command);
-  const { programs, args, anyPrograms } = m;
+  const { programs, anyPrograms } = m;
   const uncertain = action.uncertain === true;
-  // Deny lists: a line not understood could run anything, so it matches (fail closed).
-  if (anyPrograms !== undefined && !uncertain && !commands.some((c) => programMatches(anyPrograms, c.program, true))) return false;
-  if (programs !== undefined || args !== undefined) {
+  // Deny lists: a line not understood, or a command that can run what it is told, could run
+  // anything, so it matches (fail closed).
+  if (anyPrograms !== undefined && !uncertain && !commands.some((c) => c.launches !== undefined || programMatches(anyPrograms, c.program, true))) return false;
+  if (m.allowForms) {
     // Allow lists: everything the line runs is known and listed. A line that writes files
     // through redirections or sets variables (PATH=/tmp ls) does more than its programs.
     if (uncertain || commands.length === 0 || writesOrConnects(action) || (action.assignments?.length ?? 0) > 0) return false;
+    const relativeKnown = !changesDirectory(commands);
     for (const c of commands) {
       if (programs !== undefined && !programMatches(programs, c.program, false)) return false;
-      if (args !== undefined && !c.args.some((a) => anyMatch(args, a))) return false;
+      if (!argFormsMatch(m, c, relativeKnown, deny)) return false;
+      if (c.launches !== undefined && !(m.launch !== undefined && c.launches.every((l) => anyMatch(m.launch as readonly Matcher[], l)))) return false;
     }
+  }
+  return true;
+}
+
+/** `-x`, `-la`, `--flag`: a plain option, which `args_all` does not judge (one with `=` or `/` may name a file, and is judged). */
+function plainOption(arg: string): boolean {
+  return arg.startsWith('-') && !arg.includes('=') && !arg.includes('/');
+}
+
+/**
+ * One argument against globs. One only known at run time matches for a deny rule only; a path
+ * glob compares the argument placed as a path (one that cannot be placed matches a deny rule's
+ * path glob, and no allow rule's).
+ */
+function argMatches(globs: readonly ArgMatcher[], arg: string, known: boolean, relativeKnown: boolean, deny: boolean): boolean {
+  if (!known) return deny;
+  let placed: string | undefined | null = null;
+  for (const g of globs) {
+    if (!g.path) {
+      if (g.matches(arg)) return true;
+      continue;
+    }
+    if (placed === null) placed = placeArg(arg, relativeKnown);
+    if (placed === undefined ? deny : g.matches(placed)) return true;
+  }
+  return false;
+}
+
+/** `args`, `args_all` and `argv` for one command. */
+function argFormsMatch(m: SshMatcher, c: SshCommand, relativeKnown: boolean, deny: boolean): boolean {
+  const unknown = c.unknownArgs;
+  const known = (i: number): boolean => unknown === undefined || !unknown.includes(i);
+  // Words xargs adds from its input are not known: an allow rule that judges arguments fails.
+  const more = c.inputArgs === true;
+  if (m.args !== undefined) {
+    let some = false;
+    for (let i = 0; i < c.args.length && !some; i++) some = argMatches(m.args, c.args[i] as string, known(i), relativeKnown, deny);
+    if (!some && !(more && deny)) return false;
+  }
+  if (m.argsAll !== undefined) {
+    if (more && !deny) return false;
+    let options = true;
+    for (let i = 0; i < c.args.length; i++) {
+      const a = c.args[i] as string;
+      if (options && a === '--') {
+        options = false;
+        continue;
+      }
+      if (options && known(i) && plainOption(a)) continue;
+      if (!argMatches(m.argsAll, a, known(i), relativeKnown, deny)) return false;
+    }
+  }
+  if (m.argv !== undefined) {
+    const [program, ...rest] = m.argv;
+    if (program === undefined || rest.length !== c.args.length || (more && !deny)) return false;
+    if (!programMatches([program.matches], c.program, false)) return false;
+    for (let i = 0; i < rest.length; i++) if (!argMatches([rest[i] as ArgMatcher], c.args[i] as string, known(i), relativeKnown, deny)) return false;
   }
   return true;
 }
@@ -232,7 +296,7 @@ function forwardMatches(m: SshMatcher, action: SshAction): boolean {
  * `any_program` rule. `args` needs the parser's words.
  */
 function firstWordMatches(m: SshMatcher, commandLine: string): boolean {
-  if (m.args !== undefined) return false;
+  if (m.args !== undefined || m.argsAll !== undefined || m.argv !== undefined) return false;
   const program = programOf(commandLine);
   if (program === undefined) return m.programs === undefined;
   if (m.programs !== undefined && !anyMatch(m.programs, program)) return false;
