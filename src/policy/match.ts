@@ -229,6 +229,8 @@ function sshMatches(m: SshMatcher, action: SshAction, deny: boolean, why?: Why):
     const relativeKnown = !changesDirectory(commands);
     for (const c of commands) {
       if (programs !== undefined && !programMatches(programs, c.program, false)) return no(why, () => `program: ${c.program} is not listed`);
+      const first = m.argv?.[0];
+      if (first !== undefined && !programMatches([first.matches], c.program, false)) return no(why, () => `argv: the program ${c.program} is not ${first.glob}`);
       const launch = m.launch;
       if (c.launches !== undefined) {
         const unnamed = c.launches.find((l) => launch === undefined || !anyMatch(launch, l));
@@ -297,10 +299,9 @@ function argFormsMatch(m: SshMatcher, c: SshCommand, relativeKnown: boolean, den
     }
   }
   if (m.argv !== undefined) {
-    const [program, ...rest] = m.argv;
-    if (program === undefined) return false;
+    // The program (the first word) was judged with the other commands' programs.
+    const rest = m.argv.slice(1);
     if (more && !deny) return no(why, () => `argv: xargs adds arguments to ${c.program} from its input`);
-    if (!programMatches([program.matches], c.program, false)) return no(why, () => `argv: the program ${c.program} is not ${program.glob}`);
     if (rest.length !== c.args.length) return no(why, () => `argv: ${c.program} has ${c.args.length} argument(s), the rule ${rest.length}`);
     for (let i = 0; i < rest.length; i++) {
       const g = rest[i] as ArgMatcher;
