@@ -216,7 +216,11 @@ function compileFilePath(glob: string): FilePathMatcher {
 }
 
 function compileArg(glob: string): ArgMatcher {
-  return Object.freeze({ path: isPathGlob(glob), matches: compileGlob(glob), glob });
+  const path = isPathGlob(glob);
+  const matches = compileGlob(glob);
+  // A path glob `/app/**` names the folder too, as `match.ssh.path` globs do.
+  const folder = path && glob.endsWith('/**') ? glob.slice(0, -3) || '/' : undefined;
+  return Object.freeze({ path, matches: folder === undefined ? matches : (value: string) => value === folder || matches(value), glob });
 }
 
 function compileSsh(m: NonNullable<MatchConfig['ssh']>): SshMatcher {

@@ -87,11 +87,18 @@ void describe('args_all: every argument that is not a plain option', () => {
       ['echo /app/x | xargs cat', 'deny'], // xargs adds words from its input
       ['tail -n 5 /app/log', 'deny'], // `5` is an argument: args_all does not know options' values
       ['cat', 'allow'], // no argument: nothing to judge (reads its input)
+      ['ls /app', 'deny'], // `/app/*` is below /app only
     ]);
   });
   void it('a deny rule takes what it cannot place (fail closed)', () => {
     const d = policy(`      - { match: { ssh: { any_program: ["*"], args: ["/etc/*"] } }, then: deny }
       - { match: { ssh: { program: [cat] } }, then: allow }`);
+    const tree = policy(`      - { match: { ssh: { program: [ls], args_all: ["/app/**"] } }, then: allow }`);
+    table(tree, [
+      ['ls /app', 'allow'],
+      ['ls /app/', 'allow'],
+      ['ls /application', 'deny'],
+    ]);
     table(d, [
       ['cat /tmp/x', 'allow'],
       ['cat /tmp/../etc/passwd', 'deny'],
