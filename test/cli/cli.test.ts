@@ -116,6 +116,20 @@ policies:
       - { name: rest, then: deny }
 `,
     );
+    const weak = join(dir, 'ssh-weak.yaml');
+    writeFileSync(
+      weak,
+      `connections:
+  - { name: web-1, type: ssh, upstream: { host: web-1, user: deploy } }
+policies:
+  - { name: weak, subjects: { groups: [agents] }, connections: ["*"], rules: [{ match: { ssh: { program: [cat], args: ["/app/*"] } }, then: allow }] }
+`,
+    );
+    const checked = await runCli(['config', 'check', weak]);
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.match(checked.stderr, /warning: policies\[0\]\.rules\[0\]\.match\.ssh\.args: args allows a line when some argument matches/);
+    const clean = await runCli(['config', 'check', ssh]);
+    assert.equal(clean.stderr, '');
     const escape = await runCli(['policy', 'test', '--as', 'bot', '-g', 'agents', '--connection', 'web-1', 'cat /app/../etc/shadow', '--config', ssh]);
     assert.equal(escape.code, 0, escape.stderr);
     assert.match(escape.stdout, /^decision: deny$/m);
