@@ -49,6 +49,8 @@ export interface SshMatcher {
   readonly argsAll: readonly ArgMatcher[] | undefined;
   /** `argv`: every command is exactly these words (the first, the program, as `program` compares it). */
   readonly argv: readonly ArgMatcher[] | undefined;
+  /** `argv` without its first word: the arguments, in place. */
+  readonly argvArgs: readonly ArgMatcher[] | undefined;
   /** `command_line`: the exec line is exactly one of these. */
   readonly commandLines: ReadonlySet<string> | undefined;
   /** `launch`: every launch of every command (src/policy/shell/launchers.ts) matches one. */
@@ -235,6 +237,7 @@ function compileSsh(m: NonNullable<MatchConfig['ssh']>): SshMatcher {
     args: list(m.args, compileArg),
     argsAll: list(m.args_all, compileArg),
     argv: list(m.argv, compileArg),
+    argvArgs: list(m.argv?.slice(1), compileArg),
     commandLines: set(m.command_line),
     launch: list(m.launch, compileGlob),
     anyPrograms: list(m.any_program, compileGlob),

@@ -298,9 +298,9 @@ function argFormsMatch(m: SshMatcher, c: SshCommand, relativeKnown: boolean, den
       if (!argMatches(m.argsAll, a, known(i), relativeKnown, deny)) return no(why, () => `args_all: argument ${i + 1} of ${c.program}, ${shownArg(a, known(i), relativeKnown)}, matches none`);
     }
   }
-  if (m.argv !== undefined) {
+  if (m.argvArgs !== undefined) {
     // The program (the first word) was judged with the other commands' programs.
-    const rest = m.argv.slice(1);
+    const rest = m.argvArgs;
     if (more && !deny) return no(why, () => `argv: xargs adds arguments to ${c.program} from its input`);
     if (rest.length !== c.args.length) return no(why, () => `argv: ${c.program} has ${c.args.length} argument(s), the rule ${rest.length}`);
     for (let i = 0; i < rest.length; i++) {

@@ -151,13 +151,17 @@ void describe('command_line: the exact line as sent', () => {
 
 void describe('programs that run other programs', () => {
   const p = policy(`      - { name: pager-ok, match: { ssh: { program: [git], launch: ["git pager"] } }, then: allow }
-      - { match: { ssh: { program: [git, tar, rsync, find, less, vim, awk, sed, perl, python3, ssh, zip, journalctl, systemctl, env, cat, sh] } }, then: allow }`);
+      - { match: { ssh: { program: [git, tar, rsync, find, less, vim, awk, sed, perl, python3, node, ssh, zip, journalctl, systemctl, env, cat, sh] } }, then: allow }`);
   void it('treats a launcher option as an unknown program unless the rule names it', () => {
     table(p, [
       ['git status', 'allow'],
       ['git log --oneline', 'allow'],
       ['git -c core.pager=/tmp/x log', 'deny'],
       ['git -c alias.x=!sh x', 'deny'],
+      ['git log -c', 'allow'], // after the subcommand -c is a diff format
+      ['node -e 1', 'deny'],
+      ['node --eval=1', 'deny'],
+      ['perl -ne print f', 'deny'],
       ['git -c core.sshCommand=/tmp/x fetch', 'deny'],
       ['git fetch --upload-pack=/tmp/x origin', 'deny'],
       ['git rebase --exec id main', 'deny'],

@@ -57,7 +57,8 @@ const git: Detector = (args, ctx) => {
   let sub: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
-    if (a === '-c' || (a.startsWith('-c') && sub === undefined && a.length > 2 && !a.startsWith('--'))) {
+    // `-c` is git's own option before the subcommand (`git log -c` is a diff format).
+    if (sub === undefined && (a === '-c' || (a.startsWith('-c') && a.length > 2))) {
       const kv = a === '-c' ? (args[++i] ?? '') : a.slice(2);
       found.add(`git -c ${(kv.split('=', 1)[0] ?? '').toLowerCase()}`);
       continue;
@@ -141,8 +142,9 @@ function inline(short: string, long: readonly string[] = []): Detector {
   return (args, _ctx, name) => {
     for (const a of args) {
       if (a === '--') break;
-      if (long.some((l) => a === `--${l}` || a.startsWith(`--${l}=`))) return [`${name} --${long.find((l) => a === `--${l}` || a.startsWith(`--${l}=`)) ?? ''}`];
-      if (a.startsWith('-') && !a.startsWith('--')) for (const ch of a.slice(1)) if (short.includes(ch)) return [`${name} -${ch}`];
+      const key = a.startsWith('--') ? (a.slice(2).split('=', 1)[0] ?? '') : undefined;
+      if (key !== undefined && long.includes(key)) return [`${name} --${key}`];
+      if (key === undefined && a.startsWith('-')) for (const ch of a.slice(1)) if (short.includes(ch)) return [`${name} -${ch}`];
       if (!a.startsWith('-')) break; // a script file: the program the rule allowed by name
     }
     return NONE;
@@ -321,16 +323,16 @@ export const LAUNCHERS: Readonly<Record<string, Detector>> = Object.freeze({
   nawk: awk,
   sed,
   gsed: sed,
-  perl: inline('eEx', []),
-  python: inline('c', []),
-  python3: inline('c', []),
-  python2: inline('c', []),
-  ruby: inline('e', []),
+  perl: inline('eEx'),
+  python: inline('c'),
+  python3: inline('c'),
+  python2: inline('c'),
+  ruby: inline('e'),
   node: inline('ep', ['eval', 'print']),
-  php: inline('rR', []),
-  lua: inline('e', []),
+  php: inline('rR'),
+  lua: inline('e'),
   tclsh: always,
-  expect: inline('c', []),
+  expect: inline('c'),
   gdb: always,
   script: always,
   tmux: always,
