@@ -270,8 +270,16 @@ const sshMatch = z
     op: z.array(z.enum(['exec', 'shell', 'sftp', 'forward'])).min(1).optional(),
     /** Every simple command of an exec line runs a program matching one of these globs (allow lists). */
     program: stringList.optional(),
-    /** Every simple command of an exec line has an argument matching one of these globs. */
+    /** Every simple command of an exec line has some argument matching one of these globs (weak alone: other arguments ride along). */
     args: stringList.optional(),
+    /** Every argument that is not a plain option (`-x`, `--flag`) of every simple command matches one of these globs. */
+    args_all: stringList.optional(),
+    /** Every simple command is exactly these words, each matching its glob in place (the first is the program). */
+    argv: z.array(z.string().min(1)).min(1).optional(),
+    /** The exec line is exactly one of these strings, as sent. */
+    command_line: stringList.optional(),
+    /** What commands may run through their own options (`git -c core.pager`, `less`): each launch a command makes matches one of these. */
+    launch: stringList.optional(),
     /** Some simple command of an exec line runs a program matching one of these globs, or the line is not understood (deny lists). */
     any_program: stringList.optional(),
     /** SFTP operations (and legacy scp lines): what the request does to its path. */
@@ -286,13 +294,17 @@ const sshMatch = z
   .superRefine((m, ctx) => {
     const forwards = m.destination !== undefined || m.direction !== undefined;
     if (forwards && m.op !== undefined && !m.op.includes('forward')) ctx.addIssue({ code: 'custom', message: 'destination and direction match port forwarding only: add forward to op, or leave op out', path: ['op'] });
-    if (forwards && (m.program !== undefined || m.args !== undefined || m.any_program !== undefined || m.file_op !== undefined || m.path !== undefined)) {
+    const exec = m.program !== undefined || m.args !== undefined || m.args_all !== undefined || m.argv !== undefined || m.command_line !== undefined || m.any_program !== undefined;
+    if (m.launch !== undefined && m.program === undefined && m.args_all === undefined && m.argv === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'launch only widens a rule that names its programs: add program, args_all or argv', path: ['launch'] });
+    }
+    if (forwards && (exec || m.file_op !== undefined || m.path !== undefined)) {
       ctx.addIssue({ code: 'custom', message: 'destination and direction (forwarding) cannot be combined with exec or sftp matches in one rule', path: [m.destination !== undefined ? 'destination' : 'direction'] });
     }
     const files = m.file_op !== undefined || m.path !== undefined;
     if (files && m.op !== undefined && !m.op.includes('sftp')) ctx.addIssue({ code: 'custom', message: 'file_op and path match sftp operations only: add sftp to op, or leave op out', path: ['op'] });
-    if (files && (m.program !== undefined || m.args !== undefined || m.any_program !== undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'file_op and path (sftp) cannot be combined with program, args or any_program (exec) in one rule', path: [m.file_op !== undefined ? 'file_op' : 'path'] });
+    if (files && exec) {
+      ctx.addIssue({ code: 'custom', message: 'file_op and path (sftp) cannot be combined with program, args, args_all, argv, command_line or any_program (exec) in one rule', path: [m.file_op !== undefined ? 'file_op' : 'path'] });
     }
   });
 

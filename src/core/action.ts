@@ -72,6 +72,12 @@ export interface SshCommand {
   readonly args: readonly string[];
   /** Some word is only known at run time ($VAR, $(...), globs...). */
   readonly dynamic: boolean;
+  /** Indexes into `args` of words only known at run time (expansions, substitutions); absent when none. */
+  readonly unknownArgs?: readonly number[];
+  /** xargs adds words read from its input after `args`. */
+  readonly inputArgs?: boolean;
+  /** What the command can run through its own options or input (src/policy/shell/launchers.ts): `git -c core.pager`, `less`. */
+  readonly launches?: readonly string[];
 }
 
 export interface SshAction {
@@ -85,6 +91,8 @@ export interface SshAction {
    * Absent: only the first word is judged, as before the shell parser.
    */
   readonly commands?: readonly SshCommand[];
+  /** For exec: the request asked for a terminal (pty); pagers only start then. */
+  readonly terminal?: boolean;
   /** For exec: the line could not be fully analysed; `program`/`args` rules never match it, `any_program` rules always do. */
   readonly uncertain?: boolean;
   /** For exec: redirections to files (`> f`, `2>> f`, `< f`). A write keeps the line from matching `program`/`args` rules. */

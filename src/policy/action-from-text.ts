@@ -11,7 +11,8 @@ import type { ConnectionConfig } from '../config/schema.ts';
 import { postgresDialect } from '../sql/postgres/dialect.ts';
 import { createFunctionCatalog } from '../sql/postgres/function-catalog.ts';
 import { policyPath, readTarget } from './http-target.ts';
-import { parseShellLine } from './shell/parse.ts';
+import { launchesOf } from './shell/launchers.ts';
+import { parseShellLine, type SimpleCommand } from './shell/parse.ts';
 
 function invalid(reason: string): GatewayError {
   return new GatewayError('PCS_POLICY_INPUT_INVALID', { reason });
@@ -164,11 +165,24 @@ function scpAction(command: string, c: SshCommand): SshAction | undefined {
   return { kind: 'ssh', op: 'sftp', command, sftp: { op, path: flags.has('-r') || flags.has('-d') ? treeOf(path) : path } };
 }
 
+/** One parsed command as the action carries it; optional fields only when they say something. */
+function sshCommand(c: SimpleCommand, terminal: boolean): SshCommand {
+  const launches = launchesOf(c.program, c.args, { terminal });
+  return {
+    program: c.program,
+    args: c.args,
+    dynamic: c.dynamic,
+    ...(c.unknownArgs !== undefined ? { unknownArgs: c.unknownArgs } : {}),
+    ...(c.inputArgs === true ? { inputArgs: true } : {}),
+    ...(launches.length > 0 ? { launches } : {}),
+  };
+}
+
 /**
  * An SSH exec request, with what the shell parser reads in its command line. A line that is
  * exactly one legacy scp command is an sftp read or write of its path (scpAction).
  */
-export function sshExecAction(command: string): SshAction {
+export function sshExecAction(command: string, terminal = false): SshAction {
   const parsed = parseShellLine(command);
   const [only] = parsed.commands;
   if (only !== undefined && parsed.commands.length === 1 && !parsed.uncertain && parsed.redirects.length === 0 && parsed.assignments.length === 0) {
@@ -179,7 +193,8 @@ export function sshExecAction(command: string): SshAction {
     kind: 'ssh',
     op: 'exec',
     command,
-    commands: parsed.commands.map((c) => ({ program: c.program, args: c.args, dynamic: c.dynamic })),
+    commands: parsed.commands.map((c) => sshCommand(c, terminal)),
+    ...(terminal ? { terminal } : {}),
     uncertain: parsed.uncertain,
     redirects: parsed.redirects,
     assignments: parsed.assignments,

@@ -7,6 +7,7 @@ import type { MatchConfig, PolicyConfig, RuleConfig } from '../config/schema.ts'
 import { compileDottedGlob, compileGlob, escapeRegExp, type Matcher } from '../util/glob.ts';
 import { compileBodyTest, type BodyPredicate } from './http-body.ts';
 import { compilePathPattern } from './http-path.ts';
+import { isPathGlob } from './shell/arg-paths.ts';
 
 export interface SqlMatcher {
   /** False for `sql: {}`: such a rule matches every SQL statement, even one not understood. */
@@ -43,7 +44,23 @@ export interface SshMatcher {
   /** `program`: every command's program matches one (allow lists). */
   readonly programs: readonly Matcher[] | undefined;
   /** `args`: every command has an argument matching one. */
-  readonly args: readonly Matcher[] | undefined;
+  readonly args: readonly ArgMatcher[] | undefined;
+  /** `args_all`: every argument of every command that is not a plain option matches one. */
+  readonly argsAll: readonly ArgMatcher[] | undefined;
+  /** `argv`: every command is exactly these words (the first, the program, as `program` compares it). */
+  readonly argv: readonly ArgMatcher[] | undefined;
+  /** `argv` without its first word: the arguments, in place. */
+  readonly argvArgs: readonly ArgMatcher[] | undefined;
+  /** `command_line`: the exec line is exactly one of these. */
+  readonly commandLines: ReadonlySet<string> | undefined;
+  /** `launch`: every launch of every command (src/policy/shell/launchers.ts) matches one. */
+  readonly launch: readonly Matcher[] | undefined;
+  /** Some exec key is set (the rule matches exec lines only). */
+  readonly exec: boolean;
+  /** Some key other than `command_line` judges the parsed commands. */
+  readonly parsedExec: boolean;
+  /** `program`, `args`, `args_all` or `argv`: an allow list of what the line runs. */
+  readonly allowForms: boolean;
   /** `any_program`: some command's program matches one, or the line is uncertain (deny lists). */
   readonly anyPrograms: readonly Matcher[] | undefined;
   /** `file_op`: the sftp operation is one of these. */
@@ -54,6 +71,14 @@ export interface SshMatcher {
   readonly destinations: readonly Matcher[] | undefined;
   /** `direction`: a forward's direction is one of these. */
   readonly directions: ReadonlySet<string> | undefined;
+}
+
+/** One argument glob: a path glob (starting with `/` or `~`) is compared with the argument placed as a path. */
+export interface ArgMatcher {
+  readonly path: boolean;
+  readonly matches: Matcher;
+  /** As configured, for explanations. */
+  readonly glob: string;
 }
 
 /** One `match.ssh.path` glob. */
@@ -192,11 +217,29 @@ function compileFilePath(glob: string): FilePathMatcher {
   });
 }
 
+function compileArg(glob: string): ArgMatcher {
+  const path = isPathGlob(glob);
+  const matches = compileGlob(glob);
+  // A path glob `/app/**` names the folder too, as `match.ssh.path` globs do.
+  const folder = path && glob.endsWith('/**') ? glob.slice(0, -3) || '/' : undefined;
+  return Object.freeze({ path, matches: folder === undefined ? matches : (value: string) => value === folder || matches(value), glob });
+}
+
 function compileSsh(m: NonNullable<MatchConfig['ssh']>): SshMatcher {
+  const allowForms = m.program !== undefined || m.args !== undefined || m.args_all !== undefined || m.argv !== undefined;
+  const parsedExec = allowForms || m.any_program !== undefined;
   return Object.freeze({
+    exec: parsedExec || m.command_line !== undefined,
+    parsedExec,
+    allowForms,
     ops: set(m.op),
     programs: list(m.program, compileGlob),
-    args: list(m.args, compileGlob),
+    args: list(m.args, compileArg),
+    argsAll: list(m.args_all, compileArg),
+    argv: list(m.argv, compileArg),
+    argvArgs: list(m.argv?.slice(1), compileArg),
+    commandLines: set(m.command_line),
+    launch: list(m.launch, compileGlob),
     anyPrograms: list(m.any_program, compileGlob),
     fileOps: set(m.file_op),
     paths: list(m.path, compileFilePath),

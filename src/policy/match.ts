@@ -1,8 +1,9 @@
 // Does one compiled rule match one action? Pure predicates over precompiled matchers.
 // For SQL, a rule is matched against one statement at a time (decide() splits the action).
-import type { Action, HttpAction, McpAction, SqlStatement, SshAction } from '../core/action.ts';
-import type { CompiledRule, FilePathMatcher, HttpMatcher, McpMatcher, ParamMatcher, SqlMatcher, SshMatcher } from './compile.ts';
+import type { Action, HttpAction, McpAction, SqlStatement, SshAction, SshCommand } from '../core/action.ts';
+import type { ArgMatcher, CompiledRule, FilePathMatcher, HttpMatcher, McpMatcher, ParamMatcher, SqlMatcher, SshMatcher } from './compile.ts';
 import { anyMatch, type Matcher } from '../util/glob.ts';
+import { changesDirectory, placeArg } from './shell/arg-paths.ts';
 import { programOf } from './ssh-program.ts';
 
 function sqlMatches(m: SqlMatcher, statement: SqlStatement | undefined, deny: boolean): boolean {
@@ -192,29 +193,134 @@ function fileMatches(m: SshMatcher, action: SshAction, deny: boolean): boolean {
   return m.paths === undefined || pathMatches(m.paths, f.path, f.home, deny);
 }
 
-function sshMatches(m: SshMatcher, action: SshAction, deny: boolean): boolean {
-  if (m.ops !== undefined && !m.ops.has(action.op)) return false;
+/** Collects why an exec rule does not match, for `policy test`; undefined on the data path. */
+type Why = string[] | undefined;
+
+/** Records a reason (built only when asked for) and answers false. */
+function no(why: Why, reason: () => string): false {
+  why?.push(reason());
+  return false;
+}
+
+function sshMatches(m: SshMatcher, action: SshAction, deny: boolean, why?: Why): boolean {
+  if (m.ops !== undefined && !m.ops.has(action.op)) return no(why, () => `op is ${action.op}`);
   if (m.fileOps !== undefined || m.paths !== undefined) return fileMatches(m, action, deny);
   if (m.destinations !== undefined || m.directions !== undefined) return forwardMatches(m, action);
-  if (m.programs === undefined && m.args === undefined && m.anyPrograms === undefined) return true;
+  if (!m.exec) return true;
   // Only exec runs a program.
-  if (action.op !== 'exec' || action.command === undefined) return false;
+  if (action.op !== 'exec' || action.command === undefined) return no(why, () => `op is ${action.op}, the rule judges exec lines`);
+  // An exact line is what the rule's author read and meant: nothing else about it is asked.
+  if (m.commandLines !== undefined && !m.commandLines.has(action.command)) return no(why, () => 'command_line: the line is not one of those listed, exactly');
+  if (!m.parsedExec) return true;
   const commands = action.commands;
   if (commands === undefined) return firstWordMatches(m, action.command);
-  const { programs, args, anyPrograms } = m;
+  const { programs, anyPrograms } = m;
   const uncertain = action.uncertain === true;
-  // Deny lists: a line not understood could run anything, so it matches (fail closed).
-  if (anyPrograms !== undefined && !uncertain && !commands.some((c) => programMatches(anyPrograms, c.program, true))) return false;
-  if (programs !== undefined || args !== undefined) {
+  // Deny lists: a line not understood, or a command that can run what it is told, could run
+  // anything, so it matches (fail closed).
+  if (anyPrograms !== undefined && !uncertain && !commands.some((c) => c.launches !== undefined || programMatches(anyPrograms, c.program, true))) return no(why, () => 'any_program: no command runs a listed program');
+  if (m.allowForms) {
     // Allow lists: everything the line runs is known and listed. A line that writes files
     // through redirections or sets variables (PATH=/tmp ls) does more than its programs.
-    if (uncertain || commands.length === 0 || writesOrConnects(action) || (action.assignments?.length ?? 0) > 0) return false;
+    if (uncertain) return no(why, () => 'the line is not fully understood, and an allow list needs every command known');
+    if (commands.length === 0) return no(why, () => 'the line runs no command');
+    if (writesOrConnects(action)) return no(why, () => 'the line writes a file or opens a connection through a redirection');
+    if ((action.assignments?.length ?? 0) > 0) return no(why, () => `the line sets variables (${action.assignments?.join(', ') ?? ''})`);
+    const relativeKnown = !changesDirectory(commands);
     for (const c of commands) {
-      if (programs !== undefined && !programMatches(programs, c.program, false)) return false;
-      if (args !== undefined && !c.args.some((a) => anyMatch(args, a))) return false;
+      if (programs !== undefined && !programMatches(programs, c.program, false)) return no(why, () => `program: ${c.program} is not listed`);
+      const first = m.argv?.[0];
+      if (first !== undefined && !programMatches([first.matches], c.program, false)) return no(why, () => `argv: the program ${c.program} is not ${first.glob}`);
+      const launch = m.launch;
+      if (c.launches !== undefined) {
+        const unnamed = c.launches.find((l) => launch === undefined || !anyMatch(launch, l));
+        if (unnamed !== undefined) return no(why, () => `${c.program} can run another program (${unnamed}), and the rule's launch does not name it`);
+      }
+      if (!argFormsMatch(m, c, relativeKnown, deny, why)) return false;
     }
   }
   return true;
+}
+
+/** `-x`, `-la`, `--flag`: a plain option, which `args_all` does not judge (one with `=` or `/` may name a file, and is judged). */
+function plainOption(arg: string): boolean {
+  return arg.startsWith('-') && !arg.includes('=') && !arg.includes('/');
+}
+
+/**
+ * One argument against globs. One only known at run time matches for a deny rule only; a path
+ * glob compares the argument placed as a path (one that cannot be placed matches a deny rule's
+ * path glob, and no allow rule's).
+ */
+function argMatches(globs: readonly ArgMatcher[], arg: string, known: boolean, relativeKnown: boolean, deny: boolean): boolean {
+  if (!known) return deny;
+  let placed: string | undefined | null = null;
+  for (const g of globs) {
+    if (!g.path) {
+      if (g.matches(arg)) return true;
+      continue;
+    }
+    if (placed === null) placed = placeArg(arg, relativeKnown);
+    if (placed === undefined ? deny : g.matches(placed)) return true;
+  }
+  return false;
+}
+
+/** How an argument was seen, for an explanation: as written, placed as a path, or not at all. */
+function shownArg(arg: string, known: boolean, relativeKnown: boolean): string {
+  if (!known) return `${arg} (only known at run time)`;
+  const placed = placeArg(arg, relativeKnown);
+  if (placed === undefined) return `${arg} (a path that cannot be placed${relativeKnown ? '' : ': the line changes directory'})`;
+  return placed === arg ? arg : `${arg} (as a path: ${placed})`;
+}
+
+/** `args`, `args_all` and `argv` for one command. */
+function argFormsMatch(m: SshMatcher, c: SshCommand, relativeKnown: boolean, deny: boolean, why: Why): boolean {
+  const unknown = c.unknownArgs;
+  const known = (i: number): boolean => unknown === undefined || !unknown.includes(i);
+  // Words xargs adds from its input are not known: an allow rule that judges arguments fails.
+  const more = c.inputArgs === true;
+  if (m.args !== undefined) {
+    let some = false;
+    for (let i = 0; i < c.args.length && !some; i++) some = argMatches(m.args, c.args[i] as string, known(i), relativeKnown, deny);
+    if (!some && !(more && deny)) return no(why, () => `args: no argument of ${c.program} matches`);
+  }
+  if (m.argsAll !== undefined) {
+    if (more && !deny) return no(why, () => `args_all: xargs adds arguments to ${c.program} from its input`);
+    let options = true;
+    for (let i = 0; i < c.args.length; i++) {
+      const a = c.args[i] as string;
+      if (options && a === '--') {
+        options = false;
+        continue;
+      }
+      if (options && known(i) && plainOption(a)) continue;
+      if (!argMatches(m.argsAll, a, known(i), relativeKnown, deny)) return no(why, () => `args_all: argument ${i + 1} of ${c.program}, ${shownArg(a, known(i), relativeKnown)}, matches none`);
+    }
+  }
+  if (m.argvArgs !== undefined) {
+    // The program (the first word) was judged with the other commands' programs.
+    const rest = m.argvArgs;
+    if (more && !deny) return no(why, () => `argv: xargs adds arguments to ${c.program} from its input`);
+    if (rest.length !== c.args.length) return no(why, () => `argv: ${c.program} has ${c.args.length} argument(s), the rule ${rest.length}`);
+    for (let i = 0; i < rest.length; i++) {
+      const g = rest[i] as ArgMatcher;
+      const a = c.args[i] as string;
+      if (!argMatches([g], a, known(i), relativeKnown, deny)) return no(why, () => `argv: argument ${i + 1} of ${c.program}, ${shownArg(a, known(i), relativeKnown)}, is not ${g.glob}`);
+    }
+  }
+  return true;
+}
+
+/**
+ * Why an SSH exec rule does or does not match an action, for `policy test`: undefined when
+ * it matches, else the first failed check. The same predicate as the data path.
+ */
+export function sshMismatch(rule: CompiledRule, action: SshAction): string | undefined {
+  if (rule.ssh === undefined) return undefined;
+  const why: string[] = [];
+  if (sshMatches(rule.ssh, action, rule.verdict === 'deny', why)) return undefined;
+  return why[0] ?? 'does not match';
 }
 
 /** A forward by its `host:port` (IPv6 hosts in brackets, as OpenSSH writes them) and direction. */
@@ -232,7 +338,7 @@ function forwardMatches(m: SshMatcher, action: SshAction): boolean {
  * `any_program` rule. `args` needs the parser's words.
  */
 function firstWordMatches(m: SshMatcher, commandLine: string): boolean {
-  if (m.args !== undefined) return false;
+  if (m.args !== undefined || m.argsAll !== undefined || m.argv !== undefined) return false;
   const program = programOf(commandLine);
   if (program === undefined) return m.programs === undefined;
   if (m.programs !== undefined && !anyMatch(m.programs, program)) return false;

@@ -7,6 +7,7 @@ import type { Action } from '../core/action.ts';
 import type { Decision } from '../core/decision.ts';
 import { actionFromText } from '../policy/action-from-text.ts';
 import { decide } from '../policy/decide.ts';
+import { explainSsh } from '../policy/explain-ssh.ts';
 import type { CompiledPolicies } from '../policy/compile.ts';
 
 export interface PolicyTestInput {
@@ -21,6 +22,8 @@ export interface PolicyTestResult {
   readonly identity: Identity;
   readonly action: Action;
   readonly decision: Decision;
+  /** For SSH exec lines: how the line was read and why each SSH rule matches or not. */
+  readonly explanation: readonly string[];
 }
 
 export async function testPolicy(config: Config, policies: CompiledPolicies, req: PolicyTestInput, adminGroups: readonly string[]): Promise<PolicyTestResult> {
@@ -35,5 +38,6 @@ export async function testPolicy(config: Config, policies: CompiledPolicies, req
   };
   const action = await actionFromText(connection, req.input);
   const decision = decide(policies, identity, { name: connection.name, type: connection.type }, action);
-  return { identity, action, decision };
+  const explanation = action.kind === 'ssh' ? explainSsh(policies, identity, connection.name, action) : [];
+  return { identity, action, decision, explanation };
 }

@@ -101,6 +101,49 @@ describe('portcullis CLI', () => {
     assert.match(nobody.stdout, /^rule: +none \(default deny\)$/m);
   });
 
+  it('policy test explains an SSH line: the path as normalised, the failed check of each rule, the launch found', async () => {
+    const ssh = join(dir, 'ssh-rules.yaml');
+    writeFileSync(
+      ssh,
+      `connections:
+  - { name: web-1, type: ssh, upstream: { host: web-1, user: deploy } }
+policies:
+  - name: agents
+    subjects: { groups: [agents] }
+    connections: ["*"]
+    rules:
+      - { name: read-app, match: { ssh: { program: [cat, git], args_all: ["/app/**"] } }, then: allow }
+      - { name: rest, then: deny }
+`,
+    );
+    const weak = join(dir, 'ssh-weak.yaml');
+    writeFileSync(
+      weak,
+      `connections:
+  - { name: web-1, type: ssh, upstream: { host: web-1, user: deploy } }
+policies:
+  - { name: weak, subjects: { groups: [agents] }, connections: ["*"], rules: [{ match: { ssh: { program: [cat], args: ["/app/*"] } }, then: allow }] }
+`,
+    );
+    const checked = await runCli(['config', 'check', weak]);
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.match(checked.stderr, /warning: policies\[0\]\.rules\[0\]\.match\.ssh\.args: args allows a line when some argument matches/);
+    const clean = await runCli(['config', 'check', ssh]);
+    assert.equal(clean.stderr, '');
+    const escape = await runCli(['policy', 'test', '--as', 'bot', '-g', 'agents', '--connection', 'web-1', 'cat /app/../etc/shadow', '--config', ssh]);
+    assert.equal(escape.code, 0, escape.stderr);
+    assert.match(escape.stdout, /^decision: deny$/m);
+    assert.match(escape.stdout, /^ {4}argument 1 \/app\/\.\.\/etc\/shadow: as a path \/etc\/shadow$/m);
+    assert.match(escape.stdout, /^ {2}agents rule 0 \(read-app\) allow: no, args_all: argument 1 of cat, \/app\/\.\.\/etc\/shadow \(as a path: \/etc\/shadow\), matches none$/m);
+    const launcher = await runCli(['policy', 'test', '--as', 'bot', '-g', 'agents', '--connection', 'web-1', 'git -c core.pager=sh log /app', '--config', ssh]);
+    assert.match(launcher.stdout, /launches: git -c core\.pager/);
+    assert.match(launcher.stdout, /read-app\) allow: no, git can run another program \(git -c core\.pager\)/);
+    const json = await runCli(['policy', 'test', '--json', '--as', 'bot', '-g', 'agents', '--connection', 'web-1', 'cat /app/x', '--config', ssh]);
+    const parsed = JSON.parse(json.stdout) as { decision: { verdict: string }; explanation: string[] };
+    assert.equal(parsed.decision.verdict, 'allow');
+    assert.ok(parsed.explanation.includes('agents rule 0 (read-app) allow: matches'), parsed.explanation.join('\n'));
+  });
+
   it('audit verify passes on an intact chain and names the first altered record', async () => {
     const ok = await runCli(['audit', 'verify', '--config', config]);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);

@@ -194,7 +194,7 @@ void describe('parseShellLine: compound commands', () => {
       ['! grep -q x f', ['grep'], false],
       ['echo if then fi', ['echo'], false],
     ]);
-    assert.deepEqual(parseShellLine('for f in *; do rm "$f"; done').commands[0], { program: 'rm', args: ['$f'], dynamic: true, via: ['for'] });
+    assert.deepEqual(parseShellLine('for f in *; do rm "$f"; done').commands[0], { program: 'rm', args: ['$f'], unknownArgs: [0], dynamic: true, via: ['for'] });
     assert.deepEqual(parseShellLine('for f in *; do rm "$f"; done').assignments, ['f']);
   });
 
@@ -284,9 +284,9 @@ void describe('parseShellLine: wrappers run other commands', () => {
 
   void it('xargs and find -exec: the command they run is dynamic', () => {
     const x = find(parseShellLine('ls | xargs -0 -n1 rm -f'), 'rm');
-    assert.deepEqual(x, { program: 'rm', args: ['-f'], dynamic: true, via: ['pipeline', 'xargs'] });
+    assert.deepEqual(x, { program: 'rm', args: ['-f'], inputArgs: true, dynamic: true, via: ['pipeline', 'xargs'] });
     const f = find(parseShellLine('find . -exec rm {} \\;'), 'rm');
-    assert.deepEqual(f, { program: 'rm', args: ['{}'], dynamic: true, via: ['find -exec'] });
+    assert.deepEqual(f, { program: 'rm', args: ['{}'], unknownArgs: [0], dynamic: true, via: ['find -exec'] });
     // A static string given to sh -c by find is still parsed.
     assert.deepEqual(programs("find . -exec sh -c 'rm \"$1\"' _ {} \\;"), ['find', 'sh', 'rm']);
   });

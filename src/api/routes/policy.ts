@@ -17,7 +17,7 @@ export function policyRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post('/api/v1/policy/test', async (req) => {
     requireRole(await authenticateRequest(req, ctx.services.authenticator, ctx.metrics), 'admin');
     const body = parseBody(testBody, req.body);
-    const { action, decision } = await testPolicy(ctx.services.config, ctx.services.policies, body, ctx.services.config.identity.admin_groups);
-    return { action, decision };
+    const { action, decision, explanation } = await testPolicy(ctx.services.config, ctx.services.policies, body, ctx.services.config.identity.admin_groups);
+    return explanation.length > 0 ? { action, decision, explanation } : { action, decision };
   });
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { jsonSchema } from '../../config/json-schema.ts';
+import { configWarnings } from '../../config/warnings.ts';
 import { loadOrExit } from '../context.ts';
 
 export function configCommand(program: Command): void {
@@ -13,6 +14,7 @@ export function configCommand(program: Command): void {
     .action((file: string | undefined, opts: { config?: string }) => {
       const loaded = loadOrExit(file ?? opts.config);
       const c = loaded.config;
+      for (const w of configWarnings(c)) process.stderr.write(`${loaded.file}: warning: ${w.path}: ${w.message}\n`);
       process.stdout.write(`${loaded.file}: ok (${c.connections.length} connections, ${c.policies.length} policies, ${c.identity.oidc.length} OIDC issuers, ${c.identity.saml.length} SAML IdPs)\n`);
     });
 

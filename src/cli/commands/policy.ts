@@ -17,8 +17,8 @@ export function policyCommand(program: Command): void {
     .option(...configOption)
     .action(async (input: string, opts: { as: string; group: string[]; connection: string; json?: boolean; config?: string }) => {
       const { config } = loadOrExit(opts.config);
-      const { action, decision } = await testPolicy(config, compilePolicies(config.policies), { subject: opts.as, groups: opts.group, connection: opts.connection, input }, config.identity.admin_groups);
-      if (opts.json) return void process.stdout.write(JSON.stringify({ action, decision }, null, 2) + '\n');
+      const { action, decision, explanation } = await testPolicy(config, compilePolicies(config.policies), { subject: opts.as, groups: opts.group, connection: opts.connection, input }, config.identity.admin_groups);
+      if (opts.json) return void process.stdout.write(JSON.stringify({ action, decision, ...(explanation.length > 0 ? { explanation } : {}) }, null, 2) + '\n');
       const rule = decision.rule ? `${decision.rule.policy} rule ${decision.rule.index}${decision.rule.name ? ` (${decision.rule.name})` : ''}` : 'none (default deny)';
       const out = [`decision: ${decision.verdict}`, `rule:     ${rule}`, `reason:   ${decision.reason}`];
       if (action.kind === 'sql') {
@@ -29,6 +29,7 @@ export function policyCommand(program: Command): void {
       if (decision.masks.length) out.push(`masks:    ${decision.masks.map((m) => `${m.column ?? (m.json !== undefined ? `json:${m.json}` : `detector:${m.detector}`)} -> ${m.with}`).join(', ')}`);
       if (decision.review) out.push(`review:   ${decision.review.mode}, ${decision.review.timeoutSeconds}s, approvers ${decision.review.approvers.groups.join('|')} x${decision.review.approvers.min}`);
       for (const s of decision.shadow) out.push(`shadow:   ${s.policy} would ${s.verdict}: ${s.reason}`);
+      if (explanation.length > 0) out.push('explain:', ...explanation.map((line) => `  ${line}`));
       process.stdout.write(out.join('\n') + '\n');
     });
 }

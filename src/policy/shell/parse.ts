@@ -21,6 +21,15 @@ export interface SimpleCommand {
   readonly args: readonly string[];
   /** Parts the parser could not resolve statically: a word containing $VAR, $(...), backticks, globs with *?[ , ~, arithmetic $((..)), process substitution. */
   readonly dynamic: boolean;
+  /**
+   * Indexes into `args` of the words whose text is only known at run time: an expansion
+   * (`$x`, `"$x"`, `$(...)`, backquotes, process or brace-list substitution), or a glob whose
+   * matches could include `.` or `..` (a segment such as `.*`). A leading `~` and other globs
+   * are not in it: they only name existing files below what is written.
+   */
+  readonly unknownArgs?: readonly number[];
+  /** xargs adds words read from its input after `args`. */
+  readonly inputArgs?: true;
   /** Where it came from: 'top', 'pipeline', 'subshell', 'substitution' ($(...) or backticks), 'sh -c', 'env', 'sudo', 'xargs', 'find -exec', 'eval' ... */
   readonly via: readonly string[];
 }
@@ -70,6 +79,8 @@ interface Word {
 interface MutableCommand {
   program: string;
   args: string[];
+  unknownArgs: number[];
+  inputArgs: boolean;
   dynamic: boolean;
   via: string[];
 }
@@ -102,7 +113,17 @@ class Sink {
   result(): ParsedLine {
     return Object.freeze({
       commands: Object.freeze(
-        this.commands.map((c) => Object.freeze({ program: c.program, args: Object.freeze(c.args), dynamic: c.dynamic, via: Object.freeze(c.via.length === 0 ? ['top'] : c.via) })),
+        this.commands.map((c) =>
+          Object.freeze({
+            program: c.program,
+            args: Object.freeze(c.args),
+            // Only when they say something: most commands have neither.
+            ...(c.unknownArgs.length > 0 ? { unknownArgs: Object.freeze(c.unknownArgs) } : {}),
+            ...(c.inputArgs ? { inputArgs: true as const } : {}),
+            dynamic: c.dynamic,
+            via: Object.freeze(c.via.length === 0 ? ['top'] : c.via),
+          }),
+        ),
       ),
       uncertain: this.uncertain,
       reasons: Object.freeze([...this.reasons]),
@@ -123,6 +144,11 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'yash', 'posh', 'rbash']);
 // Shells whose syntax this parser does not know: what they run cannot be seen.
 const FOREIGN_SHELLS = new Set(['fish', 'csh', 'tcsh', 'nu', 'elvish', 'xonsh', 'pwsh']);
+
+// In the raw text of a word that is dynamic: an expansion or substitution.
+const RUNTIME_TEXT = /[$`]|[<>]\(/;
+// A glob segment that starts with `.` or a bracket can match `.` or `..` in some shells.
+const DOT_GLOB = /(?:^|\/)[.[][^/]*[*?[]|(?:^|\/)\[/;
 
 function isMeta(c: string): boolean {
   return c === ' ' || c === '\t' || c === '\n' || c === ';' || c === '&' || c === '|' || c === '(' || c === ')' || c === '<' || c === '>';
@@ -1073,12 +1099,14 @@ class Parser {
     if (program === undefined) return;
     // Plain loops: this runs once per command, and closures are not free under tsx.
     const texts: string[] = [];
+    const unknownArgs: number[] = [];
     let dynamic = forced || program.dynamic;
     for (const w of args) {
+      if (w.dynamic && (w.splits || RUNTIME_TEXT.test(w.raw) || (w.globs && DOT_GLOB.test(w.text)))) unknownArgs.push(texts.length);
       texts.push(w.text);
       dynamic ||= w.dynamic;
     }
-    this.sink.commands.push({ program: program.text, args: texts, dynamic, via: [...this.via] });
+    this.sink.commands.push({ program: program.text, args: texts, unknownArgs, inputArgs: forced && fromInput, dynamic, via: [...this.via] });
     if (program.dynamic) {
       this.sink.doubt(`the program is only known at run time: ${shown(program.raw)}`);
       return;
@@ -1298,7 +1326,7 @@ class Parser {
         return;
       }
       // `{}` becomes a file name: a word holding it is only known at run time.
-      const words = args.slice(i + 1, end).map((x) => (x.text.includes('{}') ? { ...x, dynamic: true } : x));
+      const words = args.slice(i + 1, end).map((x) => (x.text.includes('{}') ? { ...x, dynamic: true, splits: true } : x));
       if (words.length === 0) this.sink.doubt(`find ${t} without a command`);
       else this.inner(`find ${t}`, words, true, false);
       i = end;

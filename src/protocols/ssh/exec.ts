@@ -23,7 +23,7 @@ export const MAX_OUTPUT_LINE = 64 * 1024;
 export async function runExec(s: SshClientSession, channel: ServerChannel, command: string, pty: PtyInfo | undefined): Promise<void> {
   const started = performance.now();
   // Every simple command of the line, parsed as a shell would: `ls; rm x` is two commands.
-  const action: SshAction = sshExecAction(command);
+  const action: SshAction = sshExecAction(command, pty !== undefined);
   const decision = s.decide(action);
   const base = { op: 'exec', command, verdict: decision.verdict, rule: ruleLabel(decision), reason: decision.reason };
   let review: string | null = null;
