@@ -105,8 +105,11 @@ export function describeIssue(issue: z.core.$ZodIssue, root: Schema, input: unkn
       const unknown = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
       return allowed.length > 0 ? `${unknown} (allowed here: ${allowed.join(', ')})` : unknown;
     }
-    case 'invalid_type':
-      return `expected ${issue.expected}${issue.input === undefined ? ' (missing)' : ''}`;
+    case 'invalid_type': {
+      // zod does not report the input: it is read from the file's value at the path.
+      const value = valueAt(input, issue.path);
+      return `expected ${issue.expected}${value === undefined ? ' (missing)' : `, got ${value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value}`}`;
+    }
     case 'invalid_union': {
       // A discriminated union with a bad or missing discriminator: zod lists the values it knows.
       const found = issue as { note?: string; options?: readonly unknown[] };

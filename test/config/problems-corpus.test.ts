@@ -29,6 +29,8 @@ const CORPUS: readonly (readonly [string, string, readonly string[]])[] = [
   ['a misspelt key of an HTTP upstream', http('{ url: "https://x.example", cert: ca.pem }'), ['connections[0].upstream: unknown key cert (allowed here: url, ca, auth)']],
   ['a postgres upstream key that does not exist', pg(', sslmode: require'), ['connections[0].upstream: unknown key sslmode']],
   ['a misspelt top-level section', 'connectons: []\n', [': unknown key connectons (allowed here: listen, store']],
+  ['a value of the wrong type', 'listen: { api: 8700 }\n', ['listen.api: expected string, got number']],
+  ['a list where a map belongs', 'vault: [a, b]\n', ['vault: expected object, got a list']],
   ['a misspelt listen key', 'listen: { postgress: "127.0.0.1:5432" }\n', ['listen: unknown key postgress']],
 ];
 
