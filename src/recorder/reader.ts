@@ -4,26 +4,11 @@
 import type { StoredSession } from '../store/repositories/recordings.ts';
 import type { Store } from '../store/store.ts';
 
-export interface SessionSummary {
-  readonly id: string;
-  readonly connection: string;
-  readonly protocol: string;
-  readonly subject: string;
-  readonly clientAddr: string | null;
-  /** Epoch milliseconds. */
-  readonly startedAt: number;
-  readonly endedAt: number | null;
-  /** active | closed | error | terminated */
-  readonly status: string;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  /** The adapter's total once ended; while open, the statements recorded so far. */
-  readonly statements: number;
-  /** Events the recorder could not keep; each loss is also a `dropped` event in the stream. */
-  readonly dropped: number;
+/** A stored session with its end summary parsed (the fields are documented on StoredSession). */
+export type SessionSummary = Omit<StoredSession, 'summary'> & {
   /** The adapter's end summary (or the reason the recorder ended the session). */
   readonly summary: Record<string, unknown> | null;
-}
+};
 
 export interface SessionEvent {
   readonly seq: number;

@@ -54,14 +54,18 @@ export interface StoredSession {
   readonly protocol: string;
   readonly subject: string;
   readonly clientAddr: string | null;
+  /** Epoch milliseconds. */
   readonly startedAt: number;
   readonly endedAt: number | null;
+  /** active | closed | error | terminated */
   readonly status: string;
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** The adapter's total once ended; while open, the statements recorded so far. */
   readonly statements: number;
+  /** Events the recorder could not keep; each loss is also a `dropped` event in the stream. */
   readonly dropped: number;
-  /** JSON text. */
+  /** The adapter's end summary as JSON text (or the reason the recorder ended the session). */
   readonly summary: string | null;
 }
 
