@@ -7,6 +7,7 @@ import type { Action } from '../core/action.ts';
 import type { Decision } from '../core/decision.ts';
 import { actionFromText } from '../policy/action-from-text.ts';
 import { decide } from '../policy/decide.ts';
+import { shownAction } from '../sql/postgres/redact.ts';
 import type { CompiledPolicies } from '../policy/compile.ts';
 
 export interface PolicyTestInput {
@@ -35,5 +36,6 @@ export async function testPolicy(config: Config, policies: CompiledPolicies, req
   };
   const action = await actionFromText(connection, req.input);
   const decision = decide(policies, identity, { name: connection.name, type: connection.type }, action);
-  return { identity, action, decision };
+  // Explained without a credential's literals: the answer is printed and may be logged.
+  return { identity, action: action.kind === 'sql' ? shownAction(action) : action, decision };
 }

@@ -5,6 +5,7 @@
 // constant of the statement (a conninfo or an OPTIONS list hides its password among other
 // strings; sorting out which one is the secret would be guessing). Numbers and names stay,
 // so an approver still sees what the statement does to whom.
+import type { SqlAction } from '../../core/action.ts';
 import { scanStringLiterals } from './parse.ts';
 
 /** What a removed literal reads as. A valid SQL string, so the recorded text still parses. */
@@ -56,4 +57,15 @@ export function redactLiterals(text: string, ranges: readonly (readonly [number,
     copied = end;
   }
   return out + text.slice(copied);
+}
+
+/** The action as it may be shown (policy test output): its texts with the credential statements' literals removed. */
+export function shownAction(action: SqlAction): SqlAction {
+  if (action.redacted === undefined) return action;
+  const { redacted, ...rest } = action;
+  return Object.freeze({
+    ...rest,
+    text: redacted,
+    statements: Object.freeze(action.statements.map((s) => (s.credential === true ? Object.freeze({ ...s, text: redactLiterals(s.text, [[0, s.text.length]]) }) : s))),
+  });
 }
