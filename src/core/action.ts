@@ -38,6 +38,8 @@ export interface SqlStatement {
   readonly executes?: string;
   /** UPDATE or DELETE without a WHERE clause, or with one that references no column (`WHERE true`). */
   readonly unbounded?: true;
+  /** Its literals may be credentials (a role's password, a conninfo): they never reach a record (SqlAction.redacted). */
+  readonly credential?: true;
 }
 
 export interface SqlAction {
@@ -45,6 +47,11 @@ export interface SqlAction {
   readonly dialect: 'postgres' | 'mysql';
   readonly text: string;
   readonly statements: readonly SqlStatement[];
+  /**
+   * Set when a statement carries a credential: the text with that statement's string literals
+   * replaced, which is what audit events, recordings and reviews keep instead of `text`.
+   */
+  readonly redacted?: string;
 }
 
 export interface HttpAction {

@@ -196,7 +196,8 @@ export class Gate {
 function summarise(action: Action): Record<string, unknown> {
   switch (action.kind) {
     case 'sql':
-      return { commands: action.statements.map((s) => s.command), kind: 'sql', text: action.text };
+      // A statement carrying a credential is kept without its string literals.
+      return { commands: action.statements.map((s) => s.command), kind: 'sql', text: action.redacted ?? action.text };
     case 'http':
       return { kind: 'http', method: action.method, path: action.path };
     case 'ssh':

@@ -8,6 +8,7 @@ import type { Decision } from '../core/decision.ts';
 import { actionFromText } from '../policy/action-from-text.ts';
 import { decide } from '../policy/decide.ts';
 import { explainSsh } from '../policy/explain-ssh.ts';
+import { shownAction } from '../sql/postgres/redact.ts';
 import type { CompiledPolicies } from '../policy/compile.ts';
 
 export interface PolicyTestInput {
@@ -39,5 +40,6 @@ export async function testPolicy(config: Config, policies: CompiledPolicies, req
   const action = await actionFromText(connection, req.input);
   const decision = decide(policies, identity, { name: connection.name, type: connection.type }, action);
   const explanation = action.kind === 'ssh' ? explainSsh(policies, identity, connection.name, action) : [];
-  return { identity, action, decision, explanation };
+  // Explained without a credential's literals: the answer is printed and may be logged.
+  return { identity, action: action.kind === 'sql' ? shownAction(action) : action, decision, explanation };
 }

@@ -2,6 +2,7 @@
 // hex-prefixed, never decoded as text), the decision, and what the server answered.
 import type { Decision } from '../../core/decision.ts';
 import { ruleLabel as labelOf } from '../../pipeline/review-flow.ts';
+import { postgresDialect } from '../../sql/postgres/dialect.ts';
 import type { MaskedColumn } from './masking/result.ts';
 
 /** Longest parameter value kept, in bytes of the value (the recorder truncates again). */
@@ -27,6 +28,21 @@ export function formatParams(formats: readonly number[], values: readonly (Buffe
   return out;
 }
 
+/** What a parameter of a statement carrying a credential reads as in the recording. */
+const REDACTED_PARAM = '***';
+
+/**
+ * The text and parameters as recorded: a statement carrying a credential (ALTER ROLE ...
+ * PASSWORD, CREATE USER MAPPING ... OPTIONS, dblink_connect(...)) without its string
+ * literals, and without its parameter values (a conninfo may come as $1). The analysis is the
+ * one the session has just made of the same text (cached).
+ */
+export function recorded(text: string, params: (string | null)[] | null): { text: string; params: (string | null)[] | null } {
+  const redacted = postgresDialect.analyze(text).redacted;
+  if (redacted === undefined) return { text, params };
+  return { text: redacted, params: params === null ? null : params.map((p) => (p === null ? null : REDACTED_PARAM)) };
+}
+
 export function ruleLabel(decision: Decision | null): string | null {
   return decision === null ? null : labelOf(decision);
 }
@@ -50,8 +66,9 @@ export class StatementRecord {
   masking: { columns: MaskedColumn[]; rows_changed: number; notes: readonly string[] } | null = null;
 
   constructor(text: string, params: (string | null)[] | null, decision: Decision | null, extended: boolean) {
-    this.text = text;
-    this.params = params;
+    const kept = recorded(text, params);
+    this.text = kept.text;
+    this.params = kept.params;
     this.decision = decision;
     this.extended = extended;
     this.started = performance.now();

@@ -38,7 +38,7 @@ import { decodeFrontend, MalformedMessage, type FrontendMessage } from './codec/
 import { gatewayErrorFields, refusalFields, SqlState } from './errors.ts';
 import { Forwarder } from './forwarder.ts';
 import { PendingQueue, type Pending } from './pending.ts';
-import { formatParams, StatementRecord } from './record.ts';
+import { formatParams, recorded, StatementRecord } from './record.ts';
 import type { ReviewService } from '../../reviews/service.ts';
 import { reasonFromText, type Review } from '../../reviews/review.ts';
 import { afterDecision, approvalFor, type ReviewRequest } from '../../pipeline/review-flow.ts';
@@ -503,7 +503,8 @@ export class PgSession {
    * is held: at once refused with the review's id (`defer`), or until it is decided (`hold`).
    */
   #review(held: HeldStatement): void {
-    const req: ReviewRequest = { subject: this.#identity.subject, connection: this.#ref.connection.name, action: { kind: 'sql', text: held.text, params: held.params }, decision: held.decision, session: this.id, reason: reasonFromText(held.text) ?? this.#reason };
+    // Approvers see (and the fingerprint covers) a credential statement without its literals.
+    const req: ReviewRequest = { subject: this.#identity.subject, connection: this.#ref.connection.name, action: { kind: 'sql', ...recorded(held.text, held.params) }, decision: held.decision, session: this.id, reason: reasonFromText(held.text) ?? this.#reason };
     const start = approvalFor(this.#reviews, req);
     if (!(start instanceof Promise)) {
       if (start.kind === 'approved') return this.#release(held, start.review);

@@ -21,6 +21,7 @@ import { Lru } from '../../util/lru.ts';
 import { keyToText, textToKey, type Normalised } from '../normalised.ts';
 import { normaliseSql } from './normalize.ts';
 import { clearParsedTrees, loadPostgresParser, parsePostgres, postgresParserLoaded, type Parsed } from './parse.ts';
+import { carriesCredential, redactLiterals } from './redact.ts';
 import { StatementWalker } from './walk.ts';
 
 const DEFAULT_SEARCH_PATH: readonly string[] = ['public'];
@@ -49,7 +50,7 @@ interface Shape {
   /** Bounds of the statement's text, as offsets into the cache key. */
   readonly start: number;
   readonly end: number;
-  readonly extra: Partial<Pick<SqlStatement, 'error' | 'setting' | 'prepared' | 'executes' | 'unbounded'>>;
+  readonly extra: Partial<Pick<SqlStatement, 'error' | 'setting' | 'prepared' | 'executes' | 'unbounded' | 'credential'>>;
 }
 
 interface Entry {
@@ -156,6 +157,7 @@ export function clearSqlAnalysisCache(): void {
 
 function materialise(sql: string, shapes: readonly Shape[], mapping: Normalised, searchPath: readonly string[], catalog: FunctionCatalog | undefined): SqlAction {
   const statements: SqlStatement[] = [];
+  let credentials: [number, number][] | undefined;
   for (const shape of shapes) {
     let effect = shape.effect;
     for (const call of shape.calls) {
@@ -164,8 +166,10 @@ function materialise(sql: string, shapes: readonly Shape[], mapping: Normalised,
     }
     const text = mapping.literals.length === 0 ? sql.slice(shape.start, shape.end) : sql.slice(keyToText(mapping, shape.start), keyToText(mapping, shape.end));
     statements.push(Object.freeze({ command: shape.command, effect, relations: shape.relations, functions: shape.functions, text, ...shape.extra }));
+    if (shape.extra.credential === true) (credentials ??= []).push(mapping.literals.length === 0 ? [shape.start, shape.end] : [keyToText(mapping, shape.start), keyToText(mapping, shape.end)]);
   }
-  return Object.freeze({ kind: 'sql', dialect: 'postgres', text: sql, statements: Object.freeze(statements) });
+  const redacted = credentials === undefined ? {} : { redacted: redactLiterals(sql, credentials) };
+  return Object.freeze({ kind: 'sql', dialect: 'postgres', text: sql, statements: Object.freeze(statements), ...redacted });
 }
 
 function rebase(shapes: readonly Shape[], normalised: Normalised): Shape[] {
@@ -205,6 +209,7 @@ function analyzeStatement(stmt: unknown, start: number, end: number, defaultSche
     ...(c.prepared !== undefined ? { prepared: Object.freeze({ name: c.prepared }) } : {}),
     ...(c.executes !== undefined ? { executes: c.executes } : {}),
     ...(c.unbounded === true ? { unbounded: true as const } : {}),
+    ...(carriesCredential(node[0], walker.functions) ? { credential: true as const } : {}),
   };
   return {
     command: c.command,

@@ -2,7 +2,7 @@
 // Policy analysis parses a new text here; masking's lineage, writes and COPY format then
 // read the same tree, kept for the last texts parsed, instead of parsing again. The tree is
 // libpg-query's JSON AST: it never leaves src/sql/postgres (callers get analyses).
-import { hasSqlDetails, loadModule, parseSync } from 'libpg-query';
+import { hasSqlDetails, loadModule, parseSync, scanSync } from 'libpg-query';
 import { Lru } from '../../util/lru.ts';
 
 /** One statement of a parse: the node and its bounds as byte offsets into the UTF-8 text. */
@@ -89,6 +89,23 @@ function run(text: string): Parsed {
     const message = err instanceof Error ? err.message : String(err);
     if (hasSqlDetails(err) && err.sqlDetails !== undefined) return Object.freeze({ ok: false, message, position: err.sqlDetails.cursorPosition });
     return Object.freeze({ ok: false, message });
+  }
+}
+
+/** The grammar's token types of string constants: '...', E'...', $$...$$ (SCONST), U&'...', B'...', X'...'. */
+const STRING_TOKENS = new Set([261, 262, 263, 264]);
+
+/**
+ * Every string constant of `text` as [start, end) byte offsets into its UTF-8 form, from the
+ * server's own lexer (scanSync); undefined when the lexer rejects the text.
+ */
+export function scanStringLiterals(text: string): readonly (readonly [number, number])[] | undefined {
+  try {
+    const out: [number, number][] = [];
+    for (const token of scanSync(text).tokens) if (STRING_TOKENS.has(token.tokenType)) out.push([token.start, token.end]);
+    return out;
+  } catch {
+    return undefined;
   }
 }
 
