@@ -40,6 +40,13 @@ const LAYERS = {
   runtime: [{ group: ['**/cli/**'], message: 'the runtime is started by the CLI; it does not import it' }],
 };
 
+// A Permit (src/pipeline/permit.ts) is what forwarding upstream takes; only the gate and the
+// review runner mint one. A cast anywhere else would forge it.
+const FORGED_PERMIT = {
+  selector: ":matches(TSAsExpression, TSTypeAssertion) TSTypeReference[typeName.name=/^(Permit|Gated|GateDecision)$/]",
+  message: 'only the gate (src/pipeline/gate.ts) and the review runner mint a Permit: get one from gate.decide() or runReview()',
+};
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', 'web/dist/**', 'coverage/**', '.tmp/**'] },
   js.configs.recommended,
@@ -55,7 +62,12 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'error',
+      'no-restricted-syntax': ['error', FORGED_PERMIT],
     },
+  },
+  {
+    files: ['src/pipeline/gate.ts', 'src/pipeline/review-runner.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
   },
   {
     files: ['**/*.js', '**/*.mjs'],

@@ -12,6 +12,7 @@ import { keyFingerprint, type KeyLookup, type RegisteredKeys } from '../identity
 import type { CompiledPolicies } from '../policy/compile.ts';
 import { decide, type AccessGrants, type ConnectionRef } from '../policy/decide.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import type { GateDecision } from './permit.ts';
 import type { CounterCell, Metrics } from '../telemetry/metrics.ts';
 
 /**
@@ -141,8 +142,9 @@ export class Gate {
   /**
    * Decide one action. Synchronous on purpose (no promise on the hot path); the audit record
    * is appended in the background and a failure to append is logged, never lost silently.
+   * An allowed decision is the Permit forwarding asks for (narrowed by `verdict === 'allow'`).
    */
-  decide(identity: Identity, session: SessionRef, action: Action, check?: DecisionCheck): Decision {
+  decide(identity: Identity, session: SessionRef, action: Action, check?: DecisionCheck): GateDecision {
     let decision = decide(this.#policies(), identity, session.connection, action, this.#grants);
     // A review is checked too: what masking refuses is refused before anyone is asked.
     if (check !== undefined && decision.verdict !== 'deny') {
@@ -167,7 +169,8 @@ export class Gate {
         verdict: decision.verdict,
       },
     });
-    return decision;
+    // The brand is the proof that this decision was made (and audited) here.
+    return decision as GateDecision;
   }
 
   #decisionCounter(verdict: string, connection: string): CounterCell {

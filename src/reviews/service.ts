@@ -207,20 +207,38 @@ export class ReviewService implements AccessGrants {
     return review;
   }
 
-  /** Resolves when the review leaves `pending` (approved, denied, expired). */
-  wait(id: string): Promise<Review> {
+  /**
+   * Resolves when the review leaves `pending` (approved, denied, expired), or with undefined
+   * when `signal` aborts first (the agent went away): its waiter is removed then, so a session
+   * that ends leaves nothing behind. The review itself stays.
+   */
+  wait(id: string, signal?: AbortSignal): Promise<Review | undefined> {
     const review = this.#live.get(id);
     if (review !== undefined && review.status !== 'pending') return Promise.resolve(review);
+    if (signal?.aborted === true) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       let set = this.#waiters.get(id);
       if (set === undefined) this.#waiters.set(id, (set = new Set()));
-      set.add(resolve);
+      const waiters = set;
+      const onAbort = (): void => {
+        waiters.delete(waiter);
+        if (waiters.size === 0 && this.#waiters.get(id) === waiters) this.#waiters.delete(id);
+        resolve(undefined);
+      };
+      const waiter = (decided: Review): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(decided);
+      };
+      waiters.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
-  /** Stop waiting (the session ended); the review itself stays. */
-  forget(id: string, resolve: (review: Review) => void): void {
-    this.#waiters.get(id)?.delete(resolve);
+  /** Reviews with an agent waiting on them in this process (for tests and metrics). */
+  waiting(): number {
+    let n = 0;
+    for (const set of this.#waiters.values()) n += set.size;
+    return n;
   }
 
   // ---- reading ----

@@ -2,6 +2,7 @@
 // credentials out, the connection's in, hop-by-hop headers dropped, and the response body
 // relayed as a stream, through the maskers its content type needs. A JSON document is the
 // one thing buffered (a path like `$..email` needs the whole of it), up to a limit.
+import type { Permit } from '../../pipeline/permit.ts';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { Agent, request, type Dispatcher } from 'undici';
 import { readFileSync } from 'node:fs';
@@ -55,7 +56,9 @@ export class Upstream {
     return url;
   }
 
-  async forward(method: string, path: string, search: string, agentHeaders: IncomingHttpHeaders, body: Buffer, res: ServerResponse, plan: MaskPlan | undefined, recordLimit: number): Promise<ProxyResult> {
+  /** Sends a decided request upstream; only the gate or an approved review gives the permit. */
+  async forward(permit: Permit, method: string, path: string, search: string, agentHeaders: IncomingHttpHeaders, body: Buffer, res: ServerResponse, plan: MaskPlan | undefined, recordLimit: number): Promise<ProxyResult> {
+    void permit;
     const name = this.#connection.name;
     const url = this.url(path, search);
     const headers: Record<string, string> = {};

@@ -15,7 +15,8 @@ import type { Identity } from '../../core/identity.ts';
 import type { AdapterContext } from '../../pipeline/adapter.ts';
 import { bindListener, type Endpoint } from '../../pipeline/listen.ts';
 import type { SessionRef } from '../../pipeline/gate.ts';
-import { afterDecision, approvalFor, ruleLabel, type ReviewRequest } from '../../pipeline/review-flow.ts';
+import { ruleLabel, runReview, type ReviewRequest } from '../../pipeline/review-runner.ts';
+import type { Gated, Permit } from '../../pipeline/permit.ts';
 import type { SessionRecording } from '../../recorder/recorder.ts';
 import { reasonFromText } from '../../reviews/review.ts';
 import { inlineSecret } from '../../connections/public-view.ts';
@@ -133,6 +134,7 @@ export class HttpListener {
     const base = { method: action.method, path: action.path, query: checked.search, verdict: decision.verdict, rule: ruleLabel(decision), reason: decision.reason, request_headers: recordedHeaders(req.headers), request_body: this.#recordedBody(body) };
 
     let review: string | null = null;
+    let permit: Permit;
     if (decision.verdict === 'deny') {
       this.#problem(res, refusal !== undefined && decision.code === refusal.code ? refusal : denial(decision, identity.subject, connection.name), requestId);
       recording.event('denied', { ...base, status: res.statusCode, duration_ms: since(started) });
@@ -140,12 +142,13 @@ export class HttpListener {
     }
     if (decision.verdict === 'review') {
       const outcome = await this.#review(identity, connection, action, checked.body, decision, recording.id, res, requestId);
-      if (outcome.ran === undefined) {
+      if (outcome.permit === undefined) {
         recording.event('denied', { ...base, status: res.statusCode, review: outcome.review, review_outcome: outcome.code, duration_ms: since(started) });
         return;
       }
-      review = outcome.ran;
-    }
+      review = outcome.review;
+      permit = outcome.permit;
+    } else permit = decision;
 
     const upstream = this.#upstream(connection);
     if (upstream.inFlight >= connection.max_concurrency) throw new GatewayError('PCS_HTTP_OVERLOADED', { connection: connection.name, max: connection.max_concurrency });
@@ -154,7 +157,7 @@ export class HttpListener {
     let result: ProxyResult;
     try {
       const plan = decision.masks.length > 0 ? this.#ctx.masks.plan(decision.masks) : undefined;
-      result = await upstream.forward(checked.method, route.path, checked.search, checked.headers, checked.body, res, plan, this.#settings.recordBody);
+      result = await upstream.forward(permit, checked.method, route.path, checked.search, checked.headers, checked.body, res, plan, this.#settings.recordBody);
     } finally {
       upstream.inFlight--;
       this.#inFlight--;
@@ -213,7 +216,7 @@ export class HttpListener {
    * A request a rule sends for review: run now under an approval of exactly this request;
    * else create a review and hold the request until it is decided, or answer 202 (defer).
    */
-  async #review(identity: Identity, connection: HttpConnection, action: HttpAction, body: Buffer, decision: Decision, session: string, res: ServerResponse, requestId: string): Promise<{ ran?: string; review: string | null; code: string }> {
+  async #review(identity: Identity, connection: HttpConnection, action: HttpAction, body: Buffer, decision: Gated, session: string, res: ServerResponse, requestId: string): Promise<{ permit?: Permit; review: string | null; code: string }> {
     const reviews = this.#ctx.reviews;
     const req: ReviewRequest = {
       subject: identity.subject,
@@ -223,20 +226,30 @@ export class HttpListener {
       session,
       reason: reasonHeader(action) ?? reasonFromText(body.toString('utf8', 0, 2000)),
     };
-    const step = await approvalFor(reviews, req);
-    if (step.kind === 'approved') return { ran: step.review, review: step.review, code: 'approved' };
-    if (step.kind === 'deferred') {
-      const url = reviews.urlOf(step.review.id);
-      res.writeHead(202, { 'content-type': 'application/json', location: url, 'retry-after': '30' });
-      res.end(JSON.stringify({ status: 'pending', review: step.review.id, url, code: step.error.code, detail: step.error.message, request_id: requestId }));
-      return { review: step.review.id, code: step.error.code };
+    // The wait ends when the agent hangs up: nothing is left waiting on the review.
+    const gone = new AbortController();
+    const onClose = (): void => gone.abort();
+    res.once('close', onClose);
+    try {
+      const outcome = await runReview(reviews, req, { signal: gone.signal });
+      switch (outcome.kind) {
+        case 'run':
+          return { permit: outcome.permit, review: outcome.review, code: 'approved' };
+        case 'deferred': {
+          const url = reviews.urlOf(outcome.review.id);
+          res.writeHead(202, { 'content-type': 'application/json', location: url, 'retry-after': '30' });
+          res.end(JSON.stringify({ status: 'pending', review: outcome.review.id, url, code: outcome.error.code, detail: outcome.error.message, request_id: requestId }));
+          return { review: outcome.review.id, code: outcome.error.code };
+        }
+        case 'gone':
+          return { review: outcome.review, code: 'client-gone' };
+        case 'refused':
+          this.#problem(res, outcome.error, requestId);
+          return { review: outcome.review, code: outcome.error.code };
+      }
+    } finally {
+      res.off('close', onClose);
     }
-    const decided = await Promise.race([reviews.wait(step.review.id), closedPromise(res)]);
-    if (decided === undefined) return { review: step.review.id, code: 'client-gone' };
-    const outcome = await afterDecision(reviews, req, decided);
-    if ('run' in outcome) return { ran: outcome.run, review: outcome.run, code: 'approved' };
-    this.#problem(res, outcome.error, requestId);
-    return { review: step.review.id, code: outcome.error.code };
   }
 
   #upstream(connection: HttpConnection): Upstream {
@@ -337,10 +350,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.once('end', () => resolve(Buffer.concat(parts)));
     req.once('error', reject);
   });
-}
-
-function closedPromise(res: ServerResponse): Promise<undefined> {
-  return new Promise((resolve) => res.once('close', () => resolve(undefined)));
 }
 
 function since(started: number): number {

@@ -17,6 +17,7 @@ export const SqlState = {
   ConnectionRejected: '08004',
   FeatureNotSupported: '0A000',
   InvalidParameterValue: '22023',
+  InvalidStatementName: '26000',
   AdminShutdown: '57P01',
   Internal: 'XX000',
 } as const;

@@ -1,7 +1,7 @@
 // What the recording keeps of a statement: its text, its parameters as text (binary ones
 // hex-prefixed, never decoded as text), the decision, and what the server answered.
 import type { Decision } from '../../core/decision.ts';
-import { ruleLabel as labelOf } from '../../pipeline/review-flow.ts';
+import { ruleLabel as labelOf } from '../../pipeline/review-runner.ts';
 import { postgresDialect } from '../../sql/postgres/dialect.ts';
 import type { MaskedColumn } from './masking/result.ts';
 

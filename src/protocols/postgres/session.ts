@@ -37,11 +37,13 @@ import { bind, describe, parse, query, TERMINATE } from './codec/frontend-encode
 import { decodeFrontend, MalformedMessage, type FrontendMessage } from './codec/frontend.ts';
 import { gatewayErrorFields, refusalFields, SqlState } from './errors.ts';
 import { Forwarder } from './forwarder.ts';
+import { UpstreamWriter } from './upstream-writer.ts';
 import { PendingQueue, type Pending } from './pending.ts';
 import { formatParams, recorded, StatementRecord } from './record.ts';
 import type { ReviewService } from '../../reviews/service.ts';
 import { reasonFromText, type Review } from '../../reviews/review.ts';
-import { afterDecision, approvalFor, type ReviewRequest } from '../../pipeline/review-flow.ts';
+import { runReview, type ReviewOutcome, type ReviewRequest } from '../../pipeline/review-runner.ts';
+import type { GateDecision, Permit } from '../../pipeline/permit.ts';
 import { mayChangeSearchPath, sqlAction, startsCopy } from './to-action.ts';
 import type { CatalogCache } from './catalog-cache.ts';
 import type { SqlAction, SqlStatement } from '../../core/action.ts';
@@ -78,7 +80,8 @@ function withheldNotification(frame: Buffer): Buffer {
 
 interface PreparedInfo extends StatementShape {
   readonly text: string;
-  readonly decision: Decision;
+  /** Allowed: the permit its Binds run under. */
+  readonly decision: GateDecision;
   /** Kept for a statement under review: what approval lets through. */
   readonly action: SqlAction;
 }
@@ -102,11 +105,12 @@ interface HeldStatement {
   readonly text: string;
   readonly params: (string | null)[] | null;
   readonly action: SqlAction;
-  readonly decision: Decision;
+  readonly decision: GateDecision;
   readonly mask: MaskContext | undefined;
   readonly bind?: { readonly portal: string; readonly prepared: PreparedInfo | undefined; readonly resultFormats: readonly number[]; readonly statement: string };
   reviewId?: string;
-  waiter?: (review: Review) => void;
+  /** Aborted when the session ends: the wait for the review stops. */
+  readonly gone: AbortController;
 }
 
 /** Masking of a statement prepared with SQL PREPARE: its rows are traced to nothing, so fail closed. */
@@ -149,7 +153,7 @@ export class PgSession {
   readonly #up: Socket;
   readonly #clientReader: FrameReader;
   readonly #upReader: FrameReader;
-  readonly #toUp: Forwarder;
+  readonly #toUp: UpstreamWriter;
   readonly #toClient: Forwarder;
   readonly #pending = new PendingQueue();
   readonly #statements = new Map<string, PreparedInfo>();
@@ -160,6 +164,8 @@ export class PgSession {
   readonly #catalogs: CatalogCache;
   /** SQL-level prepared statements (`PREPARE name AS ...`) that policy allowed, by name. */
   readonly #sqlPrepared = new Map<string, SqlStatement>();
+  /** What each of them was allowed under: a protocol Bind to one runs under the same permit. */
+  readonly #sqlPreparedPermits = new Map<string, Permit>();
   readonly #sqlPreparedMasks = new Map<string, SqlPreparedMask>();
   readonly #relations: RelationCache;
   readonly #masks: MaskPlanner;
@@ -201,7 +207,7 @@ export class PgSession {
     this.#up = opts.upstream.socket;
     this.#clientReader = opts.clientReader;
     this.#upReader = opts.upstream.reader;
-    this.#toUp = new Forwarder(this.#up);
+    this.#toUp = new UpstreamWriter(this.#up);
     this.#toClient = new Forwarder(this.#client);
     this.#identity = opts.identity;
     this.#ref = opts.ref;
@@ -291,7 +297,7 @@ export class PgSession {
       case Frontend.CopyDone:
       case Frontend.CopyFail:
       case Frontend.Flush:
-        this.#toUp.add(frame);
+        this.#toUp.relay(frame);
         return;
       case Frontend.Query:
         return this.#onQuery(narrow(decodeFrontend(frame), 'Query'), frame);
@@ -315,14 +321,14 @@ export class PgSession {
           }
         }
         this.#pending.push('execute', null, record, slot);
-        this.#toUp.add(frame);
+        this.#toUp.relay(frame);
         return;
       }
       case Frontend.Describe: {
         const msg = narrow(decodeFrontend(frame), 'Describe');
         const target: DescribeTarget | null = msg.target === 'portal' ? withSlot(this.#portals.get(msg.name)?.slot) : withShape(this.#statements.get(msg.name));
         this.#pending.push('describe', null, null, null, target);
-        this.#toUp.add(frame);
+        this.#toUp.relay(frame);
         return;
       }
       case Frontend.Close: {
@@ -330,17 +336,17 @@ export class PgSession {
         if (msg.target === 'statement') this.#statements.delete(msg.name);
         else this.#portals.delete(msg.name);
         this.#pending.push('close');
-        this.#toUp.add(frame);
+        this.#toUp.relay(frame);
         return;
       }
       case Frontend.Sync:
         this.#pending.push('sync');
-        this.#toUp.add(frame);
+        this.#toUp.relay(frame);
         this.#afterSegment();
         return;
       case Frontend.Terminate:
         this.#terminated = true;
-        this.#toUp.add(frame);
+        this.#toUp.relay(frame);
         this.#toUp.flush();
         this.#up.end();
         this.#client.end();
@@ -364,7 +370,7 @@ export class PgSession {
   }
 
   /** Policy, then masking's own check (predicates, writes, COPY formats): one audited decision. */
-  #decide(action: SqlAction): Decision {
+  #decide(action: SqlAction): GateDecision {
     this.#checking = action;
     this.#checked = undefined;
     return this.#gate.decide(this.#identity, this.#ref, action, this.#maskCheck);
@@ -401,11 +407,12 @@ export class PgSession {
   };
 
   /** What an allowed statement changes for later decisions: prepared names, the catalogs. */
-  #allowed(action: SqlAction, mask: MaskContext | undefined): void {
+  #allowed(action: SqlAction, mask: MaskContext | undefined, permit: Permit): void {
     for (const s of action.statements) {
       if (s.setting?.name === 'portcullis.reason') this.#reason = s.setting.value;
       if (s.prepared) {
         this.#sqlPrepared.set(s.prepared.name, s);
+        this.#sqlPreparedPermits.set(s.prepared.name, permit);
         if (mask !== undefined) this.#sqlPreparedMasks.set(s.prepared.name, { mask: { ...mask, stmt: mask.stmt === undefined ? undefined : { ...mask.stmt, results: [] } } });
         else this.#sqlPreparedMasks.delete(s.prepared.name);
       }
@@ -421,17 +428,17 @@ export class PgSession {
     const action = this.#analyse(msg.sql);
     const decision = this.#decide(action);
     if (decision.verdict === 'allow') return this.#runQuery(msg.sql, frame, action, decision, this.#checked, null);
-    if (decision.verdict === 'review') return this.#review({ kind: 'query', frame: Buffer.from(frame), text: msg.sql, params: null, action, decision, mask: this.#checked });
+    if (decision.verdict === 'review') return this.#review({ kind: 'query', frame: Buffer.from(frame), text: msg.sql, params: null, action, decision, mask: this.#checked, gone: new AbortController() });
     this.#recordDenied(msg.sql, null, decision, false);
     this.#refuseQuery(refusalFields(decision));
   }
 
-  #runQuery(sql: string, frame: Buffer, action: SqlAction, decision: Decision, mask: MaskContext | undefined, review: string | null): void {
-    this.#allowed(action, mask);
-    const record = new StatementRecord(sql, null, decision, false);
+  #runQuery(sql: string, frame: Buffer, action: SqlAction, permit: Permit, mask: MaskContext | undefined, review: string | null): void {
+    this.#allowed(action, mask, permit);
+    const record = new StatementRecord(sql, null, permit, false);
     record.review = review;
     this.#pending.push('query', null, record, mask === undefined ? null : new ResultSlot(mask));
-    this.#toUp.add(frame);
+    this.#toUp.forward(frame, permit);
     if (mayChangeSearchPath(action) && !startsCopy(action)) this.#refreshPath = true;
     this.#afterSegment();
   }
@@ -447,16 +454,17 @@ export class PgSession {
     const mask = decision.verdict !== 'deny' ? this.#checked : undefined;
     this.#statements.set(msg.name, { text: msg.sql, decision, mask, fields: undefined, action });
     if (decision.verdict === 'allow') {
-      this.#allowed(action, mask);
+      this.#allowed(action, mask, decision);
       this.#pending.push('parse');
-      this.#toUp.add(frame);
+      this.#toUp.forward(frame, decision);
       if (mayChangeSearchPath(action) && !startsCopy(action)) this.#refreshPath = true;
       return;
     }
     if (decision.verdict === 'review') {
-      // Preparing runs nothing: the review comes at Bind, when the parameters are known.
+      // Preparing runs nothing: the review comes at Bind, when the parameters are known. The
+      // statement is prepared under the review verdict, and each Bind to it is reviewed.
       this.#pending.push('parse');
-      this.#toUp.add(frame);
+      this.#toUp.prepare(frame, decision);
       return;
     }
     this.#recordDenied(msg.sql, null, decision, true);
@@ -469,24 +477,30 @@ export class PgSession {
     const params = formatParams(msg.paramFormats, msg.params);
     if (prepared !== undefined && prepared.decision.verdict === 'review') {
       const bindInfo = { portal: msg.portal, prepared, resultFormats: msg.resultFormats, statement: msg.statement };
-      return this.#review({ kind: 'bind', frame: Buffer.from(frame), text: prepared.text, params, action: prepared.action, decision: prepared.decision, mask: prepared.mask, bind: bindInfo });
+      return this.#review({ kind: 'bind', frame: Buffer.from(frame), text: prepared.text, params, action: prepared.action, decision: prepared.decision, mask: prepared.mask, bind: bindInfo, gone: new AbortController() });
     }
-    if (prepared !== undefined && prepared.decision.verdict !== 'allow') {
+    if (prepared !== undefined) {
+      const decision = prepared.decision;
+      if (decision.verdict === 'allow') return this.#runBind(msg.portal, msg.statement, msg.resultFormats, prepared, params, frame, null, decision);
       // The statement was never prepared upstream; refuse its use with the same denial.
-      this.#recordDenied(prepared.text, params, prepared.decision, true);
-      this.#refuseBind(msg.portal, refusalFields(prepared.decision));
+      this.#recordDenied(prepared.text, params, decision, true);
+      this.#refuseBind(msg.portal, refusalFields(decision));
       return;
     }
-    this.#runBind(msg.portal, msg.statement, msg.resultFormats, prepared, params, frame, null);
+    // Not parsed here: made with SQL PREPARE, and decided when that ran.
+    const permit = this.#sqlPreparedPermits.get(msg.statement);
+    if (permit !== undefined) return this.#runBind(msg.portal, msg.statement, msg.resultFormats, undefined, params, frame, null, permit);
+    // Prepared by nobody the gateway saw: the server's own answer, without asking it.
+    this.#refuseBind(msg.portal, { severity: 'ERROR', code: SqlState.InvalidStatementName, message: `prepared statement "${msg.statement}" does not exist` });
   }
 
-  #runBind(portal: string, statement: string, resultFormats: readonly number[], prepared: PreparedInfo | undefined, params: (string | null)[], frame: Buffer, review: string | null): void {
+  #runBind(portal: string, statement: string, resultFormats: readonly number[], prepared: PreparedInfo | undefined, params: (string | null)[], frame: Buffer, review: string | null, permit: Permit): void {
     // A statement we did not see parsed was made with SQL PREPARE, decided when it ran.
     const mask = prepared === undefined ? this.#sqlPreparedMasks.get(statement)?.mask : prepared.mask;
     const slot = mask === undefined ? null : new ResultSlot(mask, resultFormats);
     this.#portals.set(portal, prepared === undefined ? { text: `(prepared statement "${statement}")`, decision: null, params, slot, statement: undefined, review } : { text: prepared.text, decision: prepared.decision, params, slot, statement: prepared, review });
     this.#pending.push('bind');
-    this.#toUp.add(frame);
+    this.#toUp.forward(frame, permit);
   }
 
   #refuseBind(portal: string, fields: ErrorFields): void {
@@ -505,47 +519,39 @@ export class PgSession {
   #review(held: HeldStatement): void {
     // Approvers see (and the fingerprint covers) a credential statement without its literals.
     const req: ReviewRequest = { subject: this.#identity.subject, connection: this.#ref.connection.name, action: { kind: 'sql', ...recorded(held.text, held.params) }, decision: held.decision, session: this.id, reason: reasonFromText(held.text) ?? this.#reason };
-    const start = approvalFor(this.#reviews, req);
-    if (!(start instanceof Promise)) {
-      if (start.kind === 'approved') return this.#release(held, start.review);
-      return;
-    }
     this.#held = held;
-    start
-      .then((step) => {
-        if (step.kind === 'approved') return this.#release(held, step.review);
-        held.reviewId = step.review.id;
-        if (this.#ended) return;
-        if (step.kind === 'deferred') return this.#settle(held, step.error);
-        this.#toClient.write(errorResponse({ severity: 'NOTICE', code: '00000', message: step.notice, hint: step.hint }, true));
-        this.#toClient.flush();
-        held.waiter = (decided: Review) => {
-          if (this.#ended || this.#held !== held) return;
-          // afterDecision takes the approval's use in the store; it never rejects.
-          void afterDecision(this.#reviews, req, decided).then((outcome) => {
-            if (this.#ended || this.#held !== held) return;
-            if ('run' in outcome) this.#release(held, outcome.run);
-            else this.#settle(held, outcome.error);
-          });
-        };
-        void this.#reviews.wait(step.review.id).then(held.waiter);
-      })
-      .catch((err: unknown) => {
+    const held_ = (notice: string, hint: string, review: Review): void => {
+      held.reviewId = review.id;
+      if (this.#ended || this.#held !== held) return;
+      this.#toClient.write(errorResponse({ severity: 'NOTICE', code: '00000', message: notice, hint }, true));
+      this.#toClient.flush();
+    };
+    runReview(this.#reviews, req, { held: held_, signal: held.gone.signal }).then(
+      (outcome) => this.#reviewed(held, outcome),
+      (err: unknown) => {
         this.#logger.error({ err, session: this.id }, 'could not create a review');
         this.#settle(held, new GatewayError('PCS_INTERNAL', { requestId: this.id }));
-      });
+      },
+    );
+  }
+
+  #reviewed(held: HeldStatement, outcome: ReviewOutcome): void {
+    if (outcome.kind === 'gone') return;
+    held.reviewId = outcome.kind === 'deferred' ? outcome.review.id : outcome.review;
+    if (this.#ended || this.#held !== held) return;
+    if (outcome.kind === 'run') return this.#release(held, outcome.review, outcome.permit);
+    this.#settle(held, outcome.error);
   }
 
   /** Approved: the statement goes upstream as if it had been allowed, then the client is let go. */
-  #release(held: HeldStatement, review: string): void {
-    const wasHeld = this.#held === held;
+  #release(held: HeldStatement, review: string, permit: Permit): void {
     this.#held = undefined;
-    if (held.kind === 'query') this.#runQuery(held.text, held.frame, held.action, held.decision, held.mask, review);
+    if (held.kind === 'query') this.#runQuery(held.text, held.frame, held.action, permit, held.mask, review);
     else {
       const b = held.bind;
-      if (b !== undefined) this.#runBind(b.portal, b.statement, b.resultFormats, b.prepared, held.params ?? [], held.frame, review);
+      if (b !== undefined) this.#runBind(b.portal, b.statement, b.resultFormats, b.prepared, held.params ?? [], held.frame, review, permit);
     }
-    if (wasHeld) this.#resume();
+    this.#resume();
   }
 
   /** Not run: the client gets `err` where the statement's answer would have been. */
@@ -917,8 +923,7 @@ export class PgSession {
   #end(reason: EndReason): void {
     if (this.#ended) return;
     this.#ended = true;
-    const held = this.#held;
-    if (held?.reviewId !== undefined && held.waiter !== undefined) this.#reviews.forget(held.reviewId, held.waiter);
+    this.#held?.gone.abort();
     this.#client.off('data', this.#onClientData);
     this.#up.off('data', this.#onUpData);
     // Bytes out: what the client was sent; counted once here from the socket's own tally.

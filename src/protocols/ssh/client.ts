@@ -4,7 +4,7 @@
 import type { Client, ServerChannel } from 'ssh2';
 import type { ConnectionConfig } from '../../config/schema.ts';
 import type { SshAction } from '../../core/action.ts';
-import type { Decision } from '../../core/decision.ts';
+import type { GateDecision } from '../../pipeline/permit.ts';
 import type { Identity } from '../../core/identity.ts';
 import type { AdapterContext } from '../../pipeline/adapter.ts';
 import type { SessionRef } from '../../pipeline/gate.ts';
@@ -40,7 +40,7 @@ export class SshClientSession {
     this.#open = open;
   }
 
-  decide(action: SshAction): Decision {
+  decide(action: SshAction): GateDecision {
     return this.ctx.gate.decide(this.identity, this.ref, action);
   }
 

@@ -9,7 +9,7 @@ import type { SshAction } from '../../core/action.ts';
 import { isGatewayError } from '../../core/errors.ts';
 import type { MaskPlan } from '../../masking/plan.ts';
 import { textMasker, type StreamMasker } from '../../masking/text-stream.ts';
-import { afterDecision, approvalFor, ruleLabel, type ReviewRequest } from '../../pipeline/review-flow.ts';
+import { ruleLabel, runReview, type ReviewRequest } from '../../pipeline/review-runner.ts';
 import { sshExecAction } from '../../policy/action-from-text.ts';
 import type { PtyInfo, SshClientSession } from './client.ts';
 
@@ -30,14 +30,15 @@ export async function runExec(s: SshClientSession, channel: ServerChannel, comma
   if (decision.verdict === 'deny') return s.refuse(channel, `portcullis: denied: ${decision.reason}`, base, started);
   if (decision.verdict === 'review') {
     const req: ReviewRequest = { subject: s.identity.subject, connection: s.connection.name, action: { kind: 'ssh', text: command, params: null }, decision, session: s.ref.id ?? null, reason: null };
-    const step = await approvalFor(s.ctx.reviews, req);
-    if (step.kind === 'deferred') return s.refuse(channel, `portcullis: ${step.error.message}`, { ...base, review: step.review.id, review_outcome: step.error.code }, started);
-    if (step.kind === 'held') {
-      channel.stderr.write(`portcullis: ${step.notice}\r\n`);
-      const outcome = await afterDecision(s.ctx.reviews, req, await s.ctx.reviews.wait(step.review.id));
-      if ('error' in outcome) return s.refuse(channel, `portcullis: ${outcome.error.message}`, { ...base, review: step.review.id, review_outcome: outcome.error.code }, started);
-      review = outcome.run;
-    } else review = step.review;
+    // The wait ends when the agent closes the channel.
+    const gone = new AbortController();
+    const onClose = (): void => gone.abort();
+    channel.once('close', onClose);
+    const outcome = await runReview(s.ctx.reviews, req, { held: (notice) => channel.stderr.write(`portcullis: ${notice}\r\n`), signal: gone.signal }).finally(() => channel.off('close', onClose));
+    if (outcome.kind === 'gone') return s.recording.event('denied', { ...base, review: outcome.review, review_outcome: 'client-gone', duration_ms: Math.round(performance.now() - started) });
+    if (outcome.kind === 'deferred') return s.refuse(channel, `portcullis: ${outcome.error.message}`, { ...base, review: outcome.review.id, review_outcome: outcome.error.code }, started);
+    if (outcome.kind === 'refused') return s.refuse(channel, `portcullis: ${outcome.error.message}`, { ...base, review: outcome.review, review_outcome: outcome.error.code }, started);
+    review = outcome.review;
   }
   let up;
   try {

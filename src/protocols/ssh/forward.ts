@@ -3,7 +3,7 @@
 // the upstream host listens there and each connection it accepts is handed back to the agent
 // as a forwarded-tcpip channel. Other global requests (stream-local forwarding...) are refused.
 import type { AcceptConnection, Client, Connection, RejectConnection, ServerChannel, TcpConnectionDetails, TcpipBindInfo, TcpipRequestInfo } from 'ssh2';
-import { ruleLabel } from '../../pipeline/review-flow.ts';
+import { ruleLabel } from '../../pipeline/review-runner.ts';
 import type { SshClientSession } from './client.ts';
 
 export function localForward(s: SshClientSession, accept: AcceptConnection<ServerChannel>, reject: RejectConnection, info: TcpipRequestInfo): void {

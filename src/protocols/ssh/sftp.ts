@@ -10,9 +10,9 @@
 //         ◀──────────── replies (+ the gateway's own STATUS for refusals) ◀──
 import type { ClientChannel, ServerChannel } from 'ssh2';
 import type { SftpOp, SshAction } from '../../core/action.ts';
-import type { Decision } from '../../core/decision.ts';
+import type { GateDecision } from '../../pipeline/permit.ts';
 import { isGatewayError } from '../../core/errors.ts';
-import { afterDecision, approvalFor, ruleLabel, type ReviewRequest } from '../../pipeline/review-flow.ts';
+import { ruleLabel, runReview, type ReviewRequest } from '../../pipeline/review-runner.ts';
 import { normaliseFilePath } from '../../policy/action-from-text.ts';
 import type { SshClientSession } from './client.ts';
 import {
@@ -189,6 +189,8 @@ class SftpRelay {
   #upstreamHolds = 0;
   #agentEnded = false;
   #closed = false;
+  /** Aborted at close: a review this subsystem waits on stops waiting. */
+  readonly #gone = new AbortController();
 
   constructor(s: SshClientSession, agent: ServerChannel, upstream: ClientChannel) {
     this.#s = s;
@@ -314,6 +316,7 @@ class SftpRelay {
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#gone.abort();
     this.#upstream.stderr.unpipe(this.#agent.stderr);
     this.#upstream.close();
     for (const info of this.#handles.values()) if (info.op !== 'list') this.#summary(info, { unclosed: true });
@@ -510,8 +513,8 @@ class SftpRelay {
 
   /** Decides every check of one request: the first deny refuses it, reviews wait, else it passes. */
   #decide(bytes: Buffer, id: number, checks: readonly Check[], opened: Pending | undefined): boolean {
-    let worst: { decision: Decision; check: Check } | undefined;
-    const reviews: { decision: Decision; check: Check }[] = [];
+    let worst: { decision: GateDecision; check: Check } | undefined;
+    const reviews: { decision: GateDecision; check: Check }[] = [];
     for (const check of checks) {
       const decision = this.#s.decide(this.#action(check));
       if (worst === undefined || SEVERITY[decision.verdict] > SEVERITY[worst.decision.verdict]) worst = { decision, check };
@@ -541,23 +544,16 @@ class SftpRelay {
   }
 
   /** Reviews of one request, one after the other (each covers its own operation and path). */
-  async #review(bytes: Buffer, id: number, reviews: readonly { decision: Decision; check: Check }[], opened: Pending | undefined, record: Record<string, unknown>): Promise<void> {
+  async #review(bytes: Buffer, id: number, reviews: readonly { decision: GateDecision; check: Check }[], opened: Pending | undefined, record: Record<string, unknown>): Promise<void> {
     const s = this.#s;
     const ids: string[] = [];
     for (const { decision, check } of reviews) {
       const req: ReviewRequest = { subject: s.identity.subject, connection: s.connection.name, action: { kind: 'ssh', text: `sftp ${check.op} ${check.path}`, params: null }, decision, session: s.ref.id ?? null, reason: null };
-      const step = await approvalFor(s.ctx.reviews, req);
-      if (this.#closed) return;
-      if (step.kind === 'approved') {
-        ids.push(step.review);
-        continue;
-      }
-      if (step.kind === 'deferred') return this.#refuseLater(id, step.error.message, { ...record, review: step.review.id, review_outcome: step.error.code });
-      this.#agent.stderr.write(`portcullis: ${step.notice}\r\n`);
-      const outcome = await afterDecision(s.ctx.reviews, req, await s.ctx.reviews.wait(step.review.id));
-      if (this.#closed) return;
-      if ('error' in outcome) return this.#refuseLater(id, outcome.error.message, { ...record, review: step.review.id, review_outcome: outcome.error.code });
-      ids.push(outcome.run);
+      const outcome = await runReview(s.ctx.reviews, req, { held: (notice) => this.#agent.stderr.write(`portcullis: ${notice}\r\n`), signal: this.#gone.signal });
+      if (this.#closed || outcome.kind === 'gone') return;
+      if (outcome.kind === 'deferred') return this.#refuseLater(id, outcome.error.message, { ...record, review: outcome.review.id, review_outcome: outcome.error.code });
+      if (outcome.kind === 'refused') return this.#refuseLater(id, outcome.error.message, { ...record, review: outcome.review, review_outcome: outcome.error.code });
+      ids.push(outcome.review);
     }
     this.#guard(() => this.#forward(bytes, id, opened));
     s.recording.event('sftp', { ...record, review: ids.join(',') });

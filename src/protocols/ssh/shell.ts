@@ -6,7 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import type { ServerChannel } from 'ssh2';
-import { ruleLabel } from '../../pipeline/review-flow.ts';
+import { ruleLabel } from '../../pipeline/review-runner.ts';
 import { sshExecAction } from '../../policy/action-from-text.ts';
 import { TerminalRecorder } from '../../recorder/asciicast.ts';
 import type { PtyInfo, SshClientSession } from './client.ts';

@@ -93,6 +93,23 @@ describe('postgres reviews and just-in-time access', () => {
     await eventually(async () => (await recordedEvents(gw, 'statement')).some((e) => e.data.review === id));
   });
 
+  it('a client that hangs up while held leaves nothing waiting; the review stays and nothing runs', async () => {
+    const c = client(agent);
+    c.on('error', () => undefined);
+    await c.connect();
+    const running = c.query('DELETE FROM items WHERE id = 9').catch((err: Error) => err);
+    const id = await pendingFor('agent-bot', /DELETE FROM items WHERE id = 9/);
+    await eventually(async () => gw.t.gw.services.reviews.waiting() === 1);
+    (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    await running;
+    await eventually(async () => gw.t.gw.services.reviews.waiting() === 0);
+    assert.equal((await api(dba, 'GET', `/api/v1/reviews/${id}`)).json.status, 'pending');
+    // Approved after the agent left: nothing runs by itself.
+    assert.equal((await api(dba, 'POST', `/api/v1/reviews/${id}/approve`)).status, 200);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await adminSql('SELECT count(*) FROM items WHERE id = 9', db), '1');
+  });
+
   it('refuses a held statement that is denied, naming the review and the comment', async () => {
     const run = psql(gw, agent, ['-c', 'DELETE FROM items WHERE id = 2']);
     const id = await pendingFor('agent-bot', /id = 2/);
