@@ -1,6 +1,12 @@
 // One client session after login: client messages -> Action -> gate -> wire, and the
 // server's answers relayed back untouched except where a denial stands in for them.
 //
+// The session is the dispatch and the only part that does I/O (through UpstreamWriter and
+// Forwarder); the rest is in parts that touch no socket, which a MySQL session mirrors:
+// StatementGate (analysis, decision, mask check, what allowed statements change),
+// CatalogRefresher (search_path and relations, read by an internal query), ResultMasking
+// (which masks apply to a result's rows), and the review runner of the pipeline.
+//
 // How a denial keeps the server's own semantics: the denied message is replaced upstream by
 // a stand-in that fails for sure (a Parse/Query of a syntax error, or a Bind of a statement
 // name that never exists). The server then does what it always does on an error: skips to
@@ -18,19 +24,13 @@ import type { Gate, SessionRef } from '../../pipeline/gate.ts';
 import type { SessionRecording } from '../../recorder/recorder.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { errorResponse, type ErrorFields } from './codec/backend-encode.ts';
-import { readCommandComplete, readErrorFields, readRowDescription, readTextRow, rowsFromTag, type FieldDescription } from './codec/backend-read.ts';
+import { readCommandComplete, readErrorFields, rowsFromTag } from './codec/backend-read.ts';
 import { MessageWriter } from './codec/writer.ts';
 import { copyData } from './codec/backend-encode.ts';
 import type { MaskPlanner } from '../../masking/plan.ts';
-import { copyOutputFormat } from '../../sql/postgres/copy-format.ts';
-import { createCopyMasker } from './masking/copy-masker.ts';
 import { maskMessage } from './masking/messages.ts';
-import { isOld, RELATION_CATALOG_SQL, relationSnapshot, type RelationCache, type RelationSnapshot } from './masking/relations.ts';
-import { columnMasks, resolveFormats, ResultMasker } from './masking/result.ts';
+import type { RelationCache } from './masking/relations.ts';
 import { ResultSlot, type DescribeTarget, type MaskContext, type StatementShape } from './masking/slot.ts';
-import { statementMasking, type StatementMasking } from '../../masking/statement.ts';
-import { postgresDialect } from '../../sql/postgres/dialect.ts';
-import { valueMasker, type ValueMasker } from './masking/values.ts';
 import { Backend, Frontend } from './codec/constants.ts';
 import { FramingError, type FrameReader } from './codec/framing.ts';
 import { bind, describe, parse, query, TERMINATE } from './codec/frontend-encode.ts';
@@ -44,20 +44,17 @@ import type { ReviewService } from '../../reviews/service.ts';
 import { reasonFromText, type Review } from '../../reviews/review.ts';
 import { runReview, type ReviewOutcome, type ReviewRequest } from '../../pipeline/review-runner.ts';
 import type { GateDecision, Permit } from '../../pipeline/permit.ts';
-import { mayChangeSearchPath, sqlAction, startsCopy } from './to-action.ts';
 import type { CatalogCache } from './catalog-cache.ts';
-import type { SqlAction, SqlStatement } from '../../core/action.ts';
-import { parseTextArray, type Upstream } from './upstream.ts';
+import type { SqlAction } from '../../core/action.ts';
+import type { Upstream } from './upstream.ts';
+import { CatalogRefresher, InternalAnswer } from './catalog-refresher.ts';
+import { ResultMasking } from './result-masking.ts';
+import { StatementGate } from './statement-gate.ts';
 
 /** Fails to parse for sure, so the server itself reports an error at exactly this point. */
 const DENIED_SQL = '/* portcullis: denied by policy */ DENIED';
 /** A statement name nobody prepares: a Bind to it fails with 26000. */
 const DENIED_STATEMENT = 'portcullis: denied statement';
-const SEARCH_PATH_SQL = 'SELECT pg_catalog.current_schemas(false)::text';
-/** `COPY ... TO STDOUT`: the rows come to the client, so a mask must be able to read them. */
-const COPY_TO_CLIENT = /\bstdout\b/i;
-/** Before a catalog was read (or when none could be): every relation unknown, so every column opaque. */
-const EMPTY_SNAPSHOT: RelationSnapshot = relationSnapshot(undefined, ['public'], 0);
 
 function withSlot(slot: ResultSlot | null | undefined): DescribeTarget | null {
   return slot ? { portal: slot, internal: false } : null;
@@ -113,19 +110,6 @@ interface HeldStatement {
   readonly gone: AbortController;
 }
 
-/** Masking of a statement prepared with SQL PREPARE: its rows are traced to nothing, so fail closed. */
-interface SqlPreparedMask {
-  readonly mask: MaskContext;
-}
-
-/**
- * Result descriptions that needed no masking, per statement masking (the lineage of one
- * statement template, under one relation snapshot) or, without one, per plan: the same
- * description of the same statement again needs none either. Bounded per statement.
- */
-const IDLE_RESULTS = new WeakMap<object, Set<string>>();
-const IDLE_RESULTS_PER_STATEMENT = 8;
-
 export interface SessionOptions {
   readonly client: Socket;
   readonly clientReader: FrameReader;
@@ -160,38 +144,18 @@ export class PgSession {
   readonly #portals = new Map<string, PortalInfo>();
   readonly #identity: Identity;
   readonly #ref: SessionRef;
-  readonly #gate: Gate;
-  readonly #catalogs: CatalogCache;
-  /** SQL-level prepared statements (`PREPARE name AS ...`) that policy allowed, by name. */
-  readonly #sqlPrepared = new Map<string, SqlStatement>();
-  /** What each of them was allowed under: a protocol Bind to one runs under the same permit. */
-  readonly #sqlPreparedPermits = new Map<string, Permit>();
-  readonly #sqlPreparedMasks = new Map<string, SqlPreparedMask>();
-  readonly #relations: RelationCache;
-  readonly #masks: MaskPlanner;
-  readonly #unknownLineage: 'mask' | 'deny';
-  /** This session's view of the relations: refreshed after its own DDL and when old. */
-  #snapshot: RelationSnapshot;
-  #refreshRelations = false;
-  /** Column masks applied in this session: notification payloads are withheld from then on. */
-  #columnMasking = false;
-  /** The action being decided, for #maskCheck, and the masking it worked out. */
-  #checking: SqlAction | undefined = undefined;
-  #checked: MaskContext | undefined = undefined;
+  /** The search_path and relations decisions and masks read, and their refresh. */
+  readonly #catalog: CatalogRefresher;
+  /** Decide, mask check, and what allowed statements change for later decisions. */
+  readonly #sql: StatementGate;
+  /** Which masks apply to the rows of a result. */
+  readonly #results: ResultMasking;
   readonly #reviews: ReviewService;
   /** The statement held for review, if any. */
   #held: HeldStatement | undefined = undefined;
-  /** `SET portcullis.reason = '...'`: why the agent asks, shown to approvers. */
-  #reason: string | null = null;
   readonly #recording: SessionRecording;
   readonly #logger: Logger;
   readonly #onEnd: (session: PgSession) => void;
-  #searchPath: readonly string[];
-  #refreshPath = false;
-  /** Rows of the internal query's result sets (search_path, then the relation catalog). */
-  #internalResults: (string | null)[][][] = [];
-  #internalFailed = false;
-  #internalReadsRelations = false;
   /** The client is paused while the search_path is re-read, or while the upstream drains. */
   #holding = false;
   #waitingUpDrain = false;
@@ -211,17 +175,13 @@ export class PgSession {
     this.#toClient = new Forwarder(this.#client);
     this.#identity = opts.identity;
     this.#ref = opts.ref;
-    this.#gate = opts.gate;
-    this.#catalogs = opts.catalogs;
-    this.#relations = opts.relations;
-    this.#masks = opts.masks;
-    this.#unknownLineage = opts.unknownLineage;
+    this.#catalog = new CatalogRefresher(opts.upstream.searchPath, opts.relations.get(opts.ref.connection.name));
+    this.#sql = new StatementGate({ identity: opts.identity, ref: opts.ref, gate: opts.gate, catalogs: opts.catalogs, relations: opts.relations, masks: opts.masks, unknownLineage: opts.unknownLineage, catalog: this.#catalog });
+    this.#results = new ResultMasking(this.#catalog);
     this.#reviews = opts.reviews;
-    this.#snapshot = opts.relations.get(opts.ref.connection.name) ?? EMPTY_SNAPSHOT;
     this.#recording = opts.recording;
     this.#logger = opts.logger;
     this.#onEnd = opts.onEnd;
-    this.#searchPath = opts.upstream.searchPath;
   }
 
   get id(): string {
@@ -313,7 +273,7 @@ export class PgSession {
         const slot = portal?.slot ?? null;
         if (slot !== null && slot.result === undefined && slot.fields === undefined) {
           const described = portal?.statement?.fields;
-          if (described !== undefined) this.#portalResult(slot, described);
+          if (described !== undefined) this.#results.portalResult(slot, described);
           else {
             // The client never described this portal: ask, so that rows are masked by their fields.
             this.#pending.push('describe', null, null, null, { portal: slot, internal: true });
@@ -365,81 +325,21 @@ export class PgSession {
     }
   }
 
-  #analyse(sql: string): SqlAction {
-    return sqlAction(sql, this.#searchPath, this.#catalogs.get(this.#ref.connection.name), this.#sqlPrepared);
-  }
-
-  /** Policy, then masking's own check (predicates, writes, COPY formats): one audited decision. */
-  #decide(action: SqlAction): GateDecision {
-    this.#checking = action;
-    this.#checked = undefined;
-    return this.#gate.decide(this.#identity, this.#ref, action, this.#maskCheck);
-  }
-
-  readonly #maskCheck = (decision: Decision): GatewayError | undefined => {
-    if (decision.masks.length === 0) return undefined;
-    const plan = this.#masks.plan(decision.masks);
-    const action = this.#checking;
-    if (plan.empty || action === undefined) return undefined;
-    let stmt: StatementMasking | undefined;
-    if (plan.hasColumnRules) {
-      this.#columnMasking = true;
-      const pathMayMove = this.#refreshPath || (action.statements.length > 1 && mayChangeSearchPath(action));
-      stmt = statementMasking(postgresDialect, action, plan, this.#snapshot, this.#searchPath, { unknownLineage: this.#unknownLineage, pathMayMove, functionCannotWrite: this.#functionCannotWrite });
-      if (stmt?.refusal !== undefined) return stmt.refusal;
-    }
-    if (startsCopy(action) && COPY_TO_CLIENT.test(action.text) && copyOutputFormat(action.text) === undefined) {
-      return new GatewayError('PCS_MASK_COPY_UNSUPPORTED', { reason: 'one COPY ... TO STDOUT per statement text, with the options text, csv or binary allow' });
-    }
-    this.#checked = { plan, stmt, sql: action.text };
-    return undefined;
-  };
-
-  readonly #functionCannotWrite = (name: string): boolean => {
-    const catalog = this.#catalogs.get(this.#ref.connection.name);
-    if (catalog === undefined) return false;
-    const names = name.includes('.') ? [name] : this.#searchPath.map((schema) => `${schema}.${name}`);
-    for (const n of names) {
-      const v = catalog.volatility(n);
-      if (v !== undefined) return v !== 'volatile';
-    }
-    return false;
-  };
-
-  /** What an allowed statement changes for later decisions: prepared names, the catalogs. */
-  #allowed(action: SqlAction, mask: MaskContext | undefined, permit: Permit): void {
-    for (const s of action.statements) {
-      if (s.setting?.name === 'portcullis.reason') this.#reason = s.setting.value;
-      if (s.prepared) {
-        this.#sqlPrepared.set(s.prepared.name, s);
-        this.#sqlPreparedPermits.set(s.prepared.name, permit);
-        if (mask !== undefined) this.#sqlPreparedMasks.set(s.prepared.name, { mask: { ...mask, stmt: mask.stmt === undefined ? undefined : { ...mask.stmt, results: [] } } });
-        else this.#sqlPreparedMasks.delete(s.prepared.name);
-      }
-      if (s.effect === 'ddl') {
-        this.#catalogs.invalidate(this.#ref.connection.name);
-        this.#relations.invalidate(this.#ref.connection.name);
-        if (this.#columnMasking && !startsCopy(action)) this.#refreshRelations = true;
-      }
-    }
-  }
-
   #onQuery(msg: Extract<FrontendMessage, { type: 'Query' }>, frame: Buffer): void {
-    const action = this.#analyse(msg.sql);
-    const decision = this.#decide(action);
-    if (decision.verdict === 'allow') return this.#runQuery(msg.sql, frame, action, decision, this.#checked, null);
-    if (decision.verdict === 'review') return this.#review({ kind: 'query', frame: Buffer.from(frame), text: msg.sql, params: null, action, decision, mask: this.#checked, gone: new AbortController() });
+    const action = this.#sql.analyse(msg.sql);
+    const decision = this.#sql.decide(action);
+    if (decision.verdict === 'allow') return this.#runQuery(msg.sql, frame, action, decision, this.#sql.checked, null);
+    if (decision.verdict === 'review') return this.#review({ kind: 'query', frame: Buffer.from(frame), text: msg.sql, params: null, action, decision, mask: this.#sql.checked, gone: new AbortController() });
     this.#recordDenied(msg.sql, null, decision, false);
     this.#refuseQuery(refusalFields(decision));
   }
 
   #runQuery(sql: string, frame: Buffer, action: SqlAction, permit: Permit, mask: MaskContext | undefined, review: string | null): void {
-    this.#allowed(action, mask, permit);
+    this.#sql.allowed(action, mask, permit);
     const record = new StatementRecord(sql, null, permit, false);
     record.review = review;
     this.#pending.push('query', null, record, mask === undefined ? null : new ResultSlot(mask));
     this.#toUp.forward(frame, permit);
-    if (mayChangeSearchPath(action) && !startsCopy(action)) this.#refreshPath = true;
     this.#afterSegment();
   }
 
@@ -449,15 +349,14 @@ export class PgSession {
   }
 
   #onParse(msg: Extract<FrontendMessage, { type: 'Parse' }>, frame: Buffer): void {
-    const action = this.#analyse(msg.sql);
-    const decision = this.#decide(action);
-    const mask = decision.verdict !== 'deny' ? this.#checked : undefined;
+    const action = this.#sql.analyse(msg.sql);
+    const decision = this.#sql.decide(action);
+    const mask = decision.verdict !== 'deny' ? this.#sql.checked : undefined;
     this.#statements.set(msg.name, { text: msg.sql, decision, mask, fields: undefined, action });
     if (decision.verdict === 'allow') {
-      this.#allowed(action, mask, decision);
+      this.#sql.allowed(action, mask, decision);
       this.#pending.push('parse');
       this.#toUp.forward(frame, decision);
-      if (mayChangeSearchPath(action) && !startsCopy(action)) this.#refreshPath = true;
       return;
     }
     if (decision.verdict === 'review') {
@@ -488,7 +387,7 @@ export class PgSession {
       return;
     }
     // Not parsed here: made with SQL PREPARE, and decided when that ran.
-    const permit = this.#sqlPreparedPermits.get(msg.statement);
+    const permit = this.#sql.sqlPreparedPermit(msg.statement);
     if (permit !== undefined) return this.#runBind(msg.portal, msg.statement, msg.resultFormats, undefined, params, frame, null, permit);
     // Prepared by nobody the gateway saw: the server's own answer, without asking it.
     this.#refuseBind(msg.portal, { severity: 'ERROR', code: SqlState.InvalidStatementName, message: `prepared statement "${msg.statement}" does not exist` });
@@ -496,7 +395,7 @@ export class PgSession {
 
   #runBind(portal: string, statement: string, resultFormats: readonly number[], prepared: PreparedInfo | undefined, params: (string | null)[], frame: Buffer, review: string | null, permit: Permit): void {
     // A statement we did not see parsed was made with SQL PREPARE, decided when it ran.
-    const mask = prepared === undefined ? this.#sqlPreparedMasks.get(statement)?.mask : prepared.mask;
+    const mask = prepared === undefined ? this.#sql.sqlPreparedMask(statement) : prepared.mask;
     const slot = mask === undefined ? null : new ResultSlot(mask, resultFormats);
     this.#portals.set(portal, prepared === undefined ? { text: `(prepared statement "${statement}")`, decision: null, params, slot, statement: undefined, review } : { text: prepared.text, decision: prepared.decision, params, slot, statement: prepared, review });
     this.#pending.push('bind');
@@ -518,7 +417,7 @@ export class PgSession {
    */
   #review(held: HeldStatement): void {
     // Approvers see (and the fingerprint covers) a credential statement without its literals.
-    const req: ReviewRequest = { subject: this.#identity.subject, connection: this.#ref.connection.name, action: { kind: 'sql', ...recorded(held.text, held.params) }, decision: held.decision, session: this.id, reason: reasonFromText(held.text) ?? this.#reason };
+    const req: ReviewRequest = { subject: this.#identity.subject, connection: this.#ref.connection.name, action: { kind: 'sql', ...recorded(held.text, held.params) }, decision: held.decision, session: this.id, reason: reasonFromText(held.text) ?? this.#sql.reason };
     this.#held = held;
     const held_ = (notice: string, hint: string, review: Review): void => {
       held.reviewId = review.id;
@@ -584,16 +483,10 @@ export class PgSession {
    * relations after DDL (or when they are old) so that lineage sees what the server sees.
    */
   #afterSegment(): void {
-    if (this.#columnMasking && !this.#refreshRelations && this.#snapshot !== EMPTY_SNAPSHOT && isOld(this.#snapshot)) this.#refreshRelations = true;
-    if (!this.#refreshPath && !this.#refreshRelations) return;
-    const relations = this.#refreshRelations;
-    this.#refreshPath = false;
-    this.#refreshRelations = false;
+    const sql = this.#catalog.due(this.#sql.columnMasking);
+    if (sql === undefined) return;
     this.#pending.push('internal');
-    this.#internalReadsRelations = relations;
-    this.#internalResults = [];
-    this.#internalFailed = false;
-    this.#toUp.write(query(relations ? `${SEARCH_PATH_SQL}; ${RELATION_CATALOG_SQL}` : SEARCH_PATH_SQL));
+    this.#toUp.write(query(sql));
     // Statements after this one are decided with the new path: hold the client until it is known.
     this.#holding = true;
   }
@@ -642,7 +535,7 @@ export class PgSession {
   #upFrame(frame: Buffer): void {
     const type = frame[0];
     const head = this.#pending.peek();
-    if (head?.kind === 'internal' && this.#internalFrame(frame, type)) return;
+    if (head?.kind === 'internal' && this.#internalAnswer(frame, type)) return;
     switch (type) {
       case Backend.DataRow: {
         const result = head?.slot?.result;
@@ -653,7 +546,7 @@ export class PgSession {
         break;
       }
       case Backend.CopyOutResponse:
-        if (head?.slot) this.#copyStarts(head.slot, head.record, frame);
+        if (head?.slot) this.#results.copyStarts(head.slot, head.record, frame);
         break;
       case Backend.CopyData: {
         const copy = head?.slot?.copy;
@@ -676,7 +569,7 @@ export class PgSession {
         break;
       case Backend.NotificationResponse:
         // pg_notify can carry any value to a listener, past every result column.
-        if (this.#columnMasking) return this.#toClient.write(withheldNotification(frame));
+        if (this.#sql.columnMasking) return this.#toClient.write(withheldNotification(frame));
         break;
       case Backend.CommandComplete: {
         if (head?.record) {
@@ -700,8 +593,8 @@ export class PgSession {
       case Backend.RowDescription:
         if (head?.kind === 'describe') {
           this.#pending.shift();
-          if (head.describe !== null && this.#described(head.describe, frame)) return;
-        } else if (head?.slot && head.kind === 'query') this.#queryResult(head.slot, head.record, frame);
+          if (head.describe !== null && this.#results.described(head.describe, frame)) return;
+        } else if (head?.slot && head.kind === 'query') this.#results.queryResult(head.slot, head.record, frame);
         break;
       case Backend.NoData:
         if (head?.kind === 'describe') {
@@ -748,125 +641,24 @@ export class PgSession {
     this.#pending.skipToSync();
   }
 
-  /** A simple Query's result set begins: work out its masking once, from the fields. */
-  #queryResult(slot: ResultSlot, record: StatementRecord | null, frame: Buffer): void {
-    // A statement seen before with the same description and nothing to mask: nothing to decode.
-    const owner = slot.ctx.stmt ?? slot.ctx.plan;
-    const key = `${slot.results}\0${frame.toString('latin1')}`;
-    const idle = IDLE_RESULTS.get(owner);
-    if (idle?.has(key) === true) {
-      slot.results++;
-      if (record !== null) this.#resultDone(slot, record);
-      slot.result = undefined;
-      record?.noteMasked([], slot.ctx.stmt?.notes);
-      return;
-    }
-    const fields = readRowDescription(frame);
-    this.#setResult(slot, fields, fields.map((f) => f.format), record, slot.results++);
-    if (slot.result === undefined) {
-      if (idle === undefined) IDLE_RESULTS.set(owner, new Set([key]));
-      else if (idle.size < IDLE_RESULTS_PER_STATEMENT) idle.add(key);
-    }
-  }
-
-  /** Fields of a described portal or statement; true when the answer is the gateway's own (swallowed). */
-  #described(target: DescribeTarget, frame: Buffer): boolean {
-    const fields = readRowDescription(frame);
-    if (target.statement) target.statement.fields = fields;
-    if (target.portal) this.#portalResult(target.portal, fields);
-    return target.internal;
-  }
-
-  #portalResult(slot: ResultSlot, fields: readonly FieldDescription[]): void {
-    slot.fields = fields;
-    // A portal is one statement: its result is always the first (and only) one.
-    this.#setResult(slot, fields, resolveFormats(slot.formats ?? [], fields.length), null, 0);
-  }
-
-  #setResult(slot: ResultSlot, fields: readonly FieldDescription[], formats: readonly number[], record: StatementRecord | null, index: number): void {
-    const { plan, stmt } = slot.ctx;
-    if (record !== null) this.#resultDone(slot, record);
-    const result = new ResultMasker(plan, fields, columnMasks(stmt, plan, fields, this.#snapshot, index), formats);
-    slot.result = result.idle ? undefined : result;
-    record?.noteMasked(result.masked, stmt?.notes);
-  }
-
-  /** Counts of the slot's current result into the record (a Query may have several results). */
-  #resultDone(slot: ResultSlot, record: StatementRecord): void {
-    const result = slot.result;
-    if (result === undefined) return;
-    record.noteMaskedRows(result.rowsChanged);
-    result.rowsChanged = 0;
-  }
-
-  /** COPY ... TO STDOUT: mask its data rows by the statement's lineage (no RowDescription comes). */
-  #copyStarts(slot: ResultSlot, record: StatementRecord | null, frame: Buffer): void {
-    const format = copyOutputFormat(slot.ctx.sql);
-    if (format === undefined) return; // refused at decision time when it mattered
-    const count = frame.length >= 8 ? frame.readUInt16BE(6) : 0;
-    const { plan, stmt } = slot.ctx;
-    const outputs = stmt?.results[slot.results++];
-    const lined = outputs !== undefined && outputs.length === count;
-    const binary = format.kind === 'binary';
-    const scanner = plan.scanner;
-    const maskers: (ValueMasker | undefined)[] = [];
-    for (let i = 0; i < count; i++) {
-      const mask = stmt === undefined ? undefined : lined ? outputs[i] : stmt.failClosed;
-      // No types in a COPY: a binary value is masked to NULL, text takes the mask as text. Nor
-      // origins: nothing shows a value is the protected column itself, so `partial` redacts.
-      if (mask !== undefined) maskers.push(valueMasker(plan, { ...mask.rule, with: mask.rule.with === 'partial' ? 'redact' : mask.rule.with }, binary ? -1 : 25, binary ? 1 : 0));
-      else maskers.push(scanner === undefined ? undefined : (v) => scanner.scanBytes(v));
-    }
-    if (maskers.some((m) => m !== undefined)) slot.copy = createCopyMasker(format, maskers);
-    if (record !== null && stmt !== undefined) {
-      const masked = maskers.flatMap((_, i) => {
-        const mask = lined ? outputs[i] : stmt.failClosed;
-        return mask === undefined ? [] : [{ index: i, name: `column ${i + 1}`, with: mask.rule.with === 'partial' ? ('redact' as const) : mask.rule.with, rule: mask.rule.source ?? 'mask', why: mask.why }];
-      });
-      record.noteMasked(masked, stmt.notes);
-    }
-  }
-
   /** The head request is answered: record it when it carries a statement. */
   #complete(): void {
     const done = this.#pending.shift();
-    if (done?.slot && done.record) {
-      if (done.kind === 'execute' && done.slot.result !== undefined) done.record.noteMasked(done.slot.result.masked, done.slot.ctx.stmt?.notes);
-      this.#resultDone(done.slot, done.record);
-    }
+    if (done?.slot && done.record) this.#results.complete(done.slot, done.record, done.kind === 'execute');
     if (done?.record) this.#emit(done.record);
   }
 
-  /** Answers to the internal query (search_path, relations) are consumed here; true when swallowed. */
-  #internalFrame(frame: Buffer, type: number | undefined): boolean {
-    switch (type) {
-      case Backend.RowDescription:
-        this.#internalResults.push([]);
-        return true;
-      case Backend.DataRow:
-        this.#internalResults[this.#internalResults.length - 1]?.push(readTextRow(frame));
-        return true;
-      case Backend.ErrorResponse:
-        this.#internalFailed = true;
-        return true;
-      case Backend.CommandComplete:
-      case Backend.EmptyQueryResponse:
-        return true;
-      case Backend.ReadyForQuery: {
-        this.#pending.shift();
-        // In a failed transaction the query errors: the previous path and relations stand until ROLLBACK.
-        const path = this.#internalResults[0]?.[0]?.[0];
-        if (typeof path === 'string') this.#searchPath = parseTextArray(path);
-        const relations = this.#internalResults[1];
-        if (this.#internalReadsRelations && !this.#internalFailed && relations !== undefined && relations.length > 0) this.#snapshot = relationSnapshot(relations, this.#searchPath);
-        this.#holding = false;
-        if (!this.#waitingUpDrain) this.#client.resume();
-        setImmediate(() => this.#pumpClient());
-        return true;
-      }
-      default:
-        return false; // notices, notifications, parameter status: the client's
+  /** Answers to the internal query (search_path, relations); true when swallowed. */
+  #internalAnswer(frame: Buffer, type: number | undefined): boolean {
+    const answer = this.#catalog.answer(frame, type);
+    if (answer === InternalAnswer.NotMine) return false;
+    if (answer === InternalAnswer.Done) {
+      this.#pending.shift();
+      this.#holding = false;
+      if (!this.#waitingUpDrain) this.#client.resume();
+      setImmediate(() => this.#pumpClient());
     }
+    return true;
   }
 
   // ---- ends ----
