@@ -167,8 +167,12 @@ export class PgSession {
   /** This session's view of the relations: refreshed after its own DDL and when old. */
   #snapshot: RelationSnapshot;
   #refreshRelations = false;
-  /** Column masks applied in this session: notification payloads are withheld from then on. */
+  /** Column masks traced by lineage in this session: its relations are kept fresh from then on. */
   #columnMasking = false;
+  /** Column masks written in a policy applied: notification payloads are withheld from then on. */
+  #withholdNotifications = false;
+  /** A cursor was declared over credential material: what FETCH reads is masked as untraced. */
+  #credentialsCarried = false;
   /** The action being decided, for #maskCheck, and the masking it worked out. */
   #checking: SqlAction | undefined = undefined;
   #checked: MaskContext | undefined = undefined;
@@ -378,8 +382,10 @@ export class PgSession {
     let stmt: StatementMasking | undefined;
     if (plan.hasColumnRules) {
       this.#columnMasking = true;
+      // Built-in credential masks alone do not: a payload of theirs is refused as a write (pg_notify).
+      if (plan.hasConfiguredColumnRules) this.#withholdNotifications = true;
       const pathMayMove = this.#refreshPath || (action.statements.length > 1 && mayChangeSearchPath(action));
-      stmt = statementMasking(postgresDialect, action, plan, this.#snapshot, this.#searchPath, { unknownLineage: this.#unknownLineage, pathMayMove, functionCannotWrite: this.#functionCannotWrite });
+      stmt = statementMasking(postgresDialect, action, plan, this.#snapshot, this.#searchPath, { unknownLineage: this.#unknownLineage, pathMayMove, functionCannotWrite: this.#functionCannotWrite, credentialsCarried: this.#credentialsCarried });
       if (stmt?.refusal !== undefined) return stmt.refusal;
     }
     if (startsCopy(action) && COPY_TO_CLIENT.test(action.text) && copyOutputFormat(action.text) === undefined) {
@@ -403,6 +409,8 @@ export class PgSession {
   /** What an allowed statement changes for later decisions: prepared names, the catalogs. */
   #allowed(action: SqlAction, mask: MaskContext | undefined): void {
     for (const s of action.statements) {
+      // Sticky for the session: a WITH HOLD cursor outlives its transaction.
+      if (s.command === 'declare' && mask?.stmt?.failClosed !== undefined) this.#credentialsCarried = true;
       if (s.setting?.name === 'portcullis.reason') this.#reason = s.setting.value;
       if (s.prepared) {
         this.#sqlPrepared.set(s.prepared.name, s);
@@ -670,7 +678,7 @@ export class PgSession {
         break;
       case Backend.NotificationResponse:
         // pg_notify can carry any value to a listener, past every result column.
-        if (this.#columnMasking) return this.#toClient.write(withheldNotification(frame));
+        if (this.#withholdNotifications) return this.#toClient.write(withheldNotification(frame));
         break;
       case Backend.CommandComplete: {
         if (head?.record) {
