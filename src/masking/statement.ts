@@ -110,7 +110,7 @@ function analyse(dialect: SqlDialect, action: SqlAction, plan: MaskPlan, relatio
   const catalog = relations.catalog;
   // Built-in credential masks alone leave untraced output clear (a user function, FETCH),
   // unless the text reaches their relations: then it is masked as a written mask would.
-  const strict = plan.hasConfiguredColumnRules || opts.credentialsCarried === true || reachesCredentials(dialect, statements, plan, catalog, [...dialect.implicitSchemas, ...searchPath]);
+  const strict = plan.hasConfiguredColumnRules || opts.credentialsCarried === true || namesCredentials(dialect, statements, plan, catalog, [...dialect.implicitSchemas, ...searchPath]);
   const failClosed = strict ? failClosedRule(plan) : undefined;
   const failClosedMask: ColumnMask | undefined = failClosed === undefined ? undefined : { rule: failClosed, why: 'unknown lineage: the result has more columns than the statement shows' };
   let refusal: GatewayError | undefined;
@@ -181,25 +181,39 @@ const viewReach = new WeakMap<RelationCatalog, Map<string, boolean>>();
 /** Views over views deeper than this are taken to reach credentials (fail closed). */
 const MAX_VIEW_DEPTH = 16;
 
+/** Statements whose rows a later statement reads without naming what they read (FETCH, EXECUTE). */
+const DEFERRED_COMMANDS = new Set(['declare', 'prepare']);
+
 /**
- * Whether a statement names a relation of a built-in credential mask, or a view whose
- * definition does, at any depth. An unqualified name counts whatever schema it resolves in:
- * a search_path that puts another schema before pg_catalog must not hide pg_authid.
+ * Whether a statement names a relation of a built-in credential mask: then whatever lineage
+ * cannot trace in it may be the credential (`f(a) FROM pg_authid a`). Through views only for
+ * DECLARE and PREPARE, whose rows come later untraced: a view's own lineage is followed when
+ * it is read, and following every view would fail closed on pg_stat_activity (which joins
+ * pg_authid for user names) for everyone.
  */
-function reachesCredentials(dialect: SqlDialect, statements: readonly SqlStatement[], plan: MaskPlan, catalog: RelationCatalog, resolvePath: readonly string[]): boolean {
+function namesCredentials(dialect: SqlDialect, statements: readonly SqlStatement[], plan: MaskPlan, catalog: RelationCatalog, resolvePath: readonly string[]): boolean {
   if (plan.credentialRelations.length === 0) return false;
-  for (const s of statements) for (const rel of s.relations) if (relationReaches(dialect, rel.name, plan, catalog, resolvePath, 0)) return true;
+  for (const s of statements) {
+    const views = DEFERRED_COMMANDS.has(s.command);
+    for (const rel of s.relations) if (relationReaches(dialect, rel.name, plan, catalog, resolvePath, views ? 0 : MAX_VIEW_DEPTH + 1)) return true;
+  }
   return false;
 }
 
+/**
+ * A credential relation by name, or a view reaching one within MAX_VIEW_DEPTH. An unqualified
+ * name counts whatever schema it resolves in: a search_path that puts another schema before
+ * pg_catalog must not hide pg_authid. `depth` beyond MAX_VIEW_DEPTH: views are not followed.
+ */
 function relationReaches(dialect: SqlDialect, qualified: string, plan: MaskPlan, catalog: RelationCatalog, resolvePath: readonly string[], depth: number): boolean {
   const dot = qualified.lastIndexOf('.');
   const relation = dot < 0 ? qualified : qualified.slice(dot + 1);
   const named = dot < 0 ? undefined : qualified.slice(0, dot);
   if (plan.credentialRelations.some((c) => c.table === relation && (named === undefined || c.schema === named))) return true;
+  if (depth > MAX_VIEW_DEPTH) return false;
   const schema = named ?? resolvePath.find((sch) => catalog.columns(sch, relation) !== undefined);
   if (schema === undefined || catalog.isView?.(schema, relation) !== true) return false;
-  if (depth >= MAX_VIEW_DEPTH) return true;
+  if (depth === MAX_VIEW_DEPTH) return true;
   let known = viewReach.get(catalog);
   if (known === undefined) viewReach.set(catalog, (known = new Map()));
   const key = `${plan.credentialRelations.map((c) => `${c.schema}.${c.table}`).join(',')}\0${schema}.${relation}`;
