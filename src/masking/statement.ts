@@ -46,6 +46,12 @@ export interface StatementMasking {
   readonly sensitive: boolean;
   /** Whole-row expansions and other remarks of lineage, for the recording. */
   readonly notes: readonly string[];
+  /**
+   * Nothing to apply: no output column masked, untraced output left clear (failClosed
+   * undefined), no message to rewrite. What built-in credential masks give most statements:
+   * an adapter may then relay the results untouched, as if no column rule applied.
+   */
+  readonly inert: boolean;
 }
 
 export interface MaskingOptions {
@@ -172,6 +178,7 @@ function analyse(dialect: SqlDialect, action: SqlAction, plan: MaskPlan, relatio
     refusal,
     sensitive,
     notes,
+    inert: failClosedMask === undefined && !sensitive && results.every((r) => r.every((m) => m === undefined)),
   });
   return { masking, readsLiterals: lineage.readsLiterals };
 }

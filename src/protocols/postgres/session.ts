@@ -388,6 +388,9 @@ export class PgSession {
       stmt = statementMasking(postgresDialect, action, plan, this.#snapshot, this.#searchPath, { unknownLineage: this.#unknownLineage, pathMayMove, functionCannotWrite: this.#functionCannotWrite, credentialsCarried: this.#credentialsCarried });
       if (stmt?.refusal !== undefined) return stmt.refusal;
     }
+    // Built-in credential masks on a statement that never reaches them: relay as unmasked
+    // (a COPY with options the gateway cannot rewrite included).
+    if (stmt?.inert === true && plan.scanner === undefined) return undefined;
     if (startsCopy(action) && COPY_TO_CLIENT.test(action.text) && copyOutputFormat(action.text) === undefined) {
       return new GatewayError('PCS_MASK_COPY_UNSUPPORTED', { reason: 'one COPY ... TO STDOUT per statement text, with the options text, csv or binary allow' });
     }

@@ -177,9 +177,14 @@ describe('postgres built-in credential masks', () => {
   });
 
   it('leaves ordinary statements alone: no fail-closed masking where no credential relation is reached', async () => {
-    const r = await psql(gw, agent, ['-At', '-c', 'SELECT 1', '-c', 'SELECT name FROM items', '-c', 'SELECT public.greeting()', '-c', 'BEGIN; DECLARE k CURSOR FOR SELECT name FROM items; FETCH ALL k; COMMIT', '-c', `SELECT rolname FROM pg_roles WHERE rolname = '${ROLE}'`, '-c', 'SELECT count(*) > 0 FROM pg_stat_activity WHERE pid = pg_backend_pid()', '-c', 'SELECT usename IS NOT NULL, state FROM pg_stat_activity WHERE pid = pg_backend_pid()']);
+    const r = await psql(gw, agent, ['-At', '-c', 'SELECT 1', '-c', 'SELECT name FROM items', '-c', 'SELECT public.greeting()', '-c', 'BEGIN; DECLARE k CURSOR FOR SELECT name FROM items; FETCH ALL k; COMMIT', '-c', `SELECT rolname FROM pg_roles WHERE rolname = '${ROLE}'`, '-c', 'SELECT count(*) > 0 FROM pg_stat_activity WHERE pid = pg_backend_pid()', '-c', 'SELECT usename IS NOT NULL, state FROM pg_stat_activity WHERE pid = pg_backend_pid()', '-c', "COPY items TO STDOUT (FORMAT csv, ENCODING 'LATIN1')"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.stdout.trim().split('\n').filter((l) => !/^(BEGIN|COMMIT|DECLARE CURSOR)$/.test(l)), ['1', 'widget', 'hello', 'widget', ROLE, 't', 't|active']);
+    assert.deepEqual(r.stdout.trim().split('\n').filter((l) => !/^(BEGIN|COMMIT|DECLARE CURSOR)$/.test(l)), ['1', 'widget', 'hello', 'widget', ROLE, 't', 't|active', '1,widget']);
+    // The same COPY options on a credential relation cannot be masked: refused.
+    const copy = await psql(gw, agent, ['-c', "COPY pg_authid TO STDOUT (FORMAT csv, ENCODING 'LATIN1')"]);
+    assert.notEqual(copy.code, 0);
+    assert.match(copy.stderr, /PCS_MASK_COPY_UNSUPPORTED/);
+    clean(copy.stdout);
     const du = await psql(gw, agent, ['-c', '\\du']);
     assert.equal(du.code, 0, du.stderr);
     assert.match(du.stdout, new RegExp(ROLE));
