@@ -3,11 +3,12 @@
 // masked whatever the read policy and however the statement reaches them, predicates on them
 // are refused, a policy's reveal_credentials lets them through, ordinary statements are left
 // alone (no fail-closed masking where no credential relation is reached), and the superuser
-// upstream role is warned about at start.
+// upstream role is warned about at start (or at the first session when the upstream was down).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { adminSql, createDatabase, dropDatabase, eventually, psql, startPgGateway, type PgGateway } from './support.ts';
@@ -201,5 +202,54 @@ describe('postgres built-in credential masks', () => {
     assert.match(entry.msg, /is a superuser/);
     // Once per connection, not per session.
     assert.equal(readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('"superuser":true')).length, 1);
+  });
+});
+
+describe('postgres superuser warning when the upstream is down at start', () => {
+  let db: string;
+  let gw: PgGateway;
+  let proxy: Server | undefined;
+  let port: number;
+
+  before(async () => {
+    db = await createDatabase();
+    // A free port with nothing behind it yet: the start-up probe fails.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    gw = await startPgGateway(`
+connections:
+  - { name: late-db, type: postgres, upstream: { host: 127.0.0.1, port: ${port}, database: ${db}, user: postgres, tls: disable } }
+policies:
+  - { name: dba, subjects: { groups: [dba] }, connections: ["*"], rules: [{ then: allow }] }
+`);
+  });
+
+  after(async () => {
+    await gw?.stop();
+    if (proxy) await new Promise<void>((resolve) => proxy?.close(() => resolve()));
+    if (db) await dropDatabase(db);
+  });
+
+  it('does not hold the start up, and warns at the first session once the upstream is up', async () => {
+    const log = join(gw.t.dir, 'gateway.log');
+    await eventually(async () => readFileSync(log, 'utf8').includes('could not log in upstream at start'));
+    assert.ok(!readFileSync(log, 'utf8').includes('"superuser":true'));
+    // The upstream comes up: a plain TCP relay to the real server.
+    proxy = createServer((client) => {
+      const up = connect(5432, '127.0.0.1');
+      client.pipe(up).pipe(client);
+      client.on('error', () => up.destroy());
+      up.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy?.listen(port, '127.0.0.1', resolve));
+    const token = await gw.t.token('dba-human', ['dba']);
+    const r = await psql(gw, token, ['-At', '-c', 'SELECT 1'], { db: 'late-db' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '1');
+    const warnings = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('"superuser":true'));
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /"connection":"late-db"/);
   });
 });
