@@ -2,6 +2,7 @@
 // Schema (schema/portcullis.schema.json) and the TypeScript types every module reads.
 import { z } from 'zod';
 import { SFTP_OPS, SQL_EFFECTS } from '../core/action.ts';
+import { ALL_CREDENTIAL_COLUMNS } from '../core/credential-columns.ts';
 import { isLoopbackHost, isLoopbackHttp } from '../identity/urls.ts';
 import { maskEntryProblems } from '../masking/config.ts';
 import { notificationsSchema } from '../notify/config.ts';
@@ -386,6 +387,17 @@ const policy = z.strictObject({
   connections: z.array(glob).min(1),
   rules: z.array(rule).min(1),
   masks: z.array(mask).default([]),
+  /**
+   * Built-in credential masks this policy lifts, by exact column (`pg_catalog.pg_authid.rolpassword`):
+   * the only way to let credential material of the upstream through (docs/masking.md).
+   */
+  reveal_credentials: z
+    .array(
+      z.string().superRefine((c, ctx) => {
+        if (!ALL_CREDENTIAL_COLUMNS.includes(c)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(c)} is not a built-in credential column (exact names, no globs); built-in credential columns: ${ALL_CREDENTIAL_COLUMNS.join(', ')}` });
+      }),
+    )
+    .default([]),
   /** Present: a just-in-time policy (docs/reviews.md). */
   access: access.optional(),
 });

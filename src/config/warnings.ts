@@ -10,7 +10,13 @@ export interface ConfigWarning {
 
 export function configWarnings(config: Config): readonly ConfigWarning[] {
   const out: ConfigWarning[] = [];
+  const agentGroups = new Set(config.reviews.agent_groups);
   config.policies.forEach((policy, p) => {
+    // Verifiers let anyone who reads them log in as that role elsewhere (or crack them offline).
+    const agents = policy.subjects.groups.filter((g) => g === '*' || agentGroups.has(g));
+    if (policy.reveal_credentials.length > 0 && (agents.length > 0 || policy.subjects.users.includes('*'))) {
+      out.push({ path: `policies[${p}].reveal_credentials`, message: `reveals ${policy.reveal_credentials.join(', ')} to ${agents.length > 0 ? `agent group${agents.length > 1 ? 's' : ''} ${agents.join(', ')}` : 'every user'}: keep credential material to a policy for human operators` });
+    }
     policy.rules.forEach((rule, r) => {
       const ssh = rule.match?.ssh;
       // `args` alone is "some argument matches": the others ride along (cat /app/x /etc/shadow).

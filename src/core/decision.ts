@@ -28,6 +28,12 @@ export interface MaskSpec {
   readonly name?: string;
   /** `detector: custom` only: the regular expression, as written in the policy. */
   readonly pattern?: string;
+  /**
+   * A built-in credential mask (core/credential-columns.ts), not written in any policy: it
+   * masks what lineage traces to its column, and fails closed on untraced data only for
+   * statements that reach the column's relation (docs/masking.md, "Built-in credential masks").
+   */
+  readonly builtin?: true;
 }
 
 export interface Approvers {

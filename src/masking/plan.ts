@@ -13,6 +13,14 @@ export interface MaskPlan {
   /** No column or detector rule (json rules apply to JSON bodies only): rows pass through untouched. */
   readonly empty: boolean;
   readonly hasColumnRules: boolean;
+  /**
+   * A column rule written in a policy: output whose origin cannot be traced is masked (fail
+   * closed). Built-in credential masks alone fail closed only where a statement reaches their
+   * relations (masking/statement.ts).
+   */
+  readonly hasConfiguredColumnRules: boolean;
+  /** `schema.table` of each built-in credential mask's column. */
+  readonly credentialRelations: readonly { readonly schema: string; readonly table: string }[];
   /** Undefined when no rule names a detector: no value needs scanning. */
   readonly scanner: ContentScanner | undefined;
   /**
@@ -55,6 +63,8 @@ class CompiledPlan implements MaskPlan {
   readonly rules: readonly MaskRule[];
   readonly empty: boolean;
   readonly hasColumnRules: boolean;
+  readonly hasConfiguredColumnRules: boolean;
+  readonly credentialRelations: readonly { readonly schema: string; readonly table: string }[];
   readonly scanner: ContentScanner | undefined;
   readonly #columns: readonly ColumnRule[];
   readonly #cache = new Map<string, MaskSpec | null>();
@@ -65,6 +75,15 @@ class CompiledPlan implements MaskPlan {
     this.#hasher = hasher;
     this.#columns = rules.filter((r) => r.column !== undefined).map((rule) => ({ rule, matches: compileColumnGlob(rule.column as string) }));
     this.hasColumnRules = this.#columns.length > 0;
+    this.hasConfiguredColumnRules = this.#columns.some((c) => c.rule.builtin !== true);
+    const relations = new Map<string, { schema: string; table: string }>();
+    for (const { rule } of this.#columns) {
+      if (rule.builtin !== true) continue;
+      // Built-in columns are always `schema.table.column`, without wildcards.
+      const [schema = '', table = ''] = (rule.column as string).split('.');
+      relations.set(`${schema}.${table}`, Object.freeze({ schema, table }));
+    }
+    this.credentialRelations = Object.freeze([...relations.values()]);
     this.scanner = createContentScanner(rules, hasher);
     this.empty = !this.hasColumnRules && this.scanner === undefined;
   }

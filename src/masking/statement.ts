@@ -34,14 +34,24 @@ export interface StatementMasking {
    * has every field masked.
    */
   readonly results: readonly ResultMasks[];
-  /** Masks every field whose lineage is unknown; also used when the output count differs from the server's. */
-  readonly failClosed: ColumnMask;
+  /**
+   * Masks every field whose lineage is unknown; also used when the output count differs from
+   * the server's. Undefined when untraced output stays clear: only built-in credential masks
+   * apply and the text does not reach their relations.
+   */
+  readonly failClosed: ColumnMask | undefined;
   /** The statement must not run. */
   readonly refusal: GatewayError | undefined;
   /** Errors and notices about this statement may echo protected values: rewrite them. */
   readonly sensitive: boolean;
   /** Whole-row expansions and other remarks of lineage, for the recording. */
   readonly notes: readonly string[];
+  /**
+   * Nothing to apply: no output column masked, untraced output left clear (failClosed
+   * undefined), no message to rewrite. What built-in credential masks give most statements:
+   * an adapter may then relay the results untouched, as if no column rule applied.
+   */
+  readonly inert: boolean;
 }
 
 export interface MaskingOptions {
@@ -53,6 +63,11 @@ export interface MaskingOptions {
   readonly pathMayMove: boolean;
   /** User functions the catalog says cannot write (stable, immutable): not a laundering risk. */
   readonly functionCannotWrite?: (name: string) => boolean;
+  /**
+   * An earlier statement of the session left credential data where this text may read it
+   * without naming it (a cursor declared over pg_authid, read by FETCH): fail closed.
+   */
+  readonly credentialsCarried?: boolean;
 }
 
 const FAIL_CLOSED_SOURCE = 'fail-closed';
@@ -67,8 +82,8 @@ function failClosedRule(plan: MaskPlan): MaskSpec {
 const name = (s: SourceColumn): string => `${s.schema}.${s.table}.${s.column}`;
 
 /** The strongest rule over a lineage's sources, or undefined when none is masked. */
-export function lineageMask(plan: MaskPlan, lineage: ColumnLineage, failClosed: MaskSpec): ColumnMask | undefined {
-  if (lineage.kind === 'opaque') return { rule: failClosed, why: `unknown lineage: ${lineage.reason}` };
+export function lineageMask(plan: MaskPlan, lineage: ColumnLineage, failClosed: MaskSpec | undefined): ColumnMask | undefined {
+  if (lineage.kind === 'opaque') return failClosed === undefined ? undefined : { rule: failClosed, why: `unknown lineage: ${lineage.reason}` };
   let best: MaskSpec | undefined;
   let masked: SourceColumn[] | undefined;
   for (const s of lineage.sources) {
@@ -99,8 +114,11 @@ function analyse(dialect: SqlDialect, action: SqlAction, plan: MaskPlan, relatio
   if (!plan.hasColumnRules) return undefined;
   const { text: sql, statements } = action;
   const catalog = relations.catalog;
-  const failClosed = failClosedRule(plan);
-  const failClosedMask: ColumnMask = { rule: failClosed, why: 'unknown lineage: the result has more columns than the statement shows' };
+  // Built-in credential masks alone leave untraced output clear (a user function, FETCH),
+  // unless the text reaches their relations: then it is masked as a written mask would.
+  const strict = plan.hasConfiguredColumnRules || opts.credentialsCarried === true || namesCredentials(dialect, statements, plan, catalog, [...dialect.implicitSchemas, ...searchPath]);
+  const failClosed = strict ? failClosedRule(plan) : undefined;
+  const failClosedMask: ColumnMask | undefined = failClosed === undefined ? undefined : { rule: failClosed, why: 'unknown lineage: the result has more columns than the statement shows' };
   let refusal: GatewayError | undefined;
   let sensitive = false;
 
@@ -123,18 +141,18 @@ function analyse(dialect: SqlDialect, action: SqlAction, plan: MaskPlan, relatio
   }
   if (opts.pathMayMove) {
     results.length = 0;
-    sensitive = true;
+    if (strict) sensitive = true;
   }
 
   // Predicates: every statement of the text, with rows or without (a row count leaks too).
-  const denyInPredicates = plan.rules.some((r) => r.column !== undefined && r.denyInPredicates === true);
+  const denyInPredicates = plan.rules.some((r) => r.column !== undefined && r.denyInPredicates === true && (strict || r.builtin !== true));
   for (const col of lineage.predicateColumns) {
     const rule = plan.columnMask(col.schema, col.table, col.column);
     if (rule === undefined) continue;
     sensitive = true;
     if (refusal === undefined && rule.denyInPredicates === true) refusal = new GatewayError('PCS_MASK_PREDICATE_DENIED', { column: name(col), rule: rule.source ?? rule.column ?? 'a mask' });
   }
-  if (lineage.opaquePredicates.length > 0) {
+  if (lineage.opaquePredicates.length > 0 && strict) {
     sensitive = true;
     if (refusal === undefined && denyInPredicates) refusal = new GatewayError('PCS_MASK_PREDICATE_UNKNOWN', { reason: lineage.opaquePredicates[0] ?? 'unknown' });
   }
@@ -152,7 +170,7 @@ function analyse(dialect: SqlDialect, action: SqlAction, plan: MaskPlan, relatio
     refusal ??= new GatewayError('PCS_MASK_WRITE_REFUSED', { source, rule: mask.rule.source ?? 'a mask', target });
   }
 
-  if (!sensitive) sensitive = touchesProtected(statements, plan, catalog, [...dialect.implicitSchemas, ...searchPath]);
+  if (!sensitive && strict) sensitive = touchesProtected(statements, plan, catalog, [...dialect.implicitSchemas, ...searchPath]);
   const masking = Object.freeze({
     plan,
     results,
@@ -160,8 +178,63 @@ function analyse(dialect: SqlDialect, action: SqlAction, plan: MaskPlan, relatio
     refusal,
     sensitive,
     notes,
+    inert: failClosedMask === undefined && !sensitive && results.every((r) => r.every((m) => m === undefined)),
   });
   return { masking, readsLiterals: lineage.readsLiterals };
+}
+
+/** Views already followed, per relation snapshot: `credential relations \0 schema.view` -> reaches them. */
+const viewReach = new WeakMap<RelationCatalog, Map<string, boolean>>();
+/** Views over views deeper than this are taken to reach credentials (fail closed). */
+const MAX_VIEW_DEPTH = 16;
+
+/** Statements whose rows a later statement reads without naming what they read (FETCH, EXECUTE). */
+const DEFERRED_COMMANDS = new Set(['declare', 'prepare']);
+
+/**
+ * Whether a statement names a relation of a built-in credential mask: then whatever lineage
+ * cannot trace in it may be the credential (`f(a) FROM pg_authid a`). Through views only for
+ * DECLARE and PREPARE, whose rows come later untraced: a view's own lineage is followed when
+ * it is read, and following every view would fail closed on pg_stat_activity (which joins
+ * pg_authid for user names) for everyone.
+ */
+function namesCredentials(dialect: SqlDialect, statements: readonly SqlStatement[], plan: MaskPlan, catalog: RelationCatalog, resolvePath: readonly string[]): boolean {
+  if (plan.credentialRelations.length === 0) return false;
+  for (const s of statements) {
+    const views = DEFERRED_COMMANDS.has(s.command);
+    for (const rel of s.relations) if (relationReaches(dialect, rel.name, plan, catalog, resolvePath, views ? 0 : MAX_VIEW_DEPTH + 1)) return true;
+  }
+  return false;
+}
+
+/**
+ * A credential relation by name, or a view reaching one within MAX_VIEW_DEPTH. An unqualified
+ * name counts whatever schema it resolves in: a search_path that puts another schema before
+ * pg_catalog must not hide pg_authid. `depth` beyond MAX_VIEW_DEPTH: views are not followed.
+ */
+function relationReaches(dialect: SqlDialect, qualified: string, plan: MaskPlan, catalog: RelationCatalog, resolvePath: readonly string[], depth: number): boolean {
+  const dot = qualified.lastIndexOf('.');
+  const relation = dot < 0 ? qualified : qualified.slice(dot + 1);
+  const named = dot < 0 ? undefined : qualified.slice(0, dot);
+  if (plan.credentialRelations.some((c) => c.table === relation && (named === undefined || c.schema === named))) return true;
+  if (depth > MAX_VIEW_DEPTH) return false;
+  const schema = named ?? resolvePath.find((sch) => catalog.columns(sch, relation) !== undefined);
+  if (schema === undefined || catalog.isView?.(schema, relation) !== true) return false;
+  if (depth === MAX_VIEW_DEPTH) return true;
+  let known = viewReach.get(catalog);
+  if (known === undefined) viewReach.set(catalog, (known = new Map()));
+  const key = `${plan.credentialRelations.map((c) => `${c.schema}.${c.table}`).join(',')}\0${schema}.${relation}`;
+  const hit = known.get(key);
+  if (hit !== undefined) return hit;
+  // A cycle cannot happen in PostgreSQL; answering true while the view is followed is safe anyway.
+  known.set(key, true);
+  const definition = catalog.viewDefinition?.(schema, relation);
+  const viewPath = catalog.viewSearchPath ?? ['public'];
+  const resolveView = [...dialect.implicitSchemas, ...viewPath];
+  // A view whose definition cannot be read could show anything.
+  const reaches = definition === undefined || dialect.analyze(definition, { searchPath: viewPath }).statements.some((st) => st.command === 'unknown' || st.relations.some((r) => relationReaches(dialect, r.name, plan, catalog, resolveView, depth + 1)));
+  known.set(key, reaches);
+  return reaches;
 }
 
 /**

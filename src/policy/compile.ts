@@ -1,6 +1,7 @@
 // Compiles validated policy configuration into matchers once (at start-up and on reload), so
 // that decide() only runs predicates: no RegExp is built and no config is re-read per request.
-import { maskRuleFromConfig } from './mask-rules.ts';
+import { credentialMasks, maskRuleFromConfig } from './mask-rules.ts';
+import { CREDENTIAL_COLUMNS, type CredentialDialect } from '../core/credential-columns.ts';
 import type { ActionKind, SqlEffect } from '../core/action.ts';
 import type { Approvers, MaskSpec, ReviewSpec, RuleRef, Verdict } from '../core/decision.ts';
 import type { MatchConfig, PolicyConfig, RuleConfig } from '../config/schema.ts';
@@ -130,6 +131,11 @@ export interface CompiledPolicy {
   readonly rules: readonly CompiledRule[];
   /** Frozen and shared by every Decision this policy makes. */
   readonly masks: readonly MaskSpec[];
+  /**
+   * `masks` followed by the built-in credential masks of a dialect (less `reveal_credentials`):
+   * what a decision on a connection of that type carries (frozen, one array per dialect).
+   */
+  readonly sqlMasks: Readonly<Record<CredentialDialect, readonly MaskSpec[]>>;
   /** A just-in-time policy: applies only while an access request for it is approved and running. */
   readonly access: AccessSpec | undefined;
 }
@@ -322,6 +328,8 @@ function compileRule(rule: RuleConfig, index: number, policy: CompiledPolicy): C
 
 function compilePolicy(config: PolicyConfig): CompiledPolicy {
   const rules: CompiledRule[] = [];
+  const masks = Object.freeze(config.masks.map((m, i) => maskRuleFromConfig(m, `${config.name}.masks[${i}]`)));
+  const dialects = Object.keys(CREDENTIAL_COLUMNS) as CredentialDialect[];
   // Rules point back at their policy (for masks and names), so the policy exists first.
   const policy: CompiledPolicy = {
     name: config.name,
@@ -330,7 +338,8 @@ function compilePolicy(config: PolicyConfig): CompiledPolicy {
     groups: Object.freeze(config.subjects.groups.map(compileGlob)),
     connections: Object.freeze(config.connections.map(compileGlob)),
     rules,
-    masks: Object.freeze(config.masks.map((m, i) => maskRuleFromConfig(m, `${config.name}.masks[${i}]`))),
+    masks,
+    sqlMasks: Object.freeze(Object.fromEntries(dialects.map((d) => [d, Object.freeze([...masks, ...credentialMasks(d, config.reveal_credentials)])])) as Record<CredentialDialect, readonly MaskSpec[]>),
     access: config.access === undefined ? undefined : Object.freeze({ approvers: compileApprovers(config.access.approvers), maxDurationSeconds: config.access.max_duration, timeoutSeconds: config.access.timeout }),
   };
   config.rules.forEach((rule, index) => rules.push(compileRule(rule, index, policy)));

@@ -12,7 +12,10 @@
 //   a reason naming what the shadow policy would have decided.
 // - A SQL action is judged statement by statement; the most restrictive verdict wins
 //   (deny > review > allow) and its rule and reason are reported, with the statement's number.
+// - On a PostgreSQL (or MySQL) connection, the masks of what is allowed include the built-in
+//   credential masks (core/credential-columns.ts) that the policy does not reveal.
 import type { Action, SqlStatement } from '../core/action.ts';
+import { credentialDialect, type CredentialDialect } from '../core/credential-columns.ts';
 import type { Decision, MaskSpec, ShadowVerdict } from '../core/decision.ts';
 import type { Identity } from '../core/identity.ts';
 import type { CompiledPolicies, CompiledPolicy, CompiledRule } from './compile.ts';
@@ -70,12 +73,27 @@ function statementPrefix(index: number, count: number): string {
  * Masks of every policy that let one of the statements through, each policy once: when two
  * policies each allowed a statement, the masks of both apply to the results (fail closed).
  */
-function unionMasks(policies: ReadonlySet<CompiledPolicy>): readonly MaskSpec[] {
+function unionMasks(policies: ReadonlySet<CompiledPolicy>, dialect: CredentialDialect | undefined): readonly MaskSpec[] {
   if (policies.size === 0) return NO_MASKS;
-  if (policies.size === 1) for (const policy of policies) return policy.masks;
+  if (policies.size === 1) for (const policy of policies) return policyMasks(policy, dialect);
   const masks: MaskSpec[] = [];
-  for (const policy of policies) masks.push(...policy.masks);
+  // Each built-in mask once: it applies unless every passing policy revealed it.
+  const seen = new Set<string>();
+  for (const policy of policies) {
+    for (const m of policyMasks(policy, dialect)) {
+      if (m.builtin === true) {
+        if (seen.has(m.column as string)) continue;
+        seen.add(m.column as string);
+      }
+      masks.push(m);
+    }
+  }
   return Object.freeze(masks);
+}
+
+/** A policy's masks on a connection: its own, plus the built-in credential masks of a SQL dialect. */
+function policyMasks(policy: CompiledPolicy, dialect: CredentialDialect | undefined): readonly MaskSpec[] {
+  return dialect === undefined ? policy.masks : policy.sqlMasks[dialect];
 }
 
 function shadowVerdicts(applicable: readonly CompiledPolicy[], action: Action, statements: readonly (SqlStatement | undefined)[]): readonly ShadowVerdict[] {
@@ -134,9 +152,10 @@ export function decide(policies: CompiledPolicies, identity: Identity, connectio
   let rule: CompiledRule | undefined;
   let worstIndex = 0;
   let masks: readonly MaskSpec[] = NO_MASKS;
+  const dialect = credentialDialect(connection.type);
   if (statements.length === 1) {
     rule = decidingRule(applicable, policies.hasShadow, action, statements[0]);
-    if (rule !== undefined) masks = rule.policy.masks;
+    if (rule !== undefined) masks = policyMasks(rule.policy, dialect);
   } else {
     let worstSeverity = -1;
     const passing = new Set<CompiledPolicy>();
@@ -150,7 +169,7 @@ export function decide(policies: CompiledPolicies, identity: Identity, connectio
       }
       if (candidate !== undefined && s < 2) passing.add(candidate.policy);
     }
-    masks = unionMasks(passing);
+    masks = unionMasks(passing, dialect);
   }
 
   const shadow = policies.hasShadow ? shadowVerdicts(applicable, action, statements) : NO_SHADOW;

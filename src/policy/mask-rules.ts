@@ -1,6 +1,7 @@
 // A validated `masks` entry of a policy -> the MaskSpec its decisions carry. Policy compiles
 // masks the way it compiles rules; masking only reads the result (core/decision.ts), so the
 // two layers need not import each other.
+import { CREDENTIAL_COLUMNS, credentialMaskSource, type CredentialDialect } from '../core/credential-columns.ts';
 import type { MaskSpec } from '../core/decision.ts';
 import type { PolicyConfig } from '../config/schema.ts';
 
@@ -18,4 +19,18 @@ export function maskRuleFromConfig(m: MaskEntryConfig, source?: string): MaskSpe
     with: m.with,
     denyInPredicates: m.deny_in_predicates ?? false,
   });
+}
+
+/**
+ * The built-in credential masks of a dialect, less those a policy reveals. `redact` (a verifier
+ * has no useful shape) and refused in predicates (`WHERE rolpassword LIKE 'SCRAM%'` would
+ * read it bit by bit).
+ */
+export function credentialMasks(dialect: CredentialDialect, reveal: readonly string[]): readonly MaskSpec[] {
+  const out: MaskSpec[] = [];
+  for (const { column } of CREDENTIAL_COLUMNS[dialect].columns) {
+    if (reveal.includes(column)) continue;
+    out.push(Object.freeze({ source: credentialMaskSource(column), column, with: 'redact', denyInPredicates: true, builtin: true }));
+  }
+  return Object.freeze(out);
 }

@@ -64,7 +64,7 @@ policies:
 `);
     assert.ok(problems.includes('connections[0].upstream.database: expected string (missing) @4'), problems.join('\n'));
     assert.ok(problems.includes('connections[0].upstream: unknown key pasword (allowed here: host, port, database, user, password, tls, ca) @4'), problems.join('\n'));
-    assert.ok(problems.includes('policies[0]: unknown key colour (allowed here: name, description, mode, subjects, connections, rules, masks, access) @6'), problems.join('\n'));
+    assert.ok(problems.includes('policies[0]: unknown key colour (allowed here: name, description, mode, subjects, connections, rules, masks, reveal_credentials, access) @6'), problems.join('\n'));
   });
 
   it('reports YAML syntax errors with a line, not a stack trace', () => {

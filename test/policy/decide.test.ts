@@ -7,6 +7,10 @@ import { loadSqlAnalyzer } from '../../src/sql/postgres/analyze.ts';
 import type { CompiledPolicies } from '../../src/policy/compile.ts';
 import type { Identity } from '../../src/core/identity.ts';
 import { actionFor, identity, policiesFrom } from './support.ts';
+import { credentialMasks } from '../../src/policy/mask-rules.ts';
+
+/** What every decision on a PostgreSQL connection carries after the policy's own masks. */
+const PG_BUILTIN = credentialMasks('postgres', []);
 
 const PROD: ConnectionRef = { name: 'prod-db', type: 'postgres' };
 const STAGING: ConnectionRef = { name: 'staging-db', type: 'postgres' };
@@ -423,7 +427,7 @@ void describe('decide: multi-statement SQL', () => {
     assert.deepEqual(d.rule, { policy: 'p', index: 1 });
     assert.equal(d.reason, 'statement 3 of 4: rule 1 of p sends for review write (update)');
     assert.deepEqual(d.review, { mode: 'defer', timeoutSeconds: 900, approvers: { groups: ['dba', 'security'], min: 2, allGroups: true }, uses: 1, validForSeconds: 3600 });
-    assert.deepEqual(d.masks, [{ column: 'public.customers.email', with: 'partial', denyInPredicates: false, source: 'p.masks[0]' }]);
+    assert.deepEqual(d.masks, [{ column: 'public.customers.email', with: 'partial', denyInPredicates: false, source: 'p.masks[0]' }, ...PG_BUILTIN]);
 
     const denied = decide(policies, who, PROD, await actionFor('prod-db', 'select 1; update t set x = 1; drop table t; select 2'));
     assert.equal(denied.verdict, 'deny');
@@ -443,6 +447,7 @@ void describe('decide: multi-statement SQL', () => {
     assert.equal(d.verdict, 'allow');
     assert.deepEqual(d.masks, [
       { detector: 'email', with: 'redact', denyInPredicates: false, source: 'q.masks[0]' },
+      ...PG_BUILTIN,
       { column: 'public.customers.email', with: 'partial', denyInPredicates: false, source: 'p.masks[0]' },
     ]);
   });
@@ -469,7 +474,7 @@ void describe('decide: review defaults and masks', () => {
     const d = decide(policies, identity('x'), PROD, await actionFor('prod-db', 'select ssn from people'));
     assert.equal(d.verdict, 'review');
     assert.deepEqual(d.review, { mode: 'hold', timeoutSeconds: 120, approvers: { groups: ['admins'], min: 1, allGroups: false }, uses: 1, validForSeconds: 3600 });
-    assert.deepEqual(d.masks, [{ column: '*.*.ssn', with: 'hash', denyInPredicates: true, source: 'reviewed.masks[0]' }]);
+    assert.deepEqual(d.masks, [{ column: '*.*.ssn', with: 'hash', denyInPredicates: true, source: 'reviewed.masks[0]' }, ...PG_BUILTIN]);
     assert.deepEqual(d.shadow, []);
   });
 });
@@ -515,7 +520,7 @@ void describe('decide: shadow policies', () => {
     assert.equal(d.rule, undefined);
     assert.equal(d.reason, 'allowed because no enforcing rule matches; shadow policy new-rules would have decided deny (no DDL from agents)');
     assert.equal(d.shadow[0]?.verdict, 'deny');
-    assert.deepEqual(d.masks, [{ detector: 'card', with: 'redact', denyInPredicates: false, source: 'new-rules.masks[0]' }]);
+    assert.deepEqual(d.masks, [{ detector: 'card', with: 'redact', denyInPredicates: false, source: 'new-rules.masks[0]' }, ...PG_BUILTIN]);
   });
 
   void it('when nothing matches in any policy: deny', async () => {

@@ -26,7 +26,11 @@ export function policyCommand(program: Command): void {
           out.push(`statement ${i}: ${s.command} (${s.effect})${s.relations.length ? ` relations: ${s.relations.map((r) => `${r.name}:${r.access}`).join(', ')}` : ''}${s.functions.length ? ` functions: ${s.functions.join(', ')}` : ''}${s.error ? ` error: ${s.error}` : ''}`);
         });
       }
-      if (decision.masks.length) out.push(`masks:    ${decision.masks.map((m) => `${m.column ?? (m.json !== undefined ? `json:${m.json}` : `detector:${m.detector}`)} -> ${m.with}`).join(', ')}`);
+      const own = decision.masks.filter((m) => m.builtin !== true);
+      const builtin = decision.masks.filter((m) => m.builtin === true);
+      if (own.length) out.push(`masks:    ${own.map((m) => `${m.column ?? (m.json !== undefined ? `json:${m.json}` : `detector:${m.detector}`)} -> ${m.with}`).join(', ')}`);
+      // The same few on every database decision: named, not spelled out with their functions.
+      if (builtin.length) out.push(`built-in credential masks: ${builtin.map((m) => m.column).join(', ')}`);
       if (decision.review) out.push(`review:   ${decision.review.mode}, ${decision.review.timeoutSeconds}s, approvers ${decision.review.approvers.groups.join('|')} x${decision.review.approvers.min}`);
       for (const s of decision.shadow) out.push(`shadow:   ${s.policy} would ${s.verdict}: ${s.reason}`);
       if (explanation.length > 0) out.push('explain:', ...explanation.map((line) => `  ${line}`));

@@ -22,6 +22,7 @@ export const postgresAdapter: ProtocolAdapter = {
     const listener = new PgListener(ctx, { tls, requireTls: settings.require_tls, cleartext: settings.cleartext_password, maxMessageSize: settings.max_message_size });
     const bound = await listener.listen(ctx.listen);
     ctx.logger.info({ address: `${bound.host}:${bound.port}`, tls: tls !== null, require_tls: settings.require_tls }, 'PostgreSQL listener started');
+    listener.probeUpstreams();
     return {
       host: bound.host,
       port: bound.port,

@@ -7,6 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { ConnectionConfig } from '../../config/schema.ts';
 import { inlineSecret } from '../../connections/public-view.ts';
+import { CREDENTIAL_COLUMNS } from '../../core/credential-columns.ts';
 import { GatewayError, isGatewayError } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import type { AdapterContext } from '../../pipeline/adapter.ts';
@@ -14,6 +15,7 @@ import { bindListener, type Endpoint } from '../../pipeline/listen.ts';
 import type { SessionRef } from '../../pipeline/gate.ts';
 import { authenticationCleartextPassword, authenticationOk, backendKeyData, errorResponse, negotiateProtocolVersion, readyForQuery } from './codec/backend-encode.ts';
 import { Frontend, TxStatus } from './codec/constants.ts';
+import { TERMINATE } from './codec/frontend-encode.ts';
 import { FramingError } from './codec/framing.ts';
 import { decodeStartup, MalformedMessage, type StartupPacket } from './codec/frontend.ts';
 import { CancelRegistry, sendCancel } from './cancel.ts';
@@ -24,6 +26,7 @@ import { clientAddress, isLoopback, protocolOptions, unsafeEncoding, upstreamPar
 import { connectUpstream, type Upstream } from './upstream.ts';
 import { CatalogCache } from './catalog-cache.ts';
 import { RelationCache } from './masking/relations.ts';
+import { UpstreamRoleCheck } from './role-check.ts';
 
 /** A client that has not logged in within this time is dropped (PostgreSQL: authentication_timeout, 1 min). */
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -54,15 +57,19 @@ export class PgListener {
   readonly #relations = new RelationCache();
   readonly #sessions = new Set<PgSession>();
   readonly #handshakes = new Set<Socket>();
-  /** Whether any policy masks columns: only then is the relation catalog read. */
+  readonly #roles: UpstreamRoleCheck;
+  /** Start-up probes still logging in (closed with the listener). */
+  readonly #probes = new Set<Promise<void>>();
+  /** Whether any policy masks columns (its own or built-in credential masks): only then is the relation catalog read. */
   readonly #columnMasks: boolean;
   #sessionEnded: (() => void) | undefined;
   #closing = false;
 
   constructor(ctx: AdapterContext, settings: ListenerSettings) {
     this.#ctx = ctx;
-    this.#columnMasks = ctx.config.policies.some((p) => p.masks.some((m) => m.column !== undefined));
+    this.#columnMasks = ctx.config.policies.some((p) => p.masks.some((m) => m.column !== undefined) || CREDENTIAL_COLUMNS.postgres.columns.some((c) => !p.reveal_credentials.includes(c.column)));
     this.#settings = settings;
+    this.#roles = new UpstreamRoleCheck(ctx.logger);
     this.#server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
   }
 
@@ -71,6 +78,25 @@ export class PgListener {
     return bindListener(this.#server, address);
   }
 
+
+  /**
+   * One login per PostgreSQL connection, in the background: tells whether its role is a
+   * superuser and warms the catalogs. An upstream that is down delays nothing (the first
+   * session's login asks instead).
+   */
+  probeUpstreams(): void {
+    for (const c of this.#ctx.config.connections) {
+      if (c.type !== 'postgres') continue;
+      const probe = this.#dial(c, new Map([['application_name', 'portcullis']])).then(
+        (upstream) => {
+          upstream.socket.end(TERMINATE);
+        },
+        (err: unknown) => this.#ctx.logger.info(isGatewayError(err) ? { connection: c.name, reason: err.message } : { connection: c.name, err }, 'could not log in upstream at start; the role is checked at the first session'),
+      );
+      this.#probes.add(probe);
+      void probe.finally(() => this.#probes.delete(probe));
+    }
+  }
 
   get activeSessions(): number {
     return this.#sessions.size;
@@ -90,6 +116,7 @@ export class PgListener {
       });
     }
     for (const session of [...this.#sessions]) session.terminate();
+    await Promise.all(this.#probes);
     await closed;
   }
 
@@ -225,8 +252,9 @@ export class PgListener {
     const upstream = await connectUpstream(
       { connection: connection.name, host: u.host, port: u.port, database: u.database, user: u.user, password: vaulted?.secret ?? inlineSecret(connection), tls: u.tls, ...(u.ca !== undefined ? { ca: u.ca } : {}) },
       upstreamParams(params),
-      { readCatalog: this.#catalogs.needsRefresh(connection.name), readRelations: this.#columnMasks && this.#relations.needsRefresh(connection.name) },
+      { readCatalog: this.#catalogs.needsRefresh(connection.name), readRelations: this.#columnMasks && this.#relations.needsRefresh(connection.name), readRole: this.#roles.needed(connection.name) },
     );
+    this.#roles.report(connection.name, u.user, upstream.superuser);
     if (upstream.functions) this.#catalogs.set(connection.name, upstream.functions, connection.read_functions);
     if (upstream.relations) this.#relations.set(connection.name, upstream.relations);
     return upstream;

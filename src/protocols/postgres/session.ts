@@ -569,7 +569,7 @@ export class PgSession {
         break;
       case Backend.NotificationResponse:
         // pg_notify can carry any value to a listener, past every result column.
-        if (this.#sql.columnMasking) return this.#toClient.write(withheldNotification(frame));
+        if (this.#sql.withholdNotifications) return this.#toClient.write(withheldNotification(frame));
         break;
       case Backend.CommandComplete: {
         if (head?.record) {

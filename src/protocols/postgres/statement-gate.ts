@@ -54,8 +54,12 @@ export class StatementGate {
   /** The action being decided, for #maskCheck, and the masking it worked out. */
   #checking: SqlAction | undefined = undefined;
   #checked: MaskContext | undefined = undefined;
-  /** Column masks applied in this session: notification payloads are withheld from then on. */
+  /** Column masks traced by lineage in this session: its relations are kept fresh from then on. */
   #columnMasking = false;
+  /** Column masks written in a policy applied: notification payloads are withheld from then on. */
+  #withholdNotifications = false;
+  /** A cursor was declared over credential material: what FETCH reads is masked as untraced. */
+  #credentialsCarried = false;
   /** `SET portcullis.reason = '...'`: why the agent asks, shown to approvers. */
   #reason: string | null = null;
 
@@ -72,6 +76,10 @@ export class StatementGate {
 
   get columnMasking(): boolean {
     return this.#columnMasking;
+  }
+
+  get withholdNotifications(): boolean {
+    return this.#withholdNotifications;
   }
 
   get reason(): string | null {
@@ -102,10 +110,15 @@ export class StatementGate {
     let stmt: StatementMasking | undefined;
     if (plan.hasColumnRules) {
       this.#columnMasking = true;
+      // Built-in credential masks alone do not: a payload of theirs is refused as a write (pg_notify).
+      if (plan.hasConfiguredColumnRules) this.#withholdNotifications = true;
       const pathMayMove = this.#catalog.pathMayMove || (action.statements.length > 1 && mayChangeSearchPath(action));
-      stmt = statementMasking(postgresDialect, action, plan, this.#catalog.snapshot, this.#catalog.searchPath, { unknownLineage: this.#unknownLineage, pathMayMove, functionCannotWrite: this.#functionCannotWrite });
+      stmt = statementMasking(postgresDialect, action, plan, this.#catalog.snapshot, this.#catalog.searchPath, { unknownLineage: this.#unknownLineage, pathMayMove, functionCannotWrite: this.#functionCannotWrite, credentialsCarried: this.#credentialsCarried });
       if (stmt?.refusal !== undefined) return stmt.refusal;
     }
+    // Built-in credential masks on a statement that never reaches them: relay as unmasked
+    // (a COPY with options the gateway cannot rewrite included).
+    if (stmt?.inert === true && plan.scanner === undefined) return undefined;
     if (startsCopy(action) && COPY_TO_CLIENT.test(action.text) && copyOutputFormat(action.text) === undefined) {
       return new GatewayError('PCS_MASK_COPY_UNSUPPORTED', { reason: 'one COPY ... TO STDOUT per statement text, with the options text, csv or binary allow' });
     }
@@ -128,6 +141,8 @@ export class StatementGate {
   allowed(action: SqlAction, mask: MaskContext | undefined, permit: Permit): void {
     const copy = startsCopy(action);
     for (const s of action.statements) {
+      // Sticky for the session: a WITH HOLD cursor outlives its transaction.
+      if (s.command === 'declare' && mask?.stmt?.failClosed !== undefined) this.#credentialsCarried = true;
       if (s.setting?.name === 'portcullis.reason') this.#reason = s.setting.value;
       if (s.prepared) {
         this.#sqlPrepared.set(s.prepared.name, s);

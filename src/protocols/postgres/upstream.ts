@@ -48,6 +48,8 @@ export interface Upstream {
   readonly functions: readonly FunctionCatalogRow[] | undefined;
   /** The relation catalog (masking/relations.ts), when asked for; undefined also when it could not be read. */
   readonly relations: RelationSnapshot | undefined;
+  /** Whether the upstream role is a superuser, when the login was asked (undefined also when it could not be read). */
+  readonly superuser: boolean | undefined;
   readonly tls: boolean;
 }
 
@@ -56,7 +58,12 @@ export interface LoginOptions {
   readonly readCatalog: boolean;
   /** Also read the relation catalog masking needs. */
   readonly readRelations?: boolean;
+  /** Also ask whether the role logged in as is a superuser (see role-check.ts). */
+  readonly readRole?: boolean;
 }
+
+/** A superuser reads pg_authid and everything else whatever the grants: worth a warning. */
+export const ROLE_SQL = 'SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -165,8 +172,10 @@ async function login(socket: Socket, source: FrameSource, target: UpstreamTarget
         const searchPath = parseTextArray((await readRows(socket, source, 'SELECT pg_catalog.current_schemas(false)::text'))[0]?.[0] ?? '{}');
         const functions = opts.readCatalog ? (await readRows(socket, source, FUNCTION_CATALOG_SQL)).flatMap(toCatalogRow) : undefined;
         const relations = opts.readRelations === true ? await readRelations(socket, source, searchPath) : undefined;
+        const role = opts.readRole === true ? (await readRows(socket, source, ROLE_SQL))[0]?.[0] : undefined;
+        const superuser = role === 't' ? true : role === 'f' ? false : undefined;
         source.detach();
-        return { socket, reader: source.reader, parameterStatus, key, searchPath, functions, relations, tls };
+        return { socket, reader: source.reader, parameterStatus, key, searchPath, functions, relations, superuser, tls };
       }
       default:
         // NoticeResponse, NegotiateProtocolVersion: nothing to act on before the session.

@@ -45,7 +45,7 @@ export function columnMasks(stmt: StatementMasking | undefined, plan: MaskPlan, 
       const info = snapshot?.byOid.get(field.tableOid);
       const column = info?.columns.get(field.column);
       if (info === undefined || column === undefined) {
-        mask ??= { rule: stmt.failClosed.rule, why: `origin: relation ${field.tableOid} is not in the catalog` };
+        if (stmt.failClosed !== undefined) mask ??= { rule: stmt.failClosed.rule, why: `origin: relation ${field.tableOid} is not in the catalog` };
       } else if (!info.view) {
         const rule = plan.columnMask(info.schema, info.relation, column);
         if (rule !== undefined && (mask === undefined || MASK_STRENGTH[rule.with] > MASK_STRENGTH[mask.rule.with])) {
