@@ -18,6 +18,7 @@ export const SqlState = {
   FeatureNotSupported: '0A000',
   InvalidParameterValue: '22023',
   InvalidStatementName: '26000',
+  SyntaxError: '42601',
   AdminShutdown: '57P01',
   Internal: 'XX000',
 } as const;
@@ -38,7 +39,10 @@ function sqlStateOf(code: ErrorCode): string {
     case 'PCS_MASK_LINEAGE_UNKNOWN':
     case 'PCS_MASK_WRITE_REFUSED':
     case 'PCS_MASK_COPY_UNSUPPORTED':
+    case 'PCS_PG_STARTUP_PARAM_REFUSED':
       return SqlState.InsufficientPrivilege;
+    case 'PCS_PG_STARTUP_OPTIONS_INVALID':
+      return SqlState.SyntaxError;
     case 'PCS_PG_TLS_REQUIRED':
     case 'PCS_PG_PROTOCOL_VIOLATION':
       return SqlState.ProtocolViolation;
@@ -47,6 +51,7 @@ function sqlStateOf(code: ErrorCode): string {
     case 'PCS_CONNECTION_NO_CREDENTIAL':
       return SqlState.InvalidAuthorization;
     case 'PCS_PG_UNSUPPORTED_PROTOCOL':
+    case 'PCS_PG_REPLICATION_REFUSED':
       return SqlState.FeatureNotSupported;
     case 'PCS_PG_UNSUPPORTED_ENCODING':
       return SqlState.InvalidParameterValue;

@@ -22,8 +22,10 @@ import { CancelRegistry, sendCancel } from './cancel.ts';
 import { errorFrame, gatewayErrorFields } from './errors.ts';
 import { FrameSource, StreamClosed } from './frame-source.ts';
 import { PgSession } from './session.ts';
-import { clientAddress, isLoopback, protocolOptions, unsafeEncoding, upstreamParams } from './startup.ts';
-import { connectUpstream, type Upstream } from './upstream.ts';
+import { clientAddress, isLoopback, protocolOptions, startupSettings, unsafeEncoding } from './startup.ts';
+import { decideStartup } from './startup-decide.ts';
+import { connectUpstream, ParameterRejected, type Upstream } from './upstream.ts';
+import type { SessionRecording } from '../../recorder/recorder.ts';
 import { CatalogCache } from './catalog-cache.ts';
 import { RelationCache } from './masking/relations.ts';
 import { UpstreamRoleCheck } from './role-check.ts';
@@ -143,6 +145,8 @@ export class PgListener {
     const source = new FrameSource(raw, PRE_AUTH_MAX_MESSAGE, undefined, PRE_AUTH_MAX_BUFFERED);
     let socket: Socket = raw;
     let tls = false;
+    // Started once the client is authenticated; ended here unless the session takes it over.
+    let recording: SessionRecording | undefined;
     // Anything that ends the startup early: a FATAL where the protocol allows one, then close.
     const fail = (err: GatewayError): void => {
       source.detach();
@@ -191,11 +195,20 @@ export class PgListener {
       if (connection === undefined) return fail(new GatewayError('PCS_CONNECTION_UNKNOWN', { connection: name }));
       const cleartextOk = tls || this.#settings.cleartext === 'always' || (this.#settings.cleartext === 'loopback' && isLoopback(clientAddr));
       if (!cleartextOk) return fail(new GatewayError('PCS_PG_CLEARTEXT_REFUSED', { client: clientAddr ?? 'this client' }));
-      const encoding = unsafeEncoding(startup.params);
+      // Run-time parameters (`options` included): their syntax is checked before the token is asked for.
+      const settings = startupSettings(startup.params);
+      const encoding = unsafeEncoding(settings);
       if (encoding !== undefined) return fail(new GatewayError('PCS_PG_UNSUPPORTED_ENCODING', { encoding }));
 
       socket.write(authenticationCleartextPassword());
       const reply = await source.next();
+      if (reply[0] === Frontend.Terminate) {
+        // The client gave up on the login (no password to give): it asked to close, so close.
+        this.#ctx.logger.debug({ client: clientAddr }, 'client ended the login with Terminate');
+        source.detach();
+        socket.end(() => socket.destroy());
+        return;
+      }
       if (reply[0] !== Frontend.Password) return fail(new GatewayError('PCS_PG_PROTOCOL_VIOLATION', { detail: 'expected a password message' }));
       const nul = reply.indexOf(0, 5);
       const token = reply.toString('utf8', 5, nul < 0 ? reply.length : nul).trim();
@@ -209,13 +222,34 @@ export class PgListener {
       }
       // Authenticated: the configured message limit applies from here on.
       source.reader.setMaxLength(this.#settings.maxMessageSize);
-      const upstream = await this.#dial(connection, startup.params);
+      // Recorded from here: the startup parameters are the session's first decisions.
+      recording = this.#ctx.recorder.start({ connection: connection.name, protocol: 'postgres', subject: identity.subject, clientAddr });
+      const refused = decideStartup({ gate: this.#ctx.gate, identity, ref: { ...ref, id: recording.id }, recording }, settings);
+      if (refused !== undefined) {
+        recording.end('error', { startup_refused: refused.code });
+        return fail(refused);
+      }
+      let upstream: Upstream;
+      try {
+        upstream = await this.#dial(connection, settings);
+      } catch (err) {
+        if (!(err instanceof ParameterRejected)) throw err;
+        // The server's own FATAL for a value it does not take (`-c statement_timeout=abc`).
+        recording.event('error', { kind: 'startup-parameter', message: 'the database server refused a startup parameter', sqlstate: err.sqlstate });
+        recording.end('error', { startup_refused: err.sqlstate });
+        source.detach();
+        socket.end(err.frame, () => socket.destroy());
+        return;
+      }
       if (this.#closing) {
         upstream.socket.destroy();
+        recording.end('terminated');
         return fail(new GatewayError('PCS_PG_SHUTTING_DOWN'));
       }
-      this.#open(socket, source, upstream, identity, { ...ref }, clientAddr);
+      this.#open(socket, source, upstream, identity, { ...ref }, clientAddr, recording);
+      recording = undefined;
     } catch (err) {
+      recording?.end('error', { startup_failed: isGatewayError(err) ? err.code : 'internal' });
       if (isGatewayError(err)) return fail(err);
       if (err instanceof FramingError || err instanceof MalformedMessage) {
         // Before startup there is no session to record; the log keeps what happened.
@@ -246,12 +280,13 @@ export class PgListener {
     return secure;
   }
 
-  async #dial(connection: PostgresConnection, params: ReadonlyMap<string, string>): Promise<Upstream> {
+  /** `settings`: the client's run-time parameters, each already decided (startup-decide.ts). */
+  async #dial(connection: PostgresConnection, settings: ReadonlyMap<string, string>): Promise<Upstream> {
     const vaulted = await this.#ctx.credentials.reveal(connection.name);
     const u = connection.upstream;
     const upstream = await connectUpstream(
       { connection: connection.name, host: u.host, port: u.port, database: u.database, user: u.user, password: vaulted?.secret ?? inlineSecret(connection), tls: u.tls, ...(u.ca !== undefined ? { ca: u.ca } : {}) },
-      upstreamParams(params),
+      settings,
       { readCatalog: this.#catalogs.needsRefresh(connection.name), readRelations: this.#columnMasks && this.#relations.needsRefresh(connection.name), readRole: this.#roles.needed(connection.name) },
     );
     this.#roles.report(connection.name, u.user, upstream.superuser);
@@ -260,9 +295,8 @@ export class PgListener {
     return upstream;
   }
 
-  #open(socket: Socket, source: FrameSource, upstream: Upstream, identity: Identity, ref: Omit<SessionRef, 'id'>, clientAddr: string | null): void {
+  #open(socket: Socket, source: FrameSource, upstream: Upstream, identity: Identity, ref: Omit<SessionRef, 'id'>, clientAddr: string | null, recording: SessionRecording): void {
     source.detach();
-    const recording = this.#ctx.recorder.start({ connection: ref.connection.name, protocol: 'postgres', subject: identity.subject, clientAddr });
     const u = upstream;
     const key = this.#cancel.register({ host: u.socket.remoteAddress ?? '127.0.0.1', port: u.socket.remotePort ?? 5432, tls: u.tls ? 'require' : 'disable', key: u.key ?? { pid: 0, secret: Buffer.alloc(4) } });
     socket.cork();

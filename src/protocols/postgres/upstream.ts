@@ -67,6 +67,33 @@ export const ROLE_SQL = 'SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname 
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * The server refused a run-time parameter of the client's startup packet (a bad value, an
+ * unknown name, one that cannot be set now): `frame` is its ErrorResponse, for the client.
+ */
+export class ParameterRejected extends Error {
+  readonly frame: Buffer;
+  readonly sqlstate: string;
+
+  constructor(frame: Buffer, sqlstate: string) {
+    super(`the server refused a startup parameter (${sqlstate})`);
+    this.name = 'ParameterRejected';
+    this.frame = frame;
+    this.sqlstate = sqlstate;
+  }
+}
+
+/**
+ * SQLSTATEs the server gives a startup parameter it does not take: invalid_parameter_value
+ * and the data exceptions of class 22, undefined_object (no such parameter), cant_change_runtime_param,
+ * syntax_error; and insufficient_privilege only for "permission denied to set parameter"
+ * (the same code also refuses CONNECT on a database, whose message names it).
+ */
+function isParameterError(code: string, message: string): boolean {
+  if (code.startsWith('22') || code === '42704' || code === '55P02' || code === '42601') return true;
+  return code === '42501' && /\bparameter\b/.test(message);
+}
+
 /** Opens and logs in; throws GatewayErrors that are safe for the agent (no server text). */
 export async function connectUpstream(target: UpstreamTarget, clientParams: ReadonlyMap<string, string>, opts: LoginOptions = { readCatalog: false }): Promise<Upstream> {
   let socket: Socket | undefined;
@@ -78,7 +105,7 @@ export async function connectUpstream(target: UpstreamTarget, clientParams: Read
     return await login(secured, source, target, clientParams, tls, opts);
   } catch (err) {
     socket?.destroy();
-    if (err instanceof GatewayError) throw err;
+    if (err instanceof GatewayError || err instanceof ParameterRejected) throw err;
     if (err instanceof MissingCredential) throw new GatewayError('PCS_CONNECTION_NO_CREDENTIAL', { connection: target.connection }, { cause: err });
     if (err instanceof UpstreamAuthError) throw new GatewayError('PCS_PG_UPSTREAM_AUTH_FAILED', { connection: target.connection }, { cause: err });
     throw new GatewayError('PCS_PG_UPSTREAM_UNREACHABLE', { connection: target.connection, cause: causeOf(err) }, { cause: err });
@@ -163,8 +190,10 @@ async function login(socket: Socket, source: FrameSource, target: UpstreamTarget
         break;
       case Backend.ErrorResponse: {
         // The server's message is not relayed: it names roles and databases of the upstream
-        // and, for some auth failures, could echo what the gateway sent.
-        const { code } = readErrorFields(frame);
+        // and, for some auth failures, could echo what the gateway sent. Except when it is
+        // about a parameter the client asked for: then the client gets the server's own words.
+        const { code, message } = readErrorFields(frame);
+        if (clientParams.size > 0 && isParameterError(code, message)) throw new ParameterRejected(Buffer.from(frame), code);
         if (code.startsWith('28')) throw new UpstreamAuthError(`server refused login (${code})`);
         throw new GatewayError('PCS_PG_UPSTREAM_REFUSED', { connection: target.connection, sqlstate: code || 'unknown' });
       }
