@@ -20,16 +20,14 @@ import type { Socket } from 'node:net';
 import type { Decision } from '../../core/decision.ts';
 import { GatewayError } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
-import type { Gate, SessionRef } from '../../pipeline/gate.ts';
+import type { SessionRef } from '../../pipeline/gate.ts';
 import type { SessionRecording } from '../../recorder/recorder.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { errorResponse, type ErrorFields } from './codec/backend-encode.ts';
 import { readCommandComplete, readErrorFields, rowsFromTag } from './codec/backend-read.ts';
 import { MessageWriter } from './codec/writer.ts';
 import { copyData } from './codec/backend-encode.ts';
-import type { MaskPlanner } from '../../masking/plan.ts';
 import { maskMessage } from './masking/messages.ts';
-import type { RelationCache } from './masking/relations.ts';
 import { ResultSlot, type DescribeTarget, type MaskContext, type StatementShape } from './masking/slot.ts';
 import { Backend, Frontend } from './codec/constants.ts';
 import { FramingError, type FrameReader } from './codec/framing.ts';
@@ -44,12 +42,11 @@ import type { ReviewService } from '../../reviews/service.ts';
 import { reasonFromText, type Review } from '../../reviews/review.ts';
 import { runReview, type ReviewOutcome, type ReviewRequest } from '../../pipeline/review-runner.ts';
 import type { GateDecision, Permit } from '../../pipeline/permit.ts';
-import type { CatalogCache } from './catalog-cache.ts';
 import type { SqlAction } from '../../core/action.ts';
 import type { Upstream } from './upstream.ts';
 import { CatalogRefresher, InternalAnswer } from './catalog-refresher.ts';
 import { ResultMasking } from './result-masking.ts';
-import { StatementGate } from './statement-gate.ts';
+import { StatementGate, type StatementGateOptions } from './statement-gate.ts';
 
 /** Fails to parse for sure, so the server itself reports an error at exactly this point. */
 const DENIED_SQL = '/* portcullis: denied by policy */ DENIED';
@@ -110,19 +107,11 @@ interface HeldStatement {
   readonly gone: AbortController;
 }
 
-export interface SessionOptions {
+/** What the statement gate needs (but the catalog refresher, which the session makes), and the session's own. */
+export interface SessionOptions extends Omit<StatementGateOptions, 'catalog'> {
   readonly client: Socket;
   readonly clientReader: FrameReader;
   readonly upstream: Upstream;
-  readonly identity: Identity;
-  readonly ref: SessionRef;
-  readonly gate: Gate;
-  /** User-function volatility of this session's connection. */
-  readonly catalogs: CatalogCache;
-  /** Relations of the connection, for masking's lineage. */
-  readonly relations: RelationCache;
-  readonly masks: MaskPlanner;
-  readonly unknownLineage: 'mask' | 'deny';
   readonly reviews: ReviewService;
   readonly recording: SessionRecording;
   readonly logger: Logger;
@@ -176,7 +165,7 @@ export class PgSession {
     this.#identity = opts.identity;
     this.#ref = opts.ref;
     this.#catalog = new CatalogRefresher(opts.upstream.searchPath, opts.relations.get(opts.ref.connection.name));
-    this.#sql = new StatementGate({ identity: opts.identity, ref: opts.ref, gate: opts.gate, catalogs: opts.catalogs, relations: opts.relations, masks: opts.masks, unknownLineage: opts.unknownLineage, catalog: this.#catalog });
+    this.#sql = new StatementGate({ ...opts, catalog: this.#catalog });
     this.#results = new ResultMasking(this.#catalog);
     this.#reviews = opts.reviews;
     this.#recording = opts.recording;
