@@ -137,6 +137,8 @@ export interface SessionOptions {
   readonly unknownLineage: 'mask' | 'deny';
   readonly reviews: ReviewService;
   readonly recording: SessionRecording;
+  /** `portcullis.reason` given as a startup parameter: the reason until a SET replaces it. */
+  readonly reason?: string | null;
   readonly logger: Logger;
   /** Called once, when the session has ended and its recording is closed. */
   readonly onEnd: (session: PgSession) => void;
@@ -213,6 +215,7 @@ export class PgSession {
     this.#reviews = opts.reviews;
     this.#snapshot = opts.relations.get(opts.ref.connection.name) ?? EMPTY_SNAPSHOT;
     this.#recording = opts.recording;
+    this.#reason = opts.reason ?? null;
     this.#logger = opts.logger;
     this.#onEnd = opts.onEnd;
     this.#searchPath = opts.upstream.searchPath;
