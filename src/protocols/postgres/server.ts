@@ -246,7 +246,7 @@ export class PgListener {
         recording.end('terminated');
         return fail(new GatewayError('PCS_PG_SHUTTING_DOWN'));
       }
-      this.#open(socket, source, upstream, identity, { ...ref }, clientAddr, recording);
+      this.#open(socket, source, upstream, identity, { ...ref }, clientAddr, recording, settings.get('portcullis.reason') ?? null);
       recording = undefined;
     } catch (err) {
       recording?.end('error', { startup_failed: isGatewayError(err) ? err.code : 'internal' });
@@ -295,7 +295,7 @@ export class PgListener {
     return upstream;
   }
 
-  #open(socket: Socket, source: FrameSource, upstream: Upstream, identity: Identity, ref: Omit<SessionRef, 'id'>, clientAddr: string | null, recording: SessionRecording): void {
+  #open(socket: Socket, source: FrameSource, upstream: Upstream, identity: Identity, ref: Omit<SessionRef, 'id'>, clientAddr: string | null, recording: SessionRecording, reason: string | null): void {
     source.detach();
     const u = upstream;
     const key = this.#cancel.register({ host: u.socket.remoteAddress ?? '127.0.0.1', port: u.socket.remotePort ?? 5432, tls: u.tls ? 'require' : 'disable', key: u.key ?? { pid: 0, secret: Buffer.alloc(4) } });
@@ -320,6 +320,7 @@ export class PgListener {
       unknownLineage: this.#ctx.config.masking?.unknown_lineage ?? 'mask',
       reviews: this.#ctx.reviews,
       recording,
+      reason,
       logger: this.#ctx.logger,
       onEnd: (s) => {
         this.#sessions.delete(s);

@@ -34,6 +34,8 @@ export interface StatementGateOptions {
   readonly masks: MaskPlanner;
   readonly unknownLineage: 'mask' | 'deny';
   readonly catalog: CatalogRefresher;
+  /** `portcullis.reason` given as a startup parameter: the reason until a SET replaces it. */
+  readonly reason?: string | null;
 }
 
 export class StatementGate {
@@ -72,6 +74,7 @@ export class StatementGate {
     this.#masks = opts.masks;
     this.#unknownLineage = opts.unknownLineage;
     this.#catalog = opts.catalog;
+    this.#reason = opts.reason ?? null;
   }
 
   get columnMasking(): boolean {

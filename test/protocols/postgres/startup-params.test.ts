@@ -41,6 +41,12 @@ policies:
     rules:
       - { match: { sql: { command: [set] } }, then: review, review: { mode: defer, approvers: { groups: [dba] } } }
       - { then: allow }
+  - name: reasoned
+    subjects: { groups: [reasoned] }
+    connections: ["*"]
+    rules:
+      - { match: { sql: { command: [truncate] } }, then: review, review: { mode: defer, approvers: { groups: [dba] } } }
+      - { then: allow }
   - name: agents-read-only
     subjects: { groups: [agents] }
     connections: ["*"]
@@ -232,6 +238,19 @@ describe('postgres startup parameters', () => {
     assert.match(log, /client ended the login with Terminate/);
     const problems = log.split('\n').filter((l) => l.includes('"level":50') || /protocol violation|handshake failed/.test(l));
     assert.deepEqual(problems, []);
+  });
+
+  it('takes portcullis.reason given at startup as the reason reviews show', async () => {
+    const reasoned = await gw.t.token('rita', ['reasoned']);
+    const c = client({ options: '-c portcullis.reason=nightly\\ cleanup' }, reasoned);
+    await c.connect();
+    try {
+      await assert.rejects(c.query('truncate app.widgets'), (err: PgError) => err.code === '42501' && /review/.test(err.message));
+    } finally {
+      await c.end();
+    }
+    const rows = await storeDb(gw.t.gw.services.store).selectFrom('reviews').select(['reason']).execute();
+    assert.ok(rows.some((r) => r.reason === 'nightly cleanup'), JSON.stringify(rows));
   });
 
   it('audits and records each parameter\'s decision', async () => {
