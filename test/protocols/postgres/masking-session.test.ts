@@ -156,6 +156,22 @@ describe('postgres masking across a session', () => {
     socket.end(serialize.end());
   });
 
+  it('answers a Bind to a statement nobody prepared with the server\'s own 26000, without forwarding it', async () => {
+    const socket = await rawSession(gw.port, writer);
+    const frames = new FrameCollector(socket);
+    socket.write(Buffer.concat([serialize.bind({ statement: 'never_prepared', portal: '', values: [], binary: false }), serialize.execute({ portal: '' }), serialize.sync()]));
+    const seen = await frames.until((types) => types.includes('Z'));
+    assert.deepEqual(seen.map((f) => f.type), ['E', 'Z']);
+    const error = seen[0]?.body.toString('utf8') ?? '';
+    assert.match(error, /C26000\0/);
+    assert.match(error, /Mprepared statement "never_prepared" does not exist\0/);
+    // The session goes on: the stand-in kept the server in step.
+    socket.write(serialize.query('SELECT 1'));
+    const after = await frames.until((types) => types.filter((t) => t === 'Z').length === 2);
+    assert.ok(after.some((f) => f.type === 'D'));
+    socket.end(serialize.end());
+  });
+
   it('scans unmasked text with detectors and records what was masked, by which rule', async () => {
     const r = await psql(gw, writer, ['-At', '-c', "SELECT name || ' <' || 'someone.else@example.net' || '>' FROM people"]);
     assert.equal(r.stdout.trim(), 'Maria <****>');
