@@ -10,11 +10,29 @@ const { utils } = ssh2;
 
 export function loadOrCreateHostKey(dataDir: string): string {
   const file = join(dataDir, 'keys', 'ssh_host_ed25519_key');
-  if (existsSync(file)) return readFileSync(file, 'utf8');
+  if (existsSync(file)) {
+    const key = readFileSync(file, 'utf8');
+    const parsed = utils.parseKey(key);
+    if (parsed instanceof Error) throw new Error(`the SSH host key ${file} cannot be read (${parsed.message}); move it away to have a new one generated`);
+    return key;
+  }
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const pair = utils.generateKeyPairSync('ed25519');
-  writeFileSync(file, pair.private, { mode: 0o600, flag: 'wx' });
-  return pair.private;
+  const key = generateHostKey();
+  writeFileSync(file, key, { mode: 0o600, flag: 'wx' });
+  return key;
+}
+
+/**
+ * A new ed25519 host key that ssh2 can read back. ssh2 strips leading zero bytes from the
+ * public key it writes (mscdex/ssh2#1513), so about one key in 256 is unreadable: such a key is
+ * thrown away and another drawn, which leaves the remaining keys uniformly random.
+ */
+export function generateHostKey(): string {
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const pair = utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) return pair.private;
+  }
+  throw new Error('could not generate a readable SSH host key');
 }
 
 /** `ssh-ed25519 AAAA...` of a raw public key blob, the form operators compare. */
