@@ -36,6 +36,9 @@ export const ERROR_CODES = {
   PCS_LISTEN_FAILED: { status: 500, message: 'cannot listen on {address}: {cause}' },
   PCS_DEMO_DB_FAILED: { status: 500, message: 'the embedded demo database in {data_dir} could not start: {cause}' },
 
+  PCS_EXECUTOR_CLOSED: { status: 503, message: 'the {protocol} session of this call has ended; open a new one' },
+  PCS_EXECUTOR_FAILED: { status: 502, message: 'the {protocol} session could not be opened: {reason}' },
+  PCS_EXECUTOR_UNAVAILABLE: { status: 501, message: 'this gateway cannot run {kind} calls on connection {connection}' },
   PCS_CONNECTION_UNKNOWN: { status: 404, message: 'no connection named {connection}' },
   PCS_CONNECTION_NO_CREDENTIAL: { status: 409, message: 'connection {connection} has no credential; set one with `portcullis credential set {connection}`' },
 

@@ -7,6 +7,7 @@ import type { ReviewService } from '../reviews/service.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { CredentialStore } from '../vault/credentials.ts';
+import type { CommandExecutor, Executors, HttpExecutor, SqlExecutor } from './executor.ts';
 import type { Gate } from './gate.ts';
 import type { Recorder } from '../recorder/recorder.ts';
 
@@ -21,6 +22,8 @@ export interface AdapterContext {
   /** Reviews: held and deferred actions, approvals to use. */
   readonly reviews: ReviewService;
   readonly recorder: Recorder;
+  /** Every adapter's executors, for adapters that serve calls on other connections (MCP). */
+  readonly executors: Executors;
   readonly metrics: Metrics;
   readonly logger: Logger;
 }
@@ -38,7 +41,21 @@ export interface RunningListener {
   close(deadline: number): Promise<void>;
 }
 
+/** What an executor needs: the adapter's context without a listen address (it serves in-process callers). */
+export type ExecutorContext = Omit<AdapterContext, 'listen' | 'executors'>;
+
+/** An adapter's executors (executor.ts), whether or not its listener is configured. */
+export interface AdapterExecutors {
+  readonly sql?: SqlExecutor;
+  readonly command?: CommandExecutor;
+  readonly http?: HttpExecutor;
+  /** Ends what the executors hold open by `deadline` (epoch ms), as a listener's close does. */
+  close(deadline: number): Promise<void>;
+}
+
 export interface ProtocolAdapter {
   readonly protocol: 'postgres' | 'mysql' | 'ssh' | 'http' | 'mcp';
   start(ctx: AdapterContext): Promise<RunningListener>;
+  /** Executors over the adapter's own session machinery, for in-process callers (MCP). */
+  executors?(ctx: ExecutorContext): Promise<AdapterExecutors>;
 }

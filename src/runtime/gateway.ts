@@ -9,7 +9,8 @@ import { syncConnections } from '../connections/sync.ts';
 import { buildApi } from '../api/server.ts';
 import { Gate } from '../pipeline/gate.ts';
 import { listenFailed, splitHostPort } from '../pipeline/listen.ts';
-import type { ProtocolAdapter, RunningListener } from '../pipeline/adapter.ts';
+import type { AdapterExecutors, ProtocolAdapter, RunningListener } from '../pipeline/adapter.ts';
+import type { CommandExecutor, Executors, HttpExecutor, SqlExecutor } from '../pipeline/executor.ts';
 import { postgresAdapter } from '../protocols/postgres/adapter.ts';
 import { httpAdapter } from '../protocols/http/adapter.ts';
 import { sshAdapter } from '../protocols/ssh/adapter.ts';
@@ -31,6 +32,8 @@ export interface RunningGateway {
   /** What protocol adapters call: login and decide, audited. */
   readonly gate: Gate;
   readonly recorder: Recorder;
+  /** What in-process callers (MCP) run SQL, commands and HTTP requests through. */
+  readonly executors: Executors;
   /** Running protocol listeners by protocol. */
   readonly listeners: ReadonlyMap<string, RunningListener>;
   readonly api: Endpoint & { readonly url: string };
@@ -60,6 +63,7 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
   const gate = new Gate({ policies: () => services.policies, authenticator: services.authenticator, audit: services.audit, metrics, logger, grants: services.reviews, keys: services.sshKeys });
   const recorder = Recorder.open({ store: services.store, logger: logger.child({ component: 'recorder' }) });
   const listeners = new Map<string, RunningListener>();
+  const executorSets: AdapterExecutors[] = [];
   let embedded: EmbeddedPostgres | undefined;
   let shuttingDown = false;
   let api: FastifyInstance | undefined;
@@ -85,6 +89,22 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
       embedded = await startEmbeddedPostgres(config.embedded_postgres, logger);
     }
 
+    // Executors first: a listener that serves calls on other connections (MCP) uses them.
+    const base = { config, gate, credentials: services.credentials, masks: services.masks, reviews: services.reviews, recorder, metrics };
+    const sql = new Map<'postgres' | 'mysql', SqlExecutor>();
+    let command: CommandExecutor | undefined;
+    let http: HttpExecutor | undefined;
+    for (const adapter of ADAPTERS.values()) {
+      // Only for connection types the configuration has.
+      if (adapter.executors === undefined || !config.connections.some((c) => c.type === adapter.protocol)) continue;
+      const made = await adapter.executors({ ...base, logger: logger.child({ component: `${adapter.protocol}-executor` }) });
+      executorSets.push(made);
+      if (made.sql !== undefined && (adapter.protocol === 'postgres' || adapter.protocol === 'mysql')) sql.set(adapter.protocol, made.sql);
+      command ??= made.command;
+      http ??= made.http;
+    }
+    const executors: Executors = { sql, command, http };
+
     const unavailable: string[] = [];
     for (const protocol of ['postgres', 'mysql', 'ssh', 'http'] as const) {
       const listen = config.listen[protocol];
@@ -95,7 +115,7 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
         logger.warn({ protocol, listen }, `listen.${protocol} is set, but this build has no ${protocol} adapter yet; not listening`);
         continue;
       }
-      listeners.set(protocol, await adapter.start({ config, listen, gate, credentials: services.credentials, masks: services.masks, reviews: services.reviews, recorder, metrics, logger: logger.child({ component: protocol }) }));
+      listeners.set(protocol, await adapter.start({ ...base, listen, executors, logger: logger.child({ component: protocol }) }));
     }
 
     await services.audit.append({ type: 'gateway.started', actor: 'system', data: { config: loaded.file, api: `${apiEndpoint.host}:${port}`, pid: process.pid } });
@@ -106,6 +126,7 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
       metrics,
       gate,
       recorder,
+      executors,
       listeners,
       api: { host: apiEndpoint.host, port, url: `http://${apiEndpoint.host.includes(':') ? `[${apiEndpoint.host}]` : apiEndpoint.host}:${port}` },
       unavailable,
@@ -118,6 +139,7 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
           await Promise.all([
             withDeadline(runningApi.close(), config.shutdown.grace * 1000, () => runningApi.server.closeAllConnections()),
             ...[...listeners.values()].map((l) => l.close(deadline)),
+            ...executorSets.map((e) => e.close(deadline)),
           ]);
           await embedded?.close();
           await recorder.close();
@@ -129,7 +151,7 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
       },
     };
   } catch (err) {
-    await Promise.all([...listeners.values()].map((l) => l.close(Date.now())));
+    await Promise.all([...listeners.values(), ...executorSets].map((l) => l.close(Date.now())));
     await embedded?.close();
     await api?.close();
     await recorder.close();

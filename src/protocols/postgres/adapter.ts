@@ -1,7 +1,10 @@
-// The PostgreSQL protocol adapter: what the gateway starts when `listen.postgres` is set.
-import type { AdapterContext, ProtocolAdapter, RunningListener } from '../../pipeline/adapter.ts';
+// The PostgreSQL protocol adapter: what the gateway starts when `listen.postgres` is set, and
+// the SQL executor for in-process callers (MCP), which needs no listener.
+import type { AdapterContext, AdapterExecutors, ExecutorContext, ProtocolAdapter, RunningListener } from '../../pipeline/adapter.ts';
 import { postgresDialect } from '../../sql/postgres/dialect.ts';
 import type { SecureContext } from 'node:tls';
+import { NO_EXECUTORS } from '../../pipeline/executor.ts';
+import { PostgresExecutor } from './executor.ts';
 import { PgListener } from './server.ts';
 import { loadTlsContext } from './tls.ts';
 
@@ -29,5 +32,11 @@ export const postgresAdapter: ProtocolAdapter = {
       activeSessions: () => listener.activeSessions,
       close: (deadline) => listener.close(deadline),
     };
+  },
+  async executors(ctx: ExecutorContext): Promise<AdapterExecutors> {
+    await postgresDialect.load();
+    // A listener that is never bound: its sessions are the executor's in-process ones.
+    const listener = new PgListener({ ...ctx, listen: '', executors: NO_EXECUTORS }, { tls: null, requireTls: false, cleartext: 'always', maxMessageSize: ctx.config.protocols.postgres.max_message_size });
+    return { sql: new PostgresExecutor(listener), close: (deadline) => listener.close(deadline) };
   },
 };

@@ -3,17 +3,17 @@
 // write per row, and nothing is copied. Messages of our own (a masked DataRow, a notice) are
 // queued behind the views in order and leave with them in one write at flush: a result whose
 // every row is rewritten costs one socket write per chunk, not one per row.
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 export class Forwarder {
-  readonly #socket: Socket;
+  readonly #socket: Duplex;
   #view: Buffer | null = null;
   #end = 0;
   /** Segments waiting for flush, in order (closed views and our own messages). */
   #queued: Buffer[] = [];
   #queuedBytes = 0;
 
-  constructor(socket: Socket) {
+  constructor(socket: Duplex) {
     this.#socket = socket;
   }
 

@@ -19,11 +19,16 @@ import type { StatementRecord } from './record.ts';
 const IDLE_RESULTS = new WeakMap<object, Set<string>>();
 const IDLE_RESULTS_PER_STATEMENT = 8;
 
+/** Told, for every result description the client is sent, which of its columns are masked (indexes). */
+export type ResultObserver = (masked: readonly number[]) => void;
+
 export class ResultMasking {
   readonly #catalog: CatalogRefresher;
+  readonly #observe: ResultObserver | undefined;
 
-  constructor(catalog: CatalogRefresher) {
+  constructor(catalog: CatalogRefresher, observe?: ResultObserver) {
     this.#catalog = catalog;
+    this.#observe = observe;
   }
 
   /** A simple Query's result set begins: work out its masking once, from the fields. */
@@ -37,10 +42,12 @@ export class ResultMasking {
       if (record !== null) this.resultDone(slot, record);
       slot.result = undefined;
       record?.noteMasked([], slot.ctx.stmt?.notes);
+      this.#observe?.([]);
       return;
     }
     const fields = readRowDescription(frame);
     this.#setResult(slot, fields, fields.map((f) => f.format), record, slot.results++);
+    this.#observe?.(slot.result?.masked.map((m) => m.index) ?? []);
     if (slot.result === undefined) {
       if (idle === undefined) IDLE_RESULTS.set(owner, new Set([key]));
       else if (idle.size < IDLE_RESULTS_PER_STATEMENT) idle.add(key);
@@ -52,6 +59,7 @@ export class ResultMasking {
     const fields = readRowDescription(frame);
     if (target.statement) target.statement.fields = fields;
     if (target.portal) this.portalResult(target.portal, fields);
+    if (target.portal && !target.internal) this.#observe?.(target.portal.result?.masked.map((m) => m.index) ?? []);
     return target.internal;
   }
 

@@ -4,6 +4,7 @@
 // https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-START-UP
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { ConnectionConfig } from '../../config/schema.ts';
 import { inlineSecret } from '../../connections/public-view.ts';
@@ -16,12 +17,12 @@ import type { SessionRef } from '../../pipeline/gate.ts';
 import { authenticationCleartextPassword, authenticationOk, backendKeyData, errorResponse, negotiateProtocolVersion, readyForQuery } from './codec/backend-encode.ts';
 import { Frontend, TxStatus } from './codec/constants.ts';
 import { TERMINATE } from './codec/frontend-encode.ts';
-import { FramingError } from './codec/framing.ts';
+import { FrameReader, FramingError } from './codec/framing.ts';
 import { decodeStartup, MalformedMessage, type StartupPacket } from './codec/frontend.ts';
 import { CancelRegistry, sendCancel } from './cancel.ts';
 import { errorFrame, gatewayErrorFields } from './errors.ts';
 import { FrameSource, StreamClosed } from './frame-source.ts';
-import { PgSession } from './session.ts';
+import { PgSession, type SessionObserver } from './session.ts';
 import { clientAddress, isLoopback, protocolOptions, startupSettings, unsafeEncoding } from './startup.ts';
 import { decideStartup } from './startup-decide.ts';
 import { connectUpstream, ParameterRejected, type Upstream } from './upstream.ts';
@@ -246,7 +247,8 @@ export class PgListener {
         recording.end('terminated');
         return fail(new GatewayError('PCS_PG_SHUTTING_DOWN'));
       }
-      this.#open(socket, source, upstream, identity, { ...ref }, clientAddr, recording, settings.get('portcullis.reason') ?? null);
+      source.detach();
+      this.#open(socket, source.reader, upstream, identity, { ...ref }, clientAddr, recording, settings.get('portcullis.reason') ?? null);
       recording = undefined;
     } catch (err) {
       recording?.end('error', { startup_failed: isGatewayError(err) ? err.code : 'internal' });
@@ -295,8 +297,23 @@ export class PgListener {
     return upstream;
   }
 
-  #open(socket: Socket, source: FrameSource, upstream: Upstream, identity: Identity, ref: Omit<SessionRef, 'id'>, clientAddr: string | null, recording: SessionRecording, reason: string | null): void {
-    source.detach();
+  /**
+   * A session for an in-process client (an executor): `client` is one end of an in-memory
+   * pair, the identity was authenticated by the caller, and the recording is the caller's. From
+   * the upstream login on, it is the session a wire client gets: the client end reads
+   * AuthenticationOk ... ReadyForQuery and then speaks the frontend protocol.
+   */
+  async attach(client: Duplex, identity: Identity, connectionName: string, via: { readonly protocol: string; readonly clientAddr?: string; readonly recording: SessionRecording; readonly observer: SessionObserver }): Promise<void> {
+    const connection = this.#ctx.config.connections.find((c): c is PostgresConnection => c.type === 'postgres' && c.name === connectionName);
+    if (connection === undefined) throw new GatewayError('PCS_CONNECTION_UNKNOWN', { connection: connectionName });
+    if (this.#closing) throw new GatewayError('PCS_PG_SHUTTING_DOWN');
+    client.pause();
+    const upstream = await this.#dial(connection, new Map());
+    const ref = { connection: { name: connection.name, type: 'postgres' }, protocol: via.protocol, ...(via.clientAddr !== undefined ? { clientAddr: via.clientAddr } : {}) };
+    this.#open(client, new FrameReader(this.#settings.maxMessageSize), upstream, identity, ref, via.clientAddr ?? null, via.recording, null, via.observer);
+  }
+
+  #open(socket: Duplex, reader: FrameReader, upstream: Upstream, identity: Identity, ref: Omit<SessionRef, 'id'>, clientAddr: string | null, recording: SessionRecording, reason: string | null, observer?: SessionObserver): void {
     const u = upstream;
     const key = this.#cancel.register({ host: u.socket.remoteAddress ?? '127.0.0.1', port: u.socket.remotePort ?? 5432, tls: u.tls ? 'require' : 'disable', key: u.key ?? { pid: 0, secret: Buffer.alloc(4) } });
     socket.cork();
@@ -309,7 +326,7 @@ export class PgListener {
     this.#ctx.metrics.sessions.inc({ protocol: 'postgres' });
     const session = new PgSession({
       client: socket,
-      clientReader: source.reader,
+      clientReader: reader,
       upstream,
       identity,
       ref: { ...ref, id: recording.id },
@@ -321,6 +338,7 @@ export class PgListener {
       reviews: this.#ctx.reviews,
       recording,
       reason,
+      ...(observer !== undefined ? { observer } : {}),
       logger: this.#ctx.logger,
       onEnd: (s) => {
         this.#sessions.delete(s);

@@ -16,7 +16,8 @@
 //
 // Nothing here awaits: decisions are synchronous, so frames are handled inside the socket's
 // 'data' callback, batched with cork/uncork, with backpressure in both directions.
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Decision } from '../../core/decision.ts';
 import { GatewayError } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
@@ -45,7 +46,7 @@ import type { GateDecision, Permit } from '../../pipeline/permit.ts';
 import type { SqlAction } from '../../core/action.ts';
 import type { Upstream } from './upstream.ts';
 import { CatalogRefresher, InternalAnswer } from './catalog-refresher.ts';
-import { ResultMasking } from './result-masking.ts';
+import { ResultMasking, type ResultObserver } from './result-masking.ts';
 import { StatementGate, type StatementGateOptions } from './statement-gate.ts';
 
 /** Fails to parse for sure, so the server itself reports an error at exactly this point. */
@@ -109,7 +110,8 @@ interface HeldStatement {
 
 /** What the statement gate needs (but the catalog refresher, which the session makes), and the session's own. */
 export interface SessionOptions extends Omit<StatementGateOptions, 'catalog'> {
-  readonly client: Socket;
+  /** The client's socket, or one end of an in-memory pair (an executor's session). */
+  readonly client: Duplex;
   readonly clientReader: FrameReader;
   readonly upstream: Upstream;
   readonly reviews: ReviewService;
@@ -117,12 +119,20 @@ export interface SessionOptions extends Omit<StatementGateOptions, 'catalog'> {
   readonly logger: Logger;
   /** Called once, when the session has ended and its recording is closed. */
   readonly onEnd: (session: PgSession) => void;
+  /** An in-process client's (an executor's) view of what the wire does not show. */
+  readonly observer?: SessionObserver;
+}
+
+/** What an executor learns beside the wire: which result columns are masked, and that a statement is held. */
+export interface SessionObserver {
+  readonly resultMasks: ResultObserver;
+  readonly held: (notice: string, reviewId: string) => void;
 }
 
 export type EndReason = 'closed' | 'error' | 'terminated';
 
 export class PgSession {
-  readonly #client: Socket;
+  readonly #client: Duplex;
   readonly #up: Socket;
   readonly #clientReader: FrameReader;
   readonly #upReader: FrameReader;
@@ -140,6 +150,7 @@ export class PgSession {
   /** Which masks apply to the rows of a result. */
   readonly #results: ResultMasking;
   readonly #reviews: ReviewService;
+  readonly #observer: SessionObserver | undefined;
   /** The statement held for review, if any. */
   #held: HeldStatement | undefined = undefined;
   readonly #recording: SessionRecording;
@@ -166,7 +177,8 @@ export class PgSession {
     this.#ref = opts.ref;
     this.#catalog = new CatalogRefresher(opts.upstream.searchPath, opts.relations.get(opts.ref.connection.name));
     this.#sql = new StatementGate({ ...opts, catalog: this.#catalog });
-    this.#results = new ResultMasking(this.#catalog);
+    this.#results = new ResultMasking(this.#catalog, opts.observer?.resultMasks);
+    this.#observer = opts.observer;
     this.#reviews = opts.reviews;
     this.#recording = opts.recording;
     this.#logger = opts.logger;
@@ -411,6 +423,7 @@ export class PgSession {
     const held_ = (notice: string, hint: string, review: Review): void => {
       held.reviewId = review.id;
       if (this.#ended || this.#held !== held) return;
+      this.#observer?.held(notice, review.id);
       this.#toClient.write(errorResponse({ severity: 'NOTICE', code: '00000', message: notice, hint }, true));
       this.#toClient.flush();
     };
@@ -708,7 +721,7 @@ export class PgSession {
     this.#client.off('data', this.#onClientData);
     this.#up.off('data', this.#onUpData);
     // Bytes out: what the client was sent; counted once here from the socket's own tally.
-    this.#bytesOut = this.#client.bytesWritten;
+    this.#bytesOut = this.#client instanceof Socket ? this.#client.bytesWritten : this.#bytesOut;
     this.#recording.end(reason, { bytes_in: this.#bytesIn, bytes_out: this.#bytesOut, statements: this.#statementsRecorded, ...(this.#terminated ? { terminate: true } : {}) });
     // Sockets that do not close by themselves (a peer that never reads) are cut loose.
     setTimeout(() => {

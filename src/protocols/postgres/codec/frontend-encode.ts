@@ -46,6 +46,30 @@ export function bind(portal: string, statement: string): Buffer {
   return new MessageWriter(Frontend.Bind).cstring(portal).cstring(statement).int16(0).int16(0).int16(0).finish();
 }
 
+/** Bind with text-format parameters (NULL as null) and text results. */
+export function bindParams(portal: string, statement: string, params: readonly (string | null)[]): Buffer {
+  const w = new MessageWriter(Frontend.Bind).cstring(portal).cstring(statement).int16(0).int16(params.length);
+  for (const p of params) {
+    if (p === null) w.int32(-1);
+    else {
+      const bytes = Buffer.from(p, 'utf8');
+      w.int32(bytes.length).bytes(bytes);
+    }
+  }
+  return w.int16(0).finish();
+}
+
+/** Execute of a portal; `maxRows` 0 is all of them. */
+export function execute(portal: string, maxRows = 0): Buffer {
+  return new MessageWriter(Frontend.Execute).cstring(portal).int32(maxRows).finish();
+}
+
+export const SYNC: Buffer = new MessageWriter(Frontend.Sync, 5).finish();
+
+export function copyFail(reason: string): Buffer {
+  return new MessageWriter(Frontend.CopyFail).cstring(reason).finish();
+}
+
 /** Describe of a portal ('P') or statement ('S'). */
 export function describe(target: 'P' | 'S', name: string): Buffer {
   return new MessageWriter(Frontend.Describe).int8(target.charCodeAt(0)).cstring(name).finish();
