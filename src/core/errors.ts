@@ -99,6 +99,7 @@ export const ERROR_CODES = {
   PCS_HTTP_UNMASKABLE: { status: 502, message: 'the response of connection {connection} cannot be masked ({reason}), so it is withheld' },
 
   PCS_SSH_HOST_KEY_CHANGED: { status: 502, message: 'the host key of connection {connection} changed (expected {expected}, got {got}): refused; an operator checks the host and updates host_key' },
+  PCS_SSH_EXEC_FAILED: { status: 502, message: 'the upstream host of connection {connection} did not run the command ({cause})' },
   PCS_SSH_UPSTREAM_UNREACHABLE: { status: 502, message: 'connection {connection} cannot be reached ({cause})' },
   PCS_SSH_KEY_INVALID: { status: 400, message: 'not an SSH public key ({reason}); send one line of a .pub file: ssh-ed25519 AAAA... comment' },
   PCS_SSH_KEY_PRIVATE: { status: 400, message: 'this is a private key, which was not kept: send the public key only (the .pub file next to it)' },

@@ -120,8 +120,15 @@ export interface CommandOptions {
   readonly signal?: AbortSignal;
 }
 
+/** One host for one scope: the gateway's upstream connection is opened on the first command and kept. */
+export interface CommandSession {
+  exec(command: string, opts: CommandOptions): Promise<Executed<CommandRun>>;
+  close(): Promise<void>;
+}
+
 export interface CommandExecutor {
-  exec(scope: ExecutionScope, connection: string, command: string, opts: CommandOptions): Promise<Executed<CommandRun>>;
+  /** A GatewayError when the connection is not an SSH connection this gateway has. */
+  open(scope: ExecutionScope, connection: string): Promise<CommandSession>;
 }
 
 // ---- HTTP ----

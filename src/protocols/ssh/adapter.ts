@@ -1,7 +1,10 @@
-// The SSH protocol adapter: what the gateway starts when `listen.ssh` is set.
-import type { AdapterContext, ProtocolAdapter, RunningListener } from '../../pipeline/adapter.ts';
-import { loadOrCreateHostKey } from './keys.ts';
+// The SSH protocol adapter: what the gateway starts when `listen.ssh` is set, and the command
+// executor for in-process callers (MCP), which needs no listener.
+import type { AdapterContext, AdapterExecutors, ExecutorContext, ProtocolAdapter, RunningListener } from '../../pipeline/adapter.ts';
+import { SshCommandExecutor } from './executor.ts';
+import { loadOrCreateHostKey, PinnedHostKeys } from './keys.ts';
 import { SshListener } from './server.ts';
+import type { UpstreamSecret } from './upstream.ts';
 
 export const sshAdapter: ProtocolAdapter = {
   protocol: 'ssh',
@@ -16,5 +19,15 @@ export const sshAdapter: ProtocolAdapter = {
     const bound = await listener.listen(ctx.listen);
     ctx.logger.info({ address: `${bound.host}:${bound.port}` }, 'SSH listener started');
     return { host: bound.host, port: bound.port, activeSessions: () => listener.activeSessions, close: (deadline) => listener.close(deadline) };
+  },
+  async executors(ctx: ExecutorContext): Promise<AdapterExecutors> {
+    const secrets = new Map<string, UpstreamSecret>();
+    for (const c of ctx.config.connections) {
+      if (c.type !== 'ssh') continue;
+      const vaulted = await ctx.credentials.reveal(c.name);
+      if (vaulted !== undefined) secrets.set(c.name, { kind: vaulted.kind, secret: vaulted.secret });
+    }
+    const command = new SshCommandExecutor(ctx, secrets, new PinnedHostKeys(ctx.config.data_dir));
+    return { command, close: () => command.close() };
   },
 };

@@ -1,12 +1,13 @@
 // One agent's SSH connection to the gateway, as the request handlers see it: who it is, which
 // connection it named, its recording, the decision point, and the upstream SSH connection
 // (opened on first use, shared by every channel of the agent connection).
-import type { Client, ServerChannel } from 'ssh2';
+import type { Duplex, Writable } from 'node:stream';
+import type { Client } from 'ssh2';
 import type { ConnectionConfig } from '../../config/schema.ts';
 import type { SshAction } from '../../core/action.ts';
 import type { GateDecision } from '../../pipeline/permit.ts';
 import type { Identity } from '../../core/identity.ts';
-import type { AdapterContext } from '../../pipeline/adapter.ts';
+import type { ExecutorContext } from '../../pipeline/adapter.ts';
 import type { SessionRef } from '../../pipeline/gate.ts';
 import type { SessionRecording } from '../../recorder/recorder.ts';
 
@@ -14,6 +15,16 @@ export type SshConnection = Extract<ConnectionConfig, { type: 'ssh' }>;
 
 /** Exit status of a command that did not run (what a shell answers for "cannot execute"). */
 export const REFUSED_EXIT = 126;
+
+/**
+ * The agent's side of a command: an ssh2 ServerChannel, or an executor's in-memory one. Data
+ * read is the command's stdin, data written its stdout.
+ */
+export interface ExecChannel extends Duplex {
+  readonly stderr: Writable;
+  exit(status: number): void;
+  exit(signalName: string, coreDumped?: boolean, msg?: string): void;
+}
 
 /** The PTY a session asked for, passed on to the upstream. */
 export interface PtyInfo {
@@ -23,7 +34,7 @@ export interface PtyInfo {
 }
 
 export class SshClientSession {
-  readonly ctx: AdapterContext;
+  readonly ctx: ExecutorContext;
   readonly identity: Identity;
   readonly connection: SshConnection;
   readonly recording: SessionRecording;
@@ -31,7 +42,7 @@ export class SshClientSession {
   readonly #open: () => Promise<Client>;
   #upstream: Promise<Client> | undefined;
 
-  constructor(ctx: AdapterContext, identity: Identity, connection: SshConnection, recording: SessionRecording, ref: SessionRef, open: () => Promise<Client>) {
+  constructor(ctx: ExecutorContext, identity: Identity, connection: SshConnection, recording: SessionRecording, ref: SessionRef, open: () => Promise<Client>) {
     this.ctx = ctx;
     this.identity = identity;
     this.connection = connection;
@@ -63,7 +74,7 @@ export class SshClientSession {
   }
 
   /** Refuses a channel request that was already accepted: a line on stderr, exit 126, recorded. */
-  refuse(channel: ServerChannel, message: string, data: Record<string, unknown>, started: number): void {
+  refuse(channel: ExecChannel, message: string, data: Record<string, unknown>, started: number): void {
     channel.stderr.write(`${message}\r\n`);
     channel.exit(REFUSED_EXIT);
     channel.end();

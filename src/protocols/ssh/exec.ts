@@ -4,14 +4,16 @@
 // decision's masks name content detectors, stdout and stderr each pass through a text
 // masker (line by line); otherwise they are piped untouched.
 import type { Readable, Writable } from 'node:stream';
-import type { ServerChannel } from 'ssh2';
 import type { SshAction } from '../../core/action.ts';
 import { isGatewayError } from '../../core/errors.ts';
 import type { MaskPlan } from '../../masking/plan.ts';
 import { textMasker, type StreamMasker } from '../../masking/text-stream.ts';
+import type { Refusal } from '../../pipeline/executor.ts';
+import type { Permit } from '../../pipeline/permit.ts';
 import { ruleLabel, runReview, type ReviewRequest } from '../../pipeline/review-runner.ts';
 import { sshExecAction } from '../../policy/action-from-text.ts';
-import type { PtyInfo, SshClientSession } from './client.ts';
+import type { ExecChannel, PtyInfo, SshClientSession } from './client.ts';
+import { execOn } from './upstream.ts';
 
 /**
  * Longest output line (bytes, line ending not counted) held to be masked; a longer one is
@@ -20,37 +22,67 @@ import type { PtyInfo, SshClientSession } from './client.ts';
  */
 export const MAX_OUTPUT_LINE = 64 * 1024;
 
-export async function runExec(s: SshClientSession, channel: ServerChannel, command: string, pty: PtyInfo | undefined): Promise<void> {
+/** What an in-process caller (the command executor) learns beside the channel. */
+export interface ExecHooks {
+  /** The line did not run: denied, or its review deferred or refused. */
+  readonly refused?: (refusal: Refusal) => void;
+  /** The line waits for a review (`hold`). */
+  readonly held?: (notice: string) => void;
+  /** The line was allowed but could not run (the host cannot be reached, or refused it). */
+  readonly failed?: (code: string, message: string) => void;
+}
+
+export async function runExec(s: SshClientSession, channel: ExecChannel, command: string, pty: PtyInfo | undefined, hooks: ExecHooks = {}): Promise<void> {
   const started = performance.now();
   // Every simple command of the line, parsed as a shell would: `ls; rm x` is two commands.
   const action: SshAction = sshExecAction(command, pty !== undefined);
   const decision = s.decide(action);
   const base = { op: 'exec', command, verdict: decision.verdict, rule: ruleLabel(decision), reason: decision.reason };
   let review: string | null = null;
-  if (decision.verdict === 'deny') return s.refuse(channel, `portcullis: denied: ${decision.reason}`, base, started);
+  let permit: Permit;
+  if (decision.verdict === 'deny') {
+    const message = `denied: ${decision.reason}`;
+    hooks.refused?.({ code: decision.code ?? (decision.rule === undefined ? 'PCS_POLICY_NO_MATCH' : 'PCS_POLICY_DENIED'), message: decision.rule === undefined ? message : `denied by policy ${decision.rule.policy}, ${ruleLabel(decision) ?? ''}: ${decision.reason}` });
+    return s.refuse(channel, `portcullis: ${message}`, base, started);
+  }
   if (decision.verdict === 'review') {
     const req: ReviewRequest = { subject: s.identity.subject, connection: s.connection.name, action: { kind: 'ssh', text: command, params: null }, decision, session: s.ref.id ?? null, reason: null };
     // The wait ends when the agent closes the channel.
     const gone = new AbortController();
     const onClose = (): void => gone.abort();
     channel.once('close', onClose);
-    const outcome = await runReview(s.ctx.reviews, req, { held: (notice) => channel.stderr.write(`portcullis: ${notice}\r\n`), signal: gone.signal }).finally(() => channel.off('close', onClose));
+    const held = (notice: string): void => {
+      hooks.held?.(notice);
+      channel.stderr.write(`portcullis: ${notice}\r\n`);
+    };
+    const outcome = await runReview(s.ctx.reviews, req, { held, signal: gone.signal }).finally(() => channel.off('close', onClose));
     if (outcome.kind === 'gone') return s.recording.event('denied', { ...base, review: outcome.review, review_outcome: 'client-gone', duration_ms: Math.round(performance.now() - started) });
-    if (outcome.kind === 'deferred') return s.refuse(channel, `portcullis: ${outcome.error.message}`, { ...base, review: outcome.review.id, review_outcome: outcome.error.code }, started);
-    if (outcome.kind === 'refused') return s.refuse(channel, `portcullis: ${outcome.error.message}`, { ...base, review: outcome.review, review_outcome: outcome.error.code }, started);
+    if (outcome.kind === 'deferred') {
+      hooks.refused?.({ code: outcome.error.code, message: outcome.error.message, reviewId: outcome.review.id });
+      return s.refuse(channel, `portcullis: ${outcome.error.message}`, { ...base, review: outcome.review.id, review_outcome: outcome.error.code }, started);
+    }
+    if (outcome.kind === 'refused') {
+      hooks.refused?.({ code: outcome.error.code, message: outcome.error.message, reviewId: outcome.review });
+      return s.refuse(channel, `portcullis: ${outcome.error.message}`, { ...base, review: outcome.review, review_outcome: outcome.error.code }, started);
+    }
     review = outcome.review;
-  }
+    permit = outcome.permit;
+  } else permit = decision;
   let up;
   try {
     up = await s.upstream();
   } catch (err) {
+    hooks.failed?.(isGatewayError(err) ? err.code : 'PCS_SSH_UPSTREAM_UNREACHABLE', isGatewayError(err) ? err.message : 'the upstream host cannot be reached');
     return s.refuse(channel, `portcullis: ${isGatewayError(err) ? `${err.message} (${err.code})` : 'the upstream host cannot be reached'}`, base, started);
   }
   // Column and json rules say nothing about command output: only detectors apply.
   const plan = decision.masks.length > 0 ? s.ctx.masks.plan(decision.masks) : undefined;
   const masking = plan?.scanner !== undefined ? plan : undefined;
-  up.exec(command, pty ? { pty: { term: pty.term, cols: pty.cols, rows: pty.rows } } : {}, (err, stream) => {
-    if (err) return s.refuse(channel, `portcullis: the upstream refused the command (${err.message})`, base, started);
+  execOn(up, permit, command, pty ? { pty: { term: pty.term, cols: pty.cols, rows: pty.rows } } : {}, (err, stream) => {
+    if (err) {
+      hooks.failed?.('PCS_SSH_EXEC_FAILED', `the upstream host of connection ${s.connection.name} did not run the command (${err.message})`);
+      return s.refuse(channel, `portcullis: the upstream refused the command (${err.message})`, base, started);
+    }
     let bytesIn = 0;
     let bytesOut = 0;
     channel.on('data', (d: Buffer) => (bytesIn += d.length));
@@ -91,7 +123,7 @@ interface MaskedRelay {
 }
 
 /** Upstream stdout to the agent's channel and stderr to its stderr, each through its own text masker. */
-function relayMasked(plan: MaskPlan, stream: Readable & { readonly stderr: Readable }, channel: ServerChannel): MaskedRelay {
+function relayMasked(plan: MaskPlan, stream: Readable & { readonly stderr: Readable }, channel: ExecChannel): MaskedRelay {
   const out = textMasker(plan, MAX_OUTPUT_LINE, { terminal: true });
   const err = textMasker(plan, MAX_OUTPUT_LINE, { terminal: true });
   return { out, err, relayed: Promise.all([relay(stream, channel, out), relay(stream.stderr, channel.stderr, err)]) };

@@ -1,7 +1,7 @@
 // Key material of the SSH adapter: the gateway's own host key (generated on first start,
 // kept under data_dir) and the upstream host keys it pins (configured, or recorded on first
 // use). Key generation and parsing are ssh2's; nothing here does cryptography itself.
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import ssh2 from 'ssh2';
 
@@ -44,24 +44,42 @@ export function keyLine(blob: Buffer): string {
 /** Upstream host keys pinned on first use, one line per connection, in data_dir. */
 export class PinnedHostKeys {
   readonly #file: string;
-  #pins: Record<string, string>;
+  #pins: Record<string, string> = {};
+  /** The file as last read (mtime and size): the listener and the executor each pin, into one file. */
+  #seen = '';
 
   constructor(dataDir: string) {
     this.#file = join(dataDir, 'ssh_known_hosts.json');
-    this.#pins = existsSync(this.#file) ? (JSON.parse(readFileSync(this.#file, 'utf8')) as Record<string, string>) : {};
+    this.#reload();
   }
 
   get(connection: string): string | undefined {
+    this.#reload();
     return this.#pins[connection];
   }
 
+  #reload(): void {
+    let stamp = '';
+    try {
+      const st = statSync(this.#file);
+      stamp = `${st.mtimeMs}:${st.size}`;
+    } catch {
+      stamp = 'none';
+    }
+    if (stamp === this.#seen) return;
+    this.#seen = stamp;
+    this.#pins = stamp === 'none' ? {} : (JSON.parse(readFileSync(this.#file, 'utf8')) as Record<string, string>);
+  }
+
   pin(connection: string, line: string): void {
+    this.#reload();
     this.#pins = { ...this.#pins, [connection]: line };
     mkdirSync(dirname(this.#file), { recursive: true });
     const tmp = `${this.#file}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.#pins, null, 2), { mode: 0o600 });
     chmodSync(tmp, 0o600);
     renameSync(tmp, this.#file);
+    this.#seen = '';
   }
 }
 

@@ -1,8 +1,9 @@
 // The gateway's own SSH connection to the upstream host: the vaulted (or configured) key or
 // password, and the upstream host key checked against the configured one or the pin recorded
 // on first use. A changed key is refused before any credential is sent.
-import ssh2, { type Client } from 'ssh2';
+import ssh2, { type Client, type ClientChannel, type ExecOptions } from 'ssh2';
 import { GatewayError } from '../../core/errors.ts';
+import type { Permit } from '../../pipeline/permit.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import type { SshConnection } from './client.ts';
 import { keyLine, normaliseKeyLine, type PinnedHostKeys } from './keys.ts';
@@ -56,4 +57,9 @@ export function openUpstream(connection: SshConnection, vaulted: UpstreamSecret 
       },
     });
   });
+}
+
+/** Runs a command on the upstream host: only a decided (or approved) line has the Permit it takes. */
+export function execOn(up: Client, _permit: Permit, command: string, opts: ExecOptions, callback: (err: Error | undefined, stream: ClientChannel) => void): void {
+  up.exec(command, opts, callback);
 }
