@@ -160,5 +160,17 @@ export interface Executors {
   readonly http: HttpExecutor | undefined;
 }
 
+/**
+ * The caller's recording as an adapter's session sees it: the session's events go into it,
+ * and the session's end becomes a `connection-closed` event instead of the recording's end.
+ */
+export function sharedRecording(recording: SessionRecording, connection: string): SessionRecording {
+  return {
+    id: recording.id,
+    event: (kind, data) => recording.event(kind, data),
+    end: (status, summary) => recording.event('connection-closed', { connection, status, ...summary }),
+  };
+}
+
 /** No executors (for the adapters' own unbound listeners, which serve no other connection). */
 export const NO_EXECUTORS: Executors = Object.freeze({ sql: new Map(), command: undefined, http: undefined });

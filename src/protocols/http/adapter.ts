@@ -1,6 +1,10 @@
-// The HTTP protocol adapter: what the gateway starts when `listen.http` is set.
+// The HTTP protocol adapter: what the gateway starts when `listen.http` is set, and the request
+// executor for in-process callers (MCP), which needs no listener.
 import { readFileSync } from 'node:fs';
-import type { AdapterContext, ProtocolAdapter, RunningListener } from '../../pipeline/adapter.ts';
+import type { AdapterContext, AdapterExecutors, ExecutorContext, ProtocolAdapter, RunningListener } from '../../pipeline/adapter.ts';
+import { NO_EXECUTORS } from '../../pipeline/executor.ts';
+import { HttpRequestExecutor } from './executor.ts';
+import type { HttpConnection } from './router.ts';
 import { HttpListener } from './server.ts';
 
 export const httpAdapter: ProtocolAdapter = {
@@ -19,5 +23,17 @@ export const httpAdapter: ProtocolAdapter = {
     const bound = await listener.listen(ctx.listen);
     ctx.logger.info({ address: `${bound.host}:${bound.port}`, tls: tls !== undefined }, 'HTTP listener started');
     return { host: bound.host, port: bound.port, activeSessions: () => listener.activeSessions, close: (deadline) => listener.close(deadline) };
+  },
+  async executors(ctx: ExecutorContext): Promise<AdapterExecutors> {
+    const settings = ctx.config.protocols.http;
+    // Never bound: its connections are the executor's in-memory ones.
+    const listener = new HttpListener({ ...ctx, listen: '', executors: NO_EXECUTORS }, { tls: undefined, maxRequestBody: settings.max_request_body, recordBody: settings.record_body });
+    const connections = ctx.config.connections.filter((c): c is HttpConnection => c.type === 'http');
+    for (const c of connections) {
+      const vaulted = await ctx.credentials.reveal(c.name);
+      if (vaulted !== undefined) listener.setSecret(c.name, vaulted.secret);
+    }
+    listener.prepare();
+    return { http: new HttpRequestExecutor(listener, connections), close: (deadline) => listener.close(deadline) };
   },
 };

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { HttpAction } from '../../core/action.ts';
 import type { Decision } from '../../core/decision.ts';
@@ -41,7 +42,12 @@ interface SocketState {
   requests: number;
   bytesIn: number;
   bytesOut: number;
+  /** An in-process client (an executor's): told of every answer that is the gateway's own, not the upstream's. */
+  observer?: GatewayAnswerObserver;
 }
+
+/** The gateway answered instead of the upstream: a refusal (4xx), a deferral (with its review), or a failure (5xx). */
+export type GatewayAnswerObserver = (err: GatewayError, reviewId?: string) => void;
 
 const NO_BODY = Buffer.alloc(0);
 const SECRET_HEADERS = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token)$/i;
@@ -68,9 +74,21 @@ export class HttpListener {
     this.#server.headersTimeout = 30_000;
     this.#server.requestTimeout = 0;
     this.#server.on('connection', (socket: Socket) => {
-      this.#sockets.set(socket, { token: undefined, identity: undefined, recording: undefined, requests: 0, bytesIn: 0, bytesOut: 0 });
+      // An attached (in-process) connection comes with its state.
+      if (!this.#sockets.has(socket)) this.#sockets.set(socket, { token: undefined, identity: undefined, recording: undefined, requests: 0, bytesIn: 0, bytesOut: 0 });
       socket.once('close', () => this.#socketClosed(socket));
     });
+  }
+
+  /**
+   * An in-process client (an executor): `socket` is one end of an in-memory pair over which
+   * the caller speaks HTTP/1.1. Its identity was authenticated by the caller (no bearer token
+   * is asked for) and its requests are recorded into the caller's recording; from there on,
+   * routing, integrity checks, decisions, reviews, credentials and masking are a wire client's.
+   */
+  attach(socket: Duplex, identity: Identity, recording: SessionRecording, observer: GatewayAnswerObserver): void {
+    this.#sockets.set(socket as Socket, { token: undefined, identity, recording, requests: 0, bytesIn: 0, bytesOut: 0, observer });
+    this.#server.emit('connection', socket);
   }
 
   /** Binds to a `listen.*` address; resolves with the bound one. */
@@ -178,6 +196,7 @@ export class HttpListener {
 
   /** The agent's bearer token, verified once per socket for as long as it stays the same. */
   async #identity(req: IncomingMessage, state: SocketState | undefined, ref: Omit<SessionRef, 'id'>): Promise<Identity> {
+    if (state?.observer !== undefined && state.identity !== undefined) return state.identity;
     const header = req.headers.authorization;
     const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (header === undefined) throw new GatewayError('PCS_AUTH_TOKEN_MISSING');
@@ -237,6 +256,7 @@ export class HttpListener {
           return { permit: outcome.permit, review: outcome.review, code: 'approved' };
         case 'deferred': {
           const url = reviews.urlOf(outcome.review.id);
+          this.#sockets.get(res.req.socket)?.observer?.(outcome.error, outcome.review.id);
           res.writeHead(202, { 'content-type': 'application/json', location: url, 'retry-after': '30' });
           res.end(JSON.stringify({ status: 'pending', review: outcome.review.id, url, code: outcome.error.code, detail: outcome.error.message, request_id: requestId }));
           return { review: outcome.review.id, code: outcome.error.code };
@@ -295,6 +315,7 @@ export class HttpListener {
   }
 
   #problem(res: ServerResponse, err: GatewayError, requestId: string): void {
+    this.#sockets.get(res.req.socket)?.observer?.(err, typeof err.params.id === 'string' ? err.params.id : undefined);
     if (res.headersSent) {
       res.destroy();
       return;

@@ -5,8 +5,7 @@
 // into typed result sets.
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../../core/errors.ts';
-import type { BackendError, ExecutionScope, Executed, Refusal, SqlExecutor, SqlQueryOptions, SqlResultSet, SqlRun, SqlSession, SqlValue } from '../../pipeline/executor.ts';
-import type { SessionRecording } from '../../recorder/recorder.ts';
+import { sharedRecording, type BackendError, type ExecutionScope, type Executed, type Refusal, type SqlExecutor, type SqlQueryOptions, type SqlResultSet, type SqlRun, type SqlSession, type SqlValue } from '../../pipeline/executor.ts';
 import { duplexPair } from '../../util/duplex-pair.ts';
 import { readCommandComplete, readMessageFields, readRowDescription, readTextRow, rowsFromTag, type FieldDescription } from './codec/backend-read.ts';
 import { Backend, ErrorField } from './codec/constants.ts';
@@ -17,15 +16,6 @@ import { typedValue, typeName } from './typed-values.ts';
 
 /** Largest answer message accepted from the session (a DataRow of a wide row included). */
 const MAX_ANSWER = 1 << 30;
-
-/** A recording shared with the caller: the session's end is an event in it, not its end. */
-function sharedRecording(recording: SessionRecording, connection: string): SessionRecording {
-  return {
-    id: recording.id,
-    event: (kind, data) => recording.event(kind, data),
-    end: (status, summary) => recording.event('connection-closed', { connection, status, ...summary }),
-  };
-}
 
 export class PostgresExecutor implements SqlExecutor {
   readonly #listener: PgListener;
