@@ -10,7 +10,7 @@
 //         ◀──────────── replies (+ the gateway's own STATUS for refusals) ◀──
 import type { ClientChannel, ServerChannel } from 'ssh2';
 import type { SftpOp, SshAction } from '../../core/action.ts';
-import type { GateDecision } from '../../pipeline/permit.ts';
+import type { GateDecision, Permit } from '../../pipeline/permit.ts';
 import { isGatewayError } from '../../core/errors.ts';
 import { ruleLabel, runReview, type ReviewRequest } from '../../pipeline/review-runner.ts';
 import { normaliseFilePath } from '../../policy/action-from-text.ts';
@@ -527,7 +527,7 @@ class SftpRelay {
     const record = { op: check.op, path: check.path, ...(checks.length > 1 ? { paths: checks.map((c) => c.path) } : {}), verdict: decision.verdict, rule: ruleLabel(decision) };
     if (decision.verdict === 'deny') return this.#refuse(id, FX.PERMISSION_DENIED, `portcullis: denied: ${decision.reason}`, { ...record, reason: decision.reason });
     if (decision.verdict === 'allow') {
-      this.#forward(bytes, id, opened);
+      this.#forward(bytes, id, opened, decision);
       this.#s.recording.event('sftp', record);
       return false;
     }
@@ -547,6 +547,7 @@ class SftpRelay {
   async #review(bytes: Buffer, id: number, reviews: readonly { decision: GateDecision; check: Check }[], opened: Pending | undefined, record: Record<string, unknown>): Promise<void> {
     const s = this.#s;
     const ids: string[] = [];
+    let permit: Permit | undefined;
     for (const { decision, check } of reviews) {
       const req: ReviewRequest = { subject: s.identity.subject, connection: s.connection.name, action: { kind: 'ssh', text: `sftp ${check.op} ${check.path}`, params: null }, decision, session: s.ref.id ?? null, reason: null };
       const outcome = await runReview(s.ctx.reviews, req, { held: (notice) => this.#agent.stderr.write(`portcullis: ${notice}\r\n`), signal: this.#gone.signal });
@@ -554,8 +555,12 @@ class SftpRelay {
       if (outcome.kind === 'deferred') return this.#refuseLater(id, outcome.error.message, { ...record, review: outcome.review.id, review_outcome: outcome.error.code });
       if (outcome.kind === 'refused') return this.#refuseLater(id, outcome.error.message, { ...record, review: outcome.review, review_outcome: outcome.error.code });
       ids.push(outcome.review);
+      permit = outcome.permit;
     }
-    this.#guard(() => this.#forward(bytes, id, opened));
+    // Every check was allowed or approved: the last approval is the permit of the whole request.
+    if (permit === undefined) return;
+    const approved = permit;
+    this.#guard(() => this.#forward(bytes, id, opened, approved));
     s.recording.event('sftp', { ...record, review: ids.join(',') });
   }
 
@@ -563,7 +568,8 @@ class SftpRelay {
     this.#guard(() => this.#refuse(id, FX.PERMISSION_DENIED, `portcullis: ${message}`, { ...data, reason: message }));
   }
 
-  #forward(bytes: Buffer, id: number, opened: Pending | undefined): void {
+  /** A path request goes upstream only with the Permit of its decision (or approval). */
+  #forward(bytes: Buffer, id: number, opened: Pending | undefined, _permit: Permit): void {
     if (opened !== undefined) this.#pending.set(id, opened);
     this.#toUpstream.add(bytes);
   }
