@@ -85,6 +85,9 @@ export class AuditLog implements AuditSink {
   #flushTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** Batches posted and not yet settled, and the last one (batches settle in order). */
+  #unsettled = 0;
+  #lastWrite: Promise<void> | undefined;
 
   private constructor(repo: AuditRepository, writer: AuditChainWriter, keyId: string, logger: Logger, flushDelayMs: number) {
     this.keyId = keyId;
@@ -166,6 +169,16 @@ export class AuditLog implements AuditSink {
     else if (n === MAX_BATCH) this.#flushNow();
   }
 
+  /**
+   * Settles once every append made so far is committed (or its write failed), written now
+   * rather than at the end of the window; undefined when nothing is waiting or being written.
+   * What the data path's durability rule waits for (docs/audit.md).
+   */
+  barrier(): Promise<void> | undefined {
+    if (this.#pending.length > 0) this.#flushNow();
+    return this.#unsettled > 0 ? this.#lastWrite : undefined;
+  }
+
   /** Sign the latest record now, unless it already has a checkpoint. */
   checkpoint(): Promise<void> {
     // Appends waiting for their window belong before the checkpoint.
@@ -221,7 +234,8 @@ export class AuditLog implements AuditSink {
     this.#flushTimer = undefined;
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0, MAX_BATCH);
-      void this.#enqueue(() => this.#writeBatch(batch));
+      this.#unsettled++;
+      this.#lastWrite = this.#enqueue(() => this.#writeBatch(batch)).finally(() => this.#unsettled--);
     }
   }
 

@@ -46,4 +46,6 @@ export interface AuditSink {
    * write that failed is logged by the sink. Sinks without it are given append().
    */
   record?(event: AuditEvent, onCommitted?: () => void): void;
+  /** Settles once every event appended so far is committed; undefined when none is waiting. */
+  barrier?(): Promise<void> | undefined;
 }

@@ -139,6 +139,11 @@ export class Gate {
     return decision;
   }
 
+  /** Settles once every decision (and login) recorded so far is committed to the audit log; undefined when none waits. */
+  durable(): Promise<void> | undefined {
+    return this.#audit.barrier?.();
+  }
+
   /**
    * Decide one action. Synchronous on purpose (no promise on the hot path); the audit record
    * is appended in the background and a failure to append is logged, never lost silently.

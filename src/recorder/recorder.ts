@@ -72,6 +72,10 @@ export class Recorder {
   /** Flushes run one after another on this chain; it never rejects. */
   #tail: Promise<void>;
   #kickPending = false;
+  /** A barrier's drain that has not begun yet (shared by the barriers asked for meanwhile). */
+  #barrier: Promise<void> | undefined;
+  /** Batches being written now. */
+  #writing = 0;
   #immediate: NodeJS.Immediate | undefined;
   /** Set as soon as close() is called: recordings ignore further calls from then on. */
   #closed = false;
@@ -116,6 +120,24 @@ export class Recorder {
     this.#open.set(recording.id, recording);
     this.#push({ op: 'start', sessionId: recording.id, connection: info.connection, protocol: info.protocol, subject: info.subject, clientAddr: info.clientAddr, at: Date.now() });
     return recording;
+  }
+
+  /**
+   * Settles once everything recorded so far is written (or its write failed), without waiting
+   * for the flush interval; undefined when nothing is queued or being written. Callers that
+   * come while the write has not begun share it.
+   */
+  barrier(): Promise<void> | undefined {
+    if (this.#length() === 0 && this.#writing === 0) return undefined;
+    if (this.#barrier === undefined) {
+      const drained = this.#tail.then(() => {
+        this.#barrier = undefined;
+        return this.#drain(true);
+      });
+      this.#tail = drained;
+      this.#barrier = drained;
+    }
+    return this.#barrier;
   }
 
   /** Write everything queued now (ignoring retry backoff). Resolves even if the store fails. */
@@ -214,11 +236,14 @@ export class Recorder {
         this.#settleOwed();
         if (this.#length() === 0) return;
         const batch = this.#take();
+        this.#writing++;
         try {
           await this.#writer.write(serialiseOps(batch));
         } catch (err) {
           this.#failed(batch, err);
           return;
+        } finally {
+          this.#writing--;
         }
         this.#attempts = 0;
         this.#failures = 0;

@@ -1,5 +1,6 @@
 // What the recording keeps of a statement: its text, its parameters as text (binary ones
 // hex-prefixed, never decoded as text), the decision, and what the server answered.
+import type { SqlAction } from '../../core/action.ts';
 import type { Decision } from '../../core/decision.ts';
 import { ruleLabel as labelOf } from '../../pipeline/review-runner.ts';
 import { postgresDialect } from '../../sql/postgres/dialect.ts';
@@ -62,6 +63,11 @@ export class StatementRecord {
   review: string | null = null;
   /** A held statement that did not run: PCS_REVIEW_DENIED, PCS_REVIEW_EXPIRED, PCS_REVIEW_PENDING... */
   reviewOutcome: string | null = null;
+  /**
+   * The statement may change something (not a read): its answer reaches the client only once
+   * its decision and this record are committed to the store (docs/audit.md, durability).
+   */
+  persist = false;
   /** Which columns were masked and why, and how many rows had a value changed; null when nothing was. */
   masking: { columns: MaskedColumn[]; rows_changed: number; notes: readonly string[] } | null = null;
 
@@ -111,4 +117,9 @@ export class StatementRecord {
       },
     };
   }
+}
+
+/** Whether a statement's answer waits for its records: anything but a plain read. */
+export function mustPersist(action: SqlAction | undefined): boolean {
+  return action === undefined || action.statements.some((s) => s.effect !== 'read');
 }

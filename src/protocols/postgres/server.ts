@@ -66,6 +66,13 @@ export class PgListener {
   /** Whether any policy masks columns (its own or built-in credential masks): only then is the relation catalog read. */
   readonly #columnMasks: boolean;
   #sessionEnded: (() => void) | undefined;
+  /** The audit log's and the recorder's commit of what they hold: what a write's answer waits for. */
+  readonly #durable = (recording: boolean): Promise<void> | undefined => {
+    const audit = this.#ctx.gate.durable();
+    const recorded = recording ? this.#ctx.recorder.barrier() : undefined;
+    if (audit === undefined) return recorded;
+    return recorded === undefined ? audit : Promise.all([audit, recorded]).then(() => undefined);
+  };
   #closing = false;
 
   constructor(ctx: AdapterContext, settings: ListenerSettings) {
@@ -339,6 +346,7 @@ export class PgListener {
       recording,
       reason,
       ...(observer !== undefined ? { observer } : {}),
+      durable: this.#durable,
       logger: this.#ctx.logger,
       onEnd: (s) => {
         this.#sessions.delete(s);

@@ -38,7 +38,7 @@ import { gatewayErrorFields, refusalFields, SqlState } from './errors.ts';
 import { Forwarder } from './forwarder.ts';
 import { UpstreamWriter } from './upstream-writer.ts';
 import { PendingQueue, type Pending } from './pending.ts';
-import { formatParams, recorded, StatementRecord } from './record.ts';
+import { formatParams, mustPersist, recorded, StatementRecord } from './record.ts';
 import type { ReviewService } from '../../reviews/service.ts';
 import { reasonFromText, type Review } from '../../reviews/review.ts';
 import { runReview, type ReviewOutcome, type ReviewRequest } from '../../pipeline/review-runner.ts';
@@ -90,6 +90,8 @@ interface PortalInfo {
   readonly statement: StatementShape | undefined;
   /** The approved review this portal runs under. */
   readonly review: string | null;
+  /** Its answer waits for its records (record.ts, mustPersist). */
+  readonly persist: boolean;
 }
 
 /** A statement waiting for its review: the client is held until it is decided. */
@@ -121,6 +123,11 @@ export interface SessionOptions extends Omit<StatementGateOptions, 'catalog'> {
   readonly onEnd: (session: PgSession) => void;
   /** An in-process client's (an executor's) view of what the wire does not show. */
   readonly observer?: SessionObserver;
+  /**
+   * Commits what the audit log (and, with `recording`, the recorder) holds now; undefined when
+   * nothing is waiting. Without it, answers are not held for their records.
+   */
+  readonly durable?: (recording: boolean) => Promise<void> | undefined;
 }
 
 /** What an executor learns beside the wire: which result columns are masked, and that a statement is held. */
@@ -165,6 +172,13 @@ export class PgSession {
   #bytesIn = 0;
   #bytesOut = 0;
   #statementsRecorded = 0;
+  /** The commit of what the audit log and the recorder hold (SessionOptions.durable). */
+  readonly #durable: ((recording: boolean) => Promise<void> | undefined) | undefined;
+  /** A commit started when a write was forwarded, waited for with its answer. */
+  #persisting: Promise<void> | undefined = undefined;
+  /** A write was answered: hold the answer for its audited decision ('audit'), or for that and its recording event ('all'). */
+  #mustPersist: false | 'audit' | 'all' = false;
+  #awaitingRecords = false;
 
   constructor(opts: SessionOptions) {
     this.#client = opts.client;
@@ -183,6 +197,7 @@ export class PgSession {
     this.#recording = opts.recording;
     this.#logger = opts.logger;
     this.#onEnd = opts.onEnd;
+    this.#durable = opts.durable;
   }
 
   get id(): string {
@@ -270,7 +285,10 @@ export class PgSession {
         const msg = narrow(decodeFrontend(frame), 'Execute');
         const portal = this.#portals.get(msg.portal);
         const record = portal === undefined ? null : new StatementRecord(portal.text, portal.params, portal.decision, true);
-        if (record !== null) record.review = portal?.review ?? null;
+        if (record !== null) {
+          record.review = portal?.review ?? null;
+          record.persist = portal?.persist ?? true;
+        }
         const slot = portal?.slot ?? null;
         if (slot !== null && slot.result === undefined && slot.fields === undefined) {
           const described = portal?.statement?.fields;
@@ -339,6 +357,9 @@ export class PgSession {
     this.#sql.allowed(action, mask, permit);
     const record = new StatementRecord(sql, null, permit, false);
     record.review = review;
+    record.persist = mustPersist(action);
+    // Its decision's commit starts now, while the server works: the answer waits less.
+    if (record.persist) this.#persisting ??= this.#durable?.(false);
     this.#pending.push('query', null, record, mask === undefined ? null : new ResultSlot(mask));
     this.#toUp.forward(frame, permit);
     this.#afterSegment();
@@ -398,7 +419,7 @@ export class PgSession {
     // A statement we did not see parsed was made with SQL PREPARE, decided when it ran.
     const mask = prepared === undefined ? this.#sql.sqlPreparedMask(statement) : prepared.mask;
     const slot = mask === undefined ? null : new ResultSlot(mask, resultFormats);
-    this.#portals.set(portal, prepared === undefined ? { text: `(prepared statement "${statement}")`, decision: null, params, slot, statement: undefined, review } : { text: prepared.text, decision: prepared.decision, params, slot, statement: prepared, review });
+    this.#portals.set(portal, prepared === undefined ? { text: `(prepared statement "${statement}")`, decision: null, params, slot, statement: undefined, review, persist: true } : { text: prepared.text, decision: prepared.decision, params, slot, statement: prepared, review, persist: mustPersist(prepared.action) });
     this.#pending.push('bind');
     this.#toUp.forward(frame, permit);
   }
@@ -503,6 +524,8 @@ export class PgSession {
     const { kind, data } = record.toEvent();
     this.#recording.event(kind, data);
     this.#statementsRecorded++;
+    // A statement's text is in its audited decision; bound parameters only in this event.
+    if (record.persist && kind === 'statement') this.#mustPersist = record.params === null ? (this.#mustPersist === 'all' ? 'all' : 'audit') : 'all';
   }
 
   // ---- upstream -> client ----
@@ -513,7 +536,7 @@ export class PgSession {
   };
 
   #pumpUp(): void {
-    if (this.#ended) return;
+    if (this.#ended || this.#awaitingRecords) return;
     const client = this.#client;
     client.cork();
     try {
@@ -521,17 +544,46 @@ export class PgSession {
         const frame = this.#upReader.next();
         if (frame === null) break;
         this.#upFrame(frame);
+        // A statement that may have changed something was answered: its answer leaves once its records are committed.
+        if (this.#mustPersist && this.#holdForRecords()) return;
       }
     } catch (err) {
       this.#internalError(err);
     } finally {
-      this.#toClient.flush();
+      if (!this.#awaitingRecords) this.#toClient.flush();
       client.uncork();
     }
     if (client.writableNeedDrain && !this.#ended) {
       this.#up.pause();
       client.once('drain', () => this.#up.resume());
     }
+  }
+
+  /**
+   * The durability rule: the answer queued so far (up to and with a write's CommandComplete)
+   * stays in the forwarder, and the upstream is not read, until the audit log and the recorder
+   * have committed what they hold. True when it has to wait.
+   */
+  #holdForRecords(): boolean {
+    const recording = this.#mustPersist === 'all';
+    this.#mustPersist = false;
+    const started = this.#persisting;
+    this.#persisting = undefined;
+    const barrier = this.#durable?.(recording);
+    const waits = [started, barrier].filter((p): p is Promise<void> => p !== undefined);
+    if (waits.length === 0) return false;
+    this.#awaitingRecords = true;
+    this.#up.pause();
+    void Promise.all(waits).then(() => {
+      this.#awaitingRecords = false;
+      if (this.#ended) return;
+      this.#client.cork();
+      this.#toClient.flush();
+      this.#client.uncork();
+      if (!this.#waitingUpDrain && !this.#client.writableNeedDrain) this.#up.resume();
+      this.#pumpUp();
+    });
+    return true;
   }
 
   #upFrame(frame: Buffer): void {
