@@ -176,6 +176,12 @@ const httpConnection = z.strictObject({
       case_insensitive_paths: z.boolean().default(false),
     })
     .default({ method_overrides: 'refuse', path_overrides: 'refuse', non_canonical_paths: 'refuse', method_override_params: [...METHOD_OVERRIDE_PARAMS], method_override_headers: [...METHOD_OVERRIDE_HEADERS], case_insensitive_paths: false }),
+  /**
+   * Headers whose values never reach a recording (request and response), besides those always
+   * withheld: Authorization, cookies, the usual API-key headers, and this connection's own
+   * credential header or query parameter.
+   */
+  redact_headers: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name')).default([]),
   upstream: z.strictObject({
     url: z.url(),
     /** CA file (PEM) to verify the upstream's certificate; system CAs when absent. */

@@ -149,7 +149,8 @@ export class HttpListener {
       throw err instanceof BadRequest ? new GatewayError('PCS_HTTP_BAD_REQUEST', { reason: err.message }) : err;
     }
     const decision = this.#ctx.gate.decide(identity, ref, action, refusal === undefined ? undefined : () => refusal);
-    const base = { method: action.method, path: action.path, query: checked.search, verdict: decision.verdict, rule: ruleLabel(decision), reason: decision.reason, request_headers: recordedHeaders(req.headers), request_body: this.#recordedBody(body) };
+    const withheld = withheldNames(connection);
+    const base = { method: action.method, path: action.path, query: recordedQuery(checked.search, withheld.params), verdict: decision.verdict, rule: ruleLabel(decision), reason: decision.reason, request_headers: recordedHeaders(req.headers, withheld.headers), request_body: this.#recordedBody(body) };
 
     let review: string | null = null;
     let permit: Permit;
@@ -187,7 +188,7 @@ export class HttpListener {
       duration_ms: since(started),
       request_bytes: body.length,
       response_bytes: result.responseBytes,
-      response_headers: recordedHeaders(res.getHeaders() as Record<string, string | string[] | number | undefined>),
+      response_headers: recordedHeaders(res.getHeaders() as Record<string, string | string[] | number | undefined>, withheld.headers),
       response_body: result.recordedBody === null ? null : bodyText(result.recordedBody),
       ...(result.masking !== null ? { masking: result.masking } : {}),
       ...(review !== null ? { review } : {}),
@@ -378,13 +379,43 @@ function since(started: number): number {
 }
 
 /** Headers as recorded: credentials and cookies replaced, never stored. */
-function recordedHeaders(headers: Record<string, string | string[] | number | undefined>): Record<string, string> {
+const WITHHELD = '[REDACTED]';
+
+/** Per connection: the header names (lower case) and query parameters whose values are never recorded. */
+const WITHHELD_NAMES = new WeakMap<HttpConnection, { readonly headers: ReadonlySet<string>; readonly params: ReadonlySet<string> }>();
+
+function withheldNames(connection: HttpConnection): { readonly headers: ReadonlySet<string>; readonly params: ReadonlySet<string> } {
+  let names = WITHHELD_NAMES.get(connection);
+  if (names === undefined) {
+    const auth = connection.upstream.auth;
+    const headers = new Set(connection.redact_headers.map((h) => h.toLowerCase()));
+    if (auth?.type === 'header') headers.add(auth.header.toLowerCase());
+    names = { headers, params: new Set(auth?.type === 'query' ? [auth.param] : []) };
+    WITHHELD_NAMES.set(connection, names);
+  }
+  return names;
+}
+
+function recordedHeaders(headers: Record<string, string | string[] | number | undefined>, withheld: ReadonlySet<string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) {
     if (v === undefined) continue;
-    out[k] = SECRET_HEADERS.test(k) ? '[REDACTED]' : Array.isArray(v) ? v.join(', ') : String(v);
+    out[k] = SECRET_HEADERS.test(k) || withheld.has(k.toLowerCase()) ? WITHHELD : Array.isArray(v) ? v.join(', ') : String(v);
   }
   return out;
+}
+
+/** The query as recorded: the connection's credential parameter withheld, the rest as sent. */
+function recordedQuery(search: string, withheld: ReadonlySet<string>): string {
+  if (withheld.size === 0 || search === '') return search;
+  const params = new URLSearchParams(search);
+  let changed = false;
+  for (const name of withheld) {
+    if (!params.has(name)) continue;
+    params.set(name, WITHHELD);
+    changed = true;
+  }
+  return changed ? `?${params.toString()}` : search;
 }
 
 function bodyText(body: Buffer): string | { base64: string } {

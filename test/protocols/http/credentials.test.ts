@@ -19,7 +19,7 @@ import { tempDir } from '../../support/tmp.ts';
 type Auth = NonNullable<HttpConnectionConfig['upstream']['auth']>;
 
 function conn(auth: Auth | undefined, name = 'billing-api'): HttpConnectionConfig {
-  return { name, type: 'http', timeout: 30, max_concurrency: 64, max_masked_body: 16 * 1024 * 1024, integrity: { method_overrides: 'refuse', path_overrides: 'refuse', non_canonical_paths: 'refuse', method_override_params: ['_method'], method_override_headers: ['x-http-method-override', 'x-http-method', 'x-method-override'], case_insensitive_paths: false }, upstream: { url: 'https://billing.example/v1', ...(auth ? { auth } : {}) } };
+  return { name, type: 'http', timeout: 30, max_concurrency: 64, max_masked_body: 16 * 1024 * 1024, integrity: { method_overrides: 'refuse', path_overrides: 'refuse', non_canonical_paths: 'refuse', method_override_params: ['_method'], method_override_headers: ['x-http-method-override', 'x-http-method', 'x-method-override'], case_insensitive_paths: false }, redact_headers: [], upstream: { url: 'https://billing.example/v1', ...(auth ? { auth } : {}) } };
 }
 
 /** Apply to a fresh request carrying what an agent might send. */
