@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every test file with Node's own test runner (through tsx), then checks that no test
 // secret leaked: every line the tests printed and every file they wrote under the test temp
-// folder (logs, SQLite stores, recordings) is searched for the marker that all test secrets
+// folder (logs, SQLite stores, recordings, every admin API answer: test/support/gateway.ts) is searched for the marker that all test secrets
 // carry (test/support/secrets.ts). Files named *.secret hold secrets on purpose (inputs for
 // ${file:...} references) and are skipped.
 import { spawn } from 'node:child_process';

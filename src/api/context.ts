@@ -8,4 +8,8 @@ export interface ApiContext {
   readonly metrics: Metrics;
   readonly logger: Logger;
   isShuttingDown(): boolean;
+  /** Sees every answer's body as sent (the tests scan them for leaked secrets). */
+  readonly onAnswer?: ApiAnswerObserver;
 }
+
+export type ApiAnswerObserver = (answer: { readonly method: string; readonly url: string; readonly status: number; readonly body: string }) => void;

@@ -41,6 +41,14 @@ export function buildApi(ctx: ApiContext): FastifyInstance {
     }
   });
 
+  const observe = ctx.onAnswer;
+  if (observe !== undefined) {
+    app.addHook('onSend', async (req, reply, payload) => {
+      if (typeof payload === 'string' || Buffer.isBuffer(payload)) observe({ method: req.method, url: req.url, status: reply.statusCode, body: payload.toString() });
+      return payload;
+    });
+  }
+
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     ctx.metrics.apiRequests.inc({ route, status: String(reply.statusCode) });

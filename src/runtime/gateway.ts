@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { LoadedConfig } from '../config/load.ts';
 import { stripSecrets } from '../connections/public-view.ts';
 import { syncConnections } from '../connections/sync.ts';
+import type { ApiAnswerObserver } from '../api/context.ts';
 import { buildApi } from '../api/server.ts';
 import { Gate } from '../pipeline/gate.ts';
 import { listenFailed, splitHostPort } from '../pipeline/listen.ts';
@@ -56,7 +57,12 @@ export const parseHostPort = splitHostPort;
 
 const CONFIG_HASH_KEY = 'config.hash';
 
-export async function startGateway(loaded: LoadedConfig, logger: Logger): Promise<RunningGateway> {
+export interface GatewayOptions {
+  /** Sees every admin API answer (the test suite scans them for leaked secrets). */
+  readonly onApiAnswer?: ApiAnswerObserver;
+}
+
+export async function startGateway(loaded: LoadedConfig, logger: Logger, opts: GatewayOptions = {}): Promise<RunningGateway> {
   const { config } = loaded;
   const services = await openServices(config, logger);
   const metrics = new Metrics();
@@ -71,7 +77,7 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger): Promis
     await auditConfigChange(services, loaded.file);
     await syncConnections(services.store, config.connections, services.audit, 'system');
 
-    api = buildApi({ services, metrics, logger, isShuttingDown: () => shuttingDown });
+    api = buildApi({ services, metrics, logger, isShuttingDown: () => shuttingDown, ...(opts.onApiAnswer !== undefined ? { onAnswer: opts.onApiAnswer } : {}) });
     const apiEndpoint = parseHostPort(config.listen.api);
     try {
       await api.listen({ host: apiEndpoint.host, port: apiEndpoint.port });

@@ -1,6 +1,6 @@
 // Starts a real gateway for a test: its own temp folder, SQLite store, generated keys, the
 // admin API on a free port, and logs written to a file (scanned for leaked secrets).
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.ts';
@@ -52,7 +52,9 @@ export async function startTestGateway(extra = '', env: NodeJS.ProcessEnv = proc
   const configFile = writeTestConfig(dir, extra, listen);
   const loaded = loadConfig(configFile, env);
   const logger = createLogger('debug', pino.destination({ dest: join(dir, 'gateway.log'), sync: true }));
-  const gw = await startGateway(loaded, logger);
+  // Every admin API answer goes to a file the test runner scans for leaked secrets.
+  const answers = join(dir, 'api-answers.log');
+  const gw = await startGateway(loaded, logger, { onApiAnswer: (a) => appendFileSync(answers, `${a.method} ${a.url} ${a.status}\n${a.body}\n`) });
   return {
     gw,
     dir,
