@@ -1,5 +1,7 @@
 // The tamper-evident audit log: an append-only hash chain in the store with Ed25519-signed
-// checkpoints. See docs/audit.md for the format and what verification does and does not prove.
+// checkpoints, every N records or every so many milliseconds (whichever comes first), each
+// handed to the configured witnesses outside the store. See docs/audit.md for the format and
+// what verification does and does not prove.
 //
 // Where the writes run is the store's business (AuditRepository.openChain): the SQLite store
 // with a file runs them in its writer thread, so that appending costs the caller's event loop a
@@ -8,13 +10,15 @@
 import type { AuditEvent, AuditSink } from '../core/audit-event.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
-import type { AuditChainWriter, AuditRepository, ChainHead, CheckedEvent } from '../store/repositories/audit.ts';
+import type { AuditChainWriter, AuditCheckpointRow, AuditRepository, ChainHead, CheckedEvent } from '../store/repositories/audit.ts';
 import type { Store } from '../store/store.ts';
 import { CHAIN_RULES_URL } from './chain-rules.ts';
 import { checkEvent } from './event-guard.ts';
 import { GENESIS_HASH } from './record-hash.ts';
 import { toAuditRecord, type AuditRecord } from './record.ts';
 import { loadOrCreateSigningKey, publicKeyFile } from './signing-key.ts';
+import { checkWitnesses } from './witness/start-check.ts';
+import type { Witness, WitnessStats } from './witness/witness.ts';
 
 export type { AuditRecord } from './record.ts';
 
@@ -25,6 +29,13 @@ export interface AuditLogOptions {
   readonly signingKeyFile: string;
   /** Sign a checkpoint at every record whose seq is a multiple of this. */
   readonly checkpointEvery: number;
+  /**
+   * Also sign the latest record this often (milliseconds) when it has no checkpoint yet, so that
+   * what a witness holds is never far behind the store. Default 1000; 0 turns the timer off.
+   */
+  readonly checkpointEveryMs?: number;
+  /** Where every signed checkpoint is handed (docs/audit.md, "Witnesses and truncation"); closed with the log. */
+  readonly witnesses?: readonly Witness[];
   readonly logger: Logger;
   /** Group-commit window in milliseconds (default 5; 0 writes at the next turn of the event loop). */
   readonly flushDelayMs?: number;
@@ -47,6 +58,9 @@ const MAX_BATCH = 500;
  * last window.
  */
 const DEFAULT_FLUSH_DELAY_MS = 5;
+const DEFAULT_CHECKPOINT_EVERY_MS = 1000;
+/** How long close() lets witnesses deliver the final head. */
+const WITNESS_CLOSE_MS = 5000;
 const LIST_DEFAULT = 100;
 const LIST_MAX = 1000;
 
@@ -88,18 +102,32 @@ export class AuditLog implements AuditSink {
   /** Batches posted and not yet settled, and the last one (batches settle in order). */
   #unsettled = 0;
   #lastWrite: Promise<void> | undefined;
+  readonly #witnesses: readonly Witness[];
+  /** The newest record committed and the newest one signed, as this process has seen them. */
+  #headSeq: number;
+  #signedSeq: number;
+  #checkpointTimer: NodeJS.Timeout | undefined;
+  /** A timed checkpoint is on its way: the timer does not queue another. */
+  #timedCheckpoint = false;
 
-  private constructor(repo: AuditRepository, writer: AuditChainWriter, keyId: string, logger: Logger, flushDelayMs: number) {
+  private constructor(repo: AuditRepository, writer: AuditChainWriter, keyId: string, logger: Logger, flushDelayMs: number, witnesses: readonly Witness[], headSeq: number, signedSeq: number) {
     this.keyId = keyId;
     this.#flushDelayMs = flushDelayMs;
     this.#repo = repo;
     this.#writer = writer;
     this.#logger = logger;
+    this.#witnesses = witnesses;
+    this.#headSeq = headSeq;
+    this.#signedSeq = signedSeq;
   }
 
   static async open(opts: AuditLogOptions): Promise<AuditLog> {
     if (!Number.isSafeInteger(opts.checkpointEvery) || opts.checkpointEvery < 1) {
-      throw new GatewayError('PCS_CONFIG_INVALID', { problems: `  audit.checkpoint_every: must be a positive integer, got ${String(opts.checkpointEvery)}` });
+      throw new GatewayError('PCS_CONFIG_INVALID', { problems: `  audit.checkpoint.every_records: must be a positive integer, got ${String(opts.checkpointEvery)}` });
+    }
+    const everyMs = opts.checkpointEveryMs ?? DEFAULT_CHECKPOINT_EVERY_MS;
+    if (!Number.isSafeInteger(everyMs) || everyMs < 0) {
+      throw new GatewayError('PCS_CONFIG_INVALID', { problems: `  audit.checkpoint.every_ms: must be a non-negative integer, got ${String(everyMs)}` });
     }
     const logger = opts.logger.child({ component: 'audit' });
     const key = loadOrCreateSigningKey(opts.signingKeyFile);
@@ -112,9 +140,45 @@ export class AuditLog implements AuditSink {
     if (checkpoint && checkpoint.keyId !== key.keyId) {
       logger.warn({ previousKeyId: checkpoint.keyId, keyId: key.keyId }, 'the audit signing key changed; keep the previous public key to verify older checkpoints');
     }
-    logger.info({ keyId: key.keyId, lastSeq: head.seq }, 'audit log open');
+    const witnesses = opts.witnesses ?? [];
+    const mismatches = await checkWitnesses(repo, witnesses, key.publicKey, key.keyId, logger);
+    logger.info({ keyId: key.keyId, lastSeq: head.seq, witnesses: witnesses.map((w) => w.name) }, 'audit log open');
     const writer = await repo.openChain({ signer: { privateKey: key.privateKey, keyId: key.keyId }, checkpointEvery: opts.checkpointEvery, rules: CHAIN_RULES_URL, logger });
-    return new AuditLog(repo, writer, key.keyId, logger, opts.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS);
+    const log = new AuditLog(repo, writer, key.keyId, logger, opts.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS, witnesses, head.seq, checkpoint?.seq ?? 0);
+    // In the log itself, for whoever reads it next; the error is logged already.
+    for (const m of mismatches) log.record({ type: 'audit.witness_mismatch', actor: 'system', data: { ...m } });
+    if (everyMs > 0) log.#startCheckpointTimer(everyMs);
+    return log;
+  }
+
+  /** Counts per witness (for the metrics). */
+  witnessStats(): { readonly witness: string; readonly stats: Readonly<WitnessStats> }[] {
+    return this.#witnesses.map((w) => ({ witness: w.name, stats: w.stats }));
+  }
+
+  /**
+   * Every `everyMs`, sign the latest record if it has no checkpoint yet: the tail a truncation
+   * could remove unseen is then at most that old. The signing runs where the writes run (the
+   * writer thread), as one more request ordered after the appends before it.
+   */
+  #startCheckpointTimer(everyMs: number): void {
+    this.#checkpointTimer = setInterval(() => {
+      if (this.#closed || this.#timedCheckpoint) return;
+      if (this.#pending.length === 0 && this.#headSeq <= this.#signedSeq) return;
+      this.#timedCheckpoint = true;
+      this.checkpoint()
+        .catch((err: unknown) => this.#logger.error({ code: err instanceof GatewayError ? err.code : undefined, reason: describe(err) }, 'audit: timed checkpoint failed'))
+        .finally(() => (this.#timedCheckpoint = false));
+    }, everyMs);
+    // The audit log alone does not keep a process alive.
+    this.#checkpointTimer.unref();
+  }
+
+  /** A checkpoint was signed and committed: hand it to every witness (they never block). */
+  #signed(cp: AuditCheckpointRow): void {
+    if (cp.seq > this.#signedSeq) this.#signedSeq = cp.seq;
+    if (cp.seq > this.#headSeq) this.#headSeq = cp.seq;
+    for (const w of this.#witnesses) w.publish(cp);
   }
 
   /**
@@ -183,7 +247,10 @@ export class AuditLog implements AuditSink {
   checkpoint(): Promise<void> {
     // Appends waiting for their window belong before the checkpoint.
     if (this.#pending.length > 0) this.#flushNow();
-    return this.#enqueue(() => this.#writer.checkpoint());
+    return this.#enqueue(async () => {
+      const cp = await this.#writer.checkpoint();
+      if (cp) this.#signed(cp);
+    });
   }
 
   /** The last record's seq and hash (seq 0 and the genesis hash when empty), to keep outside the store. */
@@ -208,10 +275,13 @@ export class AuditLog implements AuditSink {
 
   async #closeOnce(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#checkpointTimer);
     try {
       await this.checkpoint();
     } finally {
       await this.#writer.close();
+      const deadline = Date.now() + WITNESS_CLOSE_MS;
+      await Promise.all(this.#witnesses.map((w) => w.close(deadline)));
     }
     const head = await readHead(this.#repo);
     this.#logger.info({ lastSeq: head.seq, lastHash: head.hash }, 'audit log closed');
@@ -242,9 +312,11 @@ export class AuditLog implements AuditSink {
   /** Never rejects: each append's own promise is settled instead. */
   async #writeBatch(batch: readonly Pending[]): Promise<void> {
     try {
-      const outcome = await this.#writer.append(batch.map((p) => p.event));
+      const { refusals, checkpoints, head } = await this.#writer.append(batch.map((p) => p.event));
+      if (head && head.seq > this.#headSeq) this.#headSeq = head.seq;
+      for (const cp of checkpoints) this.#signed(cp);
       batch.forEach((p, i) => {
-        const refusal = outcome[i];
+        const refusal = refusals[i];
         if (refusal) this.#refuse(p, new GatewayError(refusal.code, refusal.params));
         else p.resolve();
       });

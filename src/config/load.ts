@@ -177,7 +177,11 @@ function absolutise(config: Config): Config {
     store,
     data_dir: abs(config.data_dir),
     vault: { ...config.vault, ...(config.vault.master_key_file ? { master_key_file: abs(config.vault.master_key_file) } : {}) },
-    audit: { ...config.audit, ...(config.audit.signing_key_file ? { signing_key_file: abs(config.audit.signing_key_file) } : {}) },
+    audit: {
+      ...config.audit,
+      ...(config.audit.signing_key_file ? { signing_key_file: abs(config.audit.signing_key_file) } : {}),
+      witness: config.audit.witness.map((w) => (w.type === 'file' ? { ...w, path: abs(w.path) } : w)),
+    },
     ...(config.embedded_postgres ? { embedded_postgres: { ...config.embedded_postgres, data_dir: abs(config.embedded_postgres.data_dir) } } : {}),
   };
 }

@@ -6,6 +6,7 @@ import { ALL_CREDENTIAL_COLUMNS } from '../core/credential-columns.ts';
 import { isLoopbackHost, isLoopbackHttp } from '../identity/urls.ts';
 import { maskEntryProblems } from '../masking/config.ts';
 import { notificationsSchema } from '../notify/config.ts';
+import { SYSLOG_FACILITIES, type SyslogFacility } from '../audit/witness/syslog.ts';
 import { bodyTestProblems } from '../policy/http-body.ts';
 
 /** `15m`, `120s`, `1h30m`, `500ms` or a number of seconds; parsed to seconds. */
@@ -420,6 +421,35 @@ const embeddedPostgres = z.strictObject({
   queue_timeout: duration.default(5),
 });
 
+/** `audit.witness`: where signed chain heads are exported (docs/audit.md, "Witnesses and truncation"). */
+const auditWitness = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('file'),
+    /** Appended to (O_APPEND), one JSON line per head; relative to the working directory. Put it where the store's owner cannot rewrite it. */
+    path: z.string().min(1),
+  }),
+  z.strictObject({
+    type: z.literal('webhook'),
+    /** Receives a POST with the JSON of a witness line per head. */
+    url: z.string().refine((u) => URL.canParse(u) && ['http:', 'https:'].includes(new URL(u).protocol), 'expected an http or https URL'),
+    /** Per attempt. */
+    timeout: duration.refine((s) => s > 0 && s <= 60, 'expected a duration above 0 and at most 60s').default(5),
+    /** Attempts after a failed one (a status other than 2xx, a network error, a timeout). */
+    retries: z.number().int().min(0).max(10).default(3),
+    /** Extra request headers, e.g. `Authorization: "Bearer ${env:WITNESS_TOKEN}"`. */
+    headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name'), z.string()).default({}),
+  }),
+  z.strictObject({
+    type: z.literal('syslog'),
+    /** host:port of the syslog receiver. */
+    address: hostPort.refine((a) => Number(a.slice(a.lastIndexOf(':') + 1)) >= 1 && Number(a.slice(a.lastIndexOf(':') + 1)) <= 65535, 'expected a port between 1 and 65535'),
+    transport: z.enum(['udp', 'tcp']).default('udp'),
+    facility: z.enum(Object.keys(SYSLOG_FACILITIES) as [SyslogFacility, ...SyslogFacility[]]).default('auth'),
+    /** APP-NAME of the RFC 5424 header. */
+    app_name: z.string().regex(/^[\x21-\x7e]{1,48}$/, 'expected 1 to 48 printable ASCII characters without spaces').default('portcullis'),
+  }),
+]);
+
 export const configSchema = z
   .strictObject({
     listen: listen.default({ api: '127.0.0.1:8700' }),
@@ -440,12 +470,30 @@ export const configSchema = z
     policies: z.array(policy).default([]),
     audit: z
       .strictObject({
-        /** A signed checkpoint after this many records (and at shutdown). */
-        checkpoint_every: z.number().int().min(1).default(100),
+        /** Earlier spelling of `checkpoint.every_records`. */
+        checkpoint_every: z.number().int().min(1).optional(),
+        /**
+         * A signed checkpoint after `every_records` records (default 1000) or `every_ms`
+         * milliseconds (default 1000), whichever comes first, when there is a new record; and at
+         * shutdown. Defaults are applied by auditCheckpointSettings().
+         */
+        checkpoint: z
+          .strictObject({
+            every_records: z.number().int().min(1).optional(),
+            every_ms: z.number().int().min(10).max(3_600_000).optional(),
+          })
+          .optional(),
         /** Ed25519 private key (PEM) that signs checkpoints; generated under data_dir if absent. */
         signing_key_file: z.string().optional(),
+        /** Where each signed checkpoint is exported, outside the store. */
+        witness: z.array(auditWitness).default([]),
       })
-      .default({ checkpoint_every: 100 }),
+      .superRefine((a, ctx) => {
+        if (a.checkpoint_every !== undefined && a.checkpoint?.every_records !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['checkpoint_every'], message: 'set checkpoint.every_records only (checkpoint_every is its earlier spelling)' });
+        }
+      })
+      .default({ witness: [] }),
     log: z
       .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
       .default({ level: 'info' }),
@@ -510,3 +558,8 @@ export type IdentityConfig = Config['identity'];
 export type OidcIssuerConfig = IdentityConfig['oidc'][number];
 export type SamlIdpConfig = IdentityConfig['saml'][number];
 export type LocalIssuerConfig = IdentityConfig['local_issuer'];
+
+/** `audit.checkpoint` with its defaults (and the earlier `checkpoint_every` spelling). */
+export function auditCheckpointSettings(audit: Config['audit']): { everyRecords: number; everyMs: number } {
+  return { everyRecords: audit.checkpoint?.every_records ?? audit.checkpoint_every ?? 1000, everyMs: audit.checkpoint?.every_ms ?? 1000 };
+}

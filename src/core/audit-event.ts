@@ -28,7 +28,8 @@ export type AuditEventType =
   | 'access.expired'
   | 'access.ended'
   | 'session.started'
-  | 'session.ended';
+  | 'session.ended'
+  | 'audit.witness_mismatch';
 
 export interface AuditEvent {
   readonly type: AuditEventType;

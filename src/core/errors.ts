@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   PCS_AUDIT_EVENT_INVALID: { status: 500, message: 'audit event {type} cannot be recorded: {reason}' },
   PCS_AUDIT_WRITE_FAILED: { status: 500, message: 'the audit log could not be written: {cause}' },
   PCS_AUDIT_KEY_INVALID: { status: 500, message: 'audit signing key {file} is unusable: {detail}' },
+  PCS_AUDIT_WITNESS_UNAVAILABLE: { status: 500, message: 'audit witness {witness} cannot be used: {detail}' },
 
   PCS_REVIEW_PENDING: { status: 403, message: 'review {id} created: this needs approval by {approvers} ({url}); run the same statement again once it is approved' },
   PCS_REVIEW_DENIED: { status: 403, message: 'review {id} was denied by {by}{comment}; the statement was not run' },

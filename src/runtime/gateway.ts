@@ -66,6 +66,7 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger, opts: G
   const { config } = loaded;
   const services = await openServices(config, logger);
   const metrics = new Metrics();
+  metrics.observeAuditWitnesses(() => services.audit.witnessStats());
   const gate = new Gate({ policies: () => services.policies, authenticator: services.authenticator, audit: services.audit, metrics, logger, grants: services.reviews, keys: services.sshKeys });
   const recorder = Recorder.open({ store: services.store, logger: logger.child({ component: 'recorder' }) });
   const listeners = new Map<string, RunningListener>();

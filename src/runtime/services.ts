@@ -2,8 +2,9 @@
 // and the local CLI commands (`token issue`, `credential set`, `audit verify`...) both use it,
 // so they see the same store, keys and audit chain.
 import { join } from 'node:path';
-import type { Config } from '../config/schema.ts';
+import { auditCheckpointSettings, type Config } from '../config/schema.ts';
 import { AuditLog } from '../audit/audit-log.ts';
+import { openWitnesses } from '../audit/witness/open.ts';
 import { LocalIssuer } from '../identity/local-issuer.ts';
 import { createAuthenticator, type Authenticator } from '../identity/authenticator.ts';
 import { SamlExchange } from '../identity/saml.ts';
@@ -54,7 +55,9 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
   const vault = new Vault(master);
   const store = await openStore(config.store);
   try {
-    const audit = await AuditLog.open({ store, signingKeyFile: auditKeyFile(config), checkpointEvery: config.audit.checkpoint_every, logger });
+    const checkpoints = auditCheckpointSettings(config.audit);
+    const witnesses = await openWitnesses(config.audit.witness, logger);
+    const audit = await AuditLog.open({ store, signingKeyFile: auditKeyFile(config), checkpointEvery: checkpoints.everyRecords, checkpointEveryMs: checkpoints.everyMs, witnesses, logger });
     const localIssuer = await LocalIssuer.open({ store, vault, config: config.identity.local_issuer, audit });
     const authenticator = createAuthenticator({ config: config.identity, localIssuer, logger, audit });
     const saml = new SamlExchange({ idps: config.identity.saml, localIssuer, audit, logger });

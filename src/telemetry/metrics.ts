@@ -78,4 +78,18 @@ export class Metrics {
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'portcullis_' });
   }
+
+  /** Counts of the audit witnesses (delivered, failed, retried, skipped heads), read at scrape time. */
+  observeAuditWitnesses(source: () => readonly { readonly witness: string; readonly stats: Readonly<Record<'delivered' | 'failed' | 'retried' | 'skipped', number>> }[]): void {
+    new Counter({
+      name: 'portcullis_audit_witness_heads_total',
+      help: 'Signed audit heads handed to each witness, by result: delivered, failed (given up), retried (attempts repeated), skipped (not newer than what the witness holds)',
+      labelNames: ['witness', 'result'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { witness, stats } of source()) for (const result of ['delivered', 'failed', 'retried', 'skipped'] as const) this.inc({ witness, result }, stats[result]);
+      },
+    });
+  }
 }

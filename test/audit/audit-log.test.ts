@@ -81,7 +81,7 @@ await test('AuditLog', async (t) => {
     await f.log.close();
     const store = await openStore(`sqlite:${f.dbFile}`);
     try {
-      const reopened = await AuditLog.open({ store, signingKeyFile: f.keyFile, checkpointEvery: 100, logger: createLogger('silent') });
+      const reopened = await AuditLog.open({ store, signingKeyFile: f.keyFile, checkpointEvery: 100, checkpointEveryMs: 0, logger: createLogger('silent') });
       assert.equal(reopened.keyId, f.log.keyId);
       await appendMany(reopened, 30, 31);
       await reopened.close();
@@ -245,7 +245,7 @@ await test('AuditLog', async (t) => {
     // A "file" the thread cannot open as a database: a directory.
     const own = sqliteStore(f.store);
     const broken = new SqliteStore({ url: own.url, sqlite: own.sqlite, db: own.db, file: own.file, writer: new WriterThread(tempDir('pcs-audit-notafile-')) });
-    const log = await AuditLog.open({ store: broken, signingKeyFile: f.keyFile, checkpointEvery: 100, logger: createLogger('silent') });
+    const log = await AuditLog.open({ store: broken, signingKeyFile: f.keyFile, checkpointEvery: 100, checkpointEveryMs: 0, logger: createLogger('silent') });
     await assert.rejects(log.append({ type: 'auth.failed', actor: 'x', data: {} }), { code: 'PCS_AUDIT_WRITE_FAILED' });
     await assert.rejects(log.append({ type: 'auth.failed', actor: 'x', data: {} }), { code: 'PCS_AUDIT_WRITE_FAILED' });
     await assert.rejects(log.close(), { code: 'PCS_AUDIT_WRITE_FAILED' });
@@ -258,7 +258,7 @@ await test('AuditLog', async (t) => {
     try {
       assert.equal(sqliteStore(store).writer, undefined);
       const keyFile = join(tempDir('pcs-audit-mem-'), 'k.pem');
-      const log = await AuditLog.open({ store, signingKeyFile: keyFile, checkpointEvery: 10, logger: createLogger('silent') });
+      const log = await AuditLog.open({ store, signingKeyFile: keyFile, checkpointEvery: 10, checkpointEveryMs: 0, logger: createLogger('silent') });
       await Promise.all(Array.from({ length: 25 }, (_, i) => log.append({ type: 'session.started', actor: 'agent', data: { i } })));
       await assert.rejects(log.append({ type: 'config.changed', actor: 'system', data: { n: Number.POSITIVE_INFINITY } }), { code: 'PCS_AUDIT_EVENT_INVALID' });
       await log.close();

@@ -24,12 +24,13 @@ export interface Fixture {
   log: AuditLog;
 }
 
-export async function openFixture(checkpointEvery = 100): Promise<Fixture> {
+/** The timer checkpoint is off unless asked for: tests of the count rule stay deterministic. */
+export async function openFixture(checkpointEvery = 100, checkpointEveryMs = 0): Promise<Fixture> {
   const dir = tempDir('pcs-audit-');
   const dbFile = join(dir, 'p.db');
   const keyFile = join(dir, 'keys', 'audit-signing-key.pem');
   const store = await openStore(`sqlite:${dbFile}`);
-  const log = await AuditLog.open({ store, signingKeyFile: keyFile, checkpointEvery, logger: createLogger('silent') });
+  const log = await AuditLog.open({ store, signingKeyFile: keyFile, checkpointEvery, checkpointEveryMs, logger: createLogger('silent') });
   return { dir, dbFile, keyFile, store, log };
 }
 

@@ -81,18 +81,26 @@ export interface AuditChainOptions {
   readonly logger: Logger;
 }
 
+/** What one append transaction committed: per event, undefined or why it was refused; the checkpoints it signed. */
+export interface ChainAppendResult {
+  readonly refusals: (EventRefusal | undefined)[];
+  /** Checkpoints this writer signed in the transaction (one per `checkpointEvery` records), in seq order. */
+  readonly checkpoints: AuditCheckpointRow[];
+  /** The chain head after the transaction. */
+  readonly head: ChainHead | undefined;
+}
+
 /** Where one audit log's appends go. */
 export interface AuditChainWriter {
   /** Runs what it is handed in the order handed: no need to wait for one write before handing the next. */
   readonly ordered: boolean;
   /**
    * Canonicalise and append the valid events in one transaction (retrying races with other
-   * writers): per event, undefined when committed or why it was refused. Rejects with
-   * PCS_AUDIT_WRITE_FAILED when nothing was committed.
+   * writers). Rejects with PCS_AUDIT_WRITE_FAILED when nothing was committed.
    */
-  append(events: readonly CheckedEvent[]): Promise<(EventRefusal | undefined)[]>;
-  /** Sign the latest record unless it already has a checkpoint. */
-  checkpoint(): Promise<void>;
+  append(events: readonly CheckedEvent[]): Promise<ChainAppendResult>;
+  /** Sign the latest record unless it already has a checkpoint: the checkpoint signed, if any. */
+  checkpoint(): Promise<AuditCheckpointRow | undefined>;
   close(): Promise<void>;
 }
 

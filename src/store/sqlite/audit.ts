@@ -4,7 +4,7 @@
 import type SQLite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { GatewayError } from '../../core/errors.ts';
-import type { AuditChainOptions, AuditChainRules, AuditChainWriter, AuditCheckpointRow, AuditRepository, AuditRow, ChainHead, CheckedEvent, EventRefusal } from '../repositories/audit.ts';
+import type { AuditChainOptions, AuditChainRules, AuditChainWriter, AuditCheckpointRow, AuditRepository, AuditRow, ChainAppendResult, ChainHead, CheckedEvent } from '../repositories/audit.ts';
 import type { Database } from '../schema.ts';
 import { SqliteChain } from './hot-writes.ts';
 import type { WriterMessage } from './writer-worker.ts';
@@ -23,11 +23,11 @@ class InThreadChain implements AuditChainWriter {
     this.#chain = chain;
   }
 
-  append(events: readonly CheckedEvent[]): Promise<(EventRefusal | undefined)[]> {
+  append(events: readonly CheckedEvent[]): Promise<ChainAppendResult> {
     return this.#chain.append(events);
   }
 
-  checkpoint(): Promise<void> {
+  checkpoint(): Promise<AuditCheckpointRow | undefined> {
     return this.#chain.checkpoint();
   }
 
@@ -50,12 +50,12 @@ class WorkerChain implements AuditChainWriter {
     thread.setup(`audit:${this.#chain}`, open);
   }
 
-  append(events: readonly CheckedEvent[]): Promise<(EventRefusal | undefined)[]> {
-    return this.#request({ op: 'audit.append', chain: this.#chain, events }) as Promise<(EventRefusal | undefined)[]>;
+  append(events: readonly CheckedEvent[]): Promise<ChainAppendResult> {
+    return this.#request({ op: 'audit.append', chain: this.#chain, events }) as Promise<ChainAppendResult>;
   }
 
-  async checkpoint(): Promise<void> {
-    await this.#request({ op: 'audit.checkpoint', chain: this.#chain });
+  checkpoint(): Promise<AuditCheckpointRow | undefined> {
+    return this.#request({ op: 'audit.checkpoint', chain: this.#chain }) as Promise<AuditCheckpointRow | undefined>;
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type SQLite from 'better-sqlite3';
 import { GatewayError } from '../../core/errors.ts';
-import type { AuditChainRules, ChainHead, CheckedEvent, EventRefusal, PreparedEvent, Signer } from '../repositories/audit.ts';
+import type { AuditChainRules, AuditCheckpointRow, ChainAppendResult, ChainHead, CheckedEvent, EventRefusal, PreparedEvent, Signer } from '../repositories/audit.ts';
 import type { SerialisedOp } from '../repositories/recordings.ts';
 
 /** A lost race with another writer (SQLite busy/snapshot, a duplicate seq). */
@@ -53,8 +53,8 @@ export class SqliteChain {
   readonly #lastCheckpoint: SQLite.Statement<[], { seq: number | bigint }>;
   readonly #insert: SQLite.Statement<[number, number, string, string, string, string, string]>;
   readonly #checkpoint: SQLite.Statement<[number, number, string, string, string]>;
-  readonly #appendTx: (events: readonly PreparedEvent[]) => ChainHead;
-  readonly #checkpointTx: () => void;
+  readonly #appendTx: (events: readonly PreparedEvent[]) => { head: ChainHead; signed: AuditCheckpointRow[] };
+  readonly #checkpointTx: () => AuditCheckpointRow | undefined;
 
   constructor(db: SQLite.Database, rules: AuditChainRules, signer: Signer, checkpointEvery: number, onRetry?: (attempt: number, reason: string) => void) {
     this.#rules = rules;
@@ -67,20 +67,24 @@ export class SqliteChain {
     this.#checkpoint = db.prepare('INSERT INTO audit_checkpoints (seq, at, hash, key_id, signature) VALUES (?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING');
     // IMMEDIATE: the chain head is read under the write lock, so another process cannot slip a
     // record in between; the primary key on seq stops a fork if one did.
-    this.#appendTx = db.transaction((events: readonly PreparedEvent[]): ChainHead => {
+    this.#appendTx = db.transaction((events: readonly PreparedEvent[]): { head: ChainHead; signed: AuditCheckpointRow[] } => {
       const { rows, checkpoints, head } = this.#rules.link(this.#readHead(), events, this.#checkpointEvery);
       for (const r of rows) this.#insert.run(r.seq, r.at, r.type, r.actor, r.data, r.prevHash, r.hash);
       // Same transaction: a checkpoint never names a record that was rolled back.
-      for (const cp of checkpoints) this.#sign(cp);
-      return head;
-    }).immediate as (events: readonly PreparedEvent[]) => ChainHead;
-    this.#checkpointTx = db.transaction((): void => {
+      const signed: AuditCheckpointRow[] = [];
+      for (const cp of checkpoints) {
+        const row = this.#sign(cp);
+        if (row) signed.push(row);
+      }
+      return { head, signed };
+    }).immediate as (events: readonly PreparedEvent[]) => { head: ChainHead; signed: AuditCheckpointRow[] };
+    this.#checkpointTx = db.transaction((): AuditCheckpointRow | undefined => {
       const head = this.#readHead();
-      if (head === undefined) return;
+      if (head === undefined) return undefined;
       const last = this.#lastCheckpoint.get();
-      if (last !== undefined && Number(last.seq) >= head.seq) return;
-      this.#sign(head);
-    }).immediate as () => void;
+      if (last !== undefined && Number(last.seq) >= head.seq) return undefined;
+      return this.#sign(head);
+    }).immediate as () => AuditCheckpointRow | undefined;
   }
 
   /**
@@ -88,7 +92,7 @@ export class SqliteChain {
    * retries): per event, undefined when committed or why it was refused. Throws
    * PCS_AUDIT_WRITE_FAILED when the transaction failed (then nothing was committed).
    */
-  async append(events: readonly CheckedEvent[]): Promise<(EventRefusal | undefined)[]> {
+  async append(events: readonly CheckedEvent[]): Promise<ChainAppendResult> {
     const outcome: (EventRefusal | undefined)[] = [];
     const prepared: PreparedEvent[] = [];
     for (const event of events) {
@@ -100,13 +104,14 @@ export class SqliteChain {
         outcome.push({ code: refusal.code, params: refusal.params });
       }
     }
-    if (prepared.length > 0) await writeRetrying(() => this.#appendTx(prepared), this.#onRetry);
-    return outcome;
+    if (prepared.length === 0) return { refusals: outcome, checkpoints: [], head: undefined };
+    const { head, signed } = await writeRetrying(() => this.#appendTx(prepared), this.#onRetry);
+    return { refusals: outcome, checkpoints: signed, head };
   }
 
-  /** Sign the latest record, unless it already has a checkpoint (with retries). */
-  async checkpoint(): Promise<void> {
-    await writeRetrying(() => this.#checkpointTx(), this.#onRetry);
+  /** Sign the latest record, unless it already has a checkpoint (with retries): the checkpoint signed, if any. */
+  checkpoint(): Promise<AuditCheckpointRow | undefined> {
+    return writeRetrying(() => this.#checkpointTx(), this.#onRetry);
   }
 
   #readHead(): ChainHead | undefined {
@@ -114,9 +119,11 @@ export class SqliteChain {
     return last === undefined ? undefined : { seq: Number(last.seq), hash: last.hash };
   }
 
-  /** A checkpoint another writer already stored for that seq is left as it is. */
-  #sign(head: ChainHead): void {
-    this.#checkpoint.run(head.seq, Date.now(), head.hash, this.#signer.keyId, this.#rules.sign(head, this.#signer.privateKey));
+  /** A checkpoint another writer already stored for that seq is left as it is (and is not ours to report). */
+  #sign(head: ChainHead): AuditCheckpointRow | undefined {
+    const row: AuditCheckpointRow = { seq: head.seq, at: Date.now(), hash: head.hash, keyId: this.#signer.keyId, signature: this.#rules.sign(head, this.#signer.privateKey) };
+    const { changes } = this.#checkpoint.run(row.seq, row.at, row.hash, row.keyId, row.signature);
+    return changes > 0 ? row : undefined;
   }
 }
 
