@@ -1,0 +1,61 @@
+// The answers a session waits for, in the order the commands went: the server answers in
+// order, and an answer of the gateway's own (a denial) waits its turn behind the server's
+// answers to earlier commands.
+import type { SqlAction } from '../../core/action.ts';
+import type { Permit } from '../../pipeline/permit.ts';
+import { ResponseTracker, type ResponseShape } from './codec/response-tracker.ts';
+import type { StatementRecord } from './record.ts';
+
+export interface Pending {
+  /** Undefined for an answer of the gateway's own (`local`). */
+  readonly tracker: ResponseTracker | undefined;
+  /** The gateway's own answer, framed: written when this entry reaches the head. */
+  readonly local: Buffer | undefined;
+  readonly record: StatementRecord | null;
+  /** The gateway's own query: its answer is read, not relayed. */
+  readonly internal: boolean;
+  /** An allowed LOAD DATA LOCAL: the server's file request goes to the client. */
+  readonly infileOk: boolean;
+  /** COM_STMT_PREPARE: what the statement was decided as, kept under the server's id. */
+  readonly prepared: { readonly action: SqlAction; readonly permit: Permit } | undefined;
+  /** A file request refused: the rest of the answer is dropped and this ERR (sequence id kept) sent instead. */
+  swallowSeq: number | undefined;
+  /** Internal answers: the row payloads (copied). */
+  rows: Buffer[] | undefined;
+}
+
+export function expect(shape: ResponseShape, deprecateEof: boolean, record: StatementRecord | null, opts: { internal?: boolean; infileOk?: boolean; prepared?: Pending['prepared'] } = {}): Pending {
+  return { tracker: new ResponseTracker(shape, deprecateEof), local: undefined, record, internal: opts.internal === true, infileOk: opts.infileOk === true, prepared: opts.prepared, swallowSeq: undefined, rows: opts.internal === true ? [] : undefined };
+}
+
+export function localAnswer(packet: Buffer): Pending {
+  return { tracker: undefined, local: packet, record: null, internal: false, infileOk: false, prepared: undefined, swallowSeq: undefined, rows: undefined };
+}
+
+/** A FIFO without shifting arrays on the hot path. */
+export class PendingQueue {
+  #items: (Pending | undefined)[] = [];
+  #head = 0;
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(p: Pending): void {
+    this.#items.push(p);
+  }
+
+  peek(): Pending | undefined {
+    return this.#items[this.#head];
+  }
+
+  shift(): Pending | undefined {
+    const p = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    }
+    return p;
+  }
+}

@@ -1,0 +1,604 @@
+// One MySQL session after login: client commands -> Action -> gate -> wire, and the server's
+// answers relayed back as the bytes they came in, except where an answer of the gateway's own
+// (a denial) stands in for one. Dispatch and I/O only: the decision is StatementGate's, the
+// shape of each answer ResponseTracker's, the order of answers PendingQueue's, reviews the
+// pipeline's runReview.
+//
+// Nothing awaits on the relay path: decisions are synchronous, packets are handled inside the
+// sockets' 'data' callbacks, and writes are batched per received chunk.
+import type { Socket } from 'node:net';
+import type { SqlAction } from '../../core/action.ts';
+import { GatewayError } from '../../core/errors.ts';
+import type { Identity } from '../../core/identity.ts';
+import { runReview, type ReviewOutcome } from '../../pipeline/review-runner.ts';
+import type { GateDecision, Permit } from '../../pipeline/permit.ts';
+import type { SessionRef } from '../../pipeline/gate.ts';
+import type { SessionRecording } from '../../recorder/recorder.ts';
+import { reasonFromText } from '../../reviews/review.ts';
+import type { ReviewService } from '../../reviews/service.ts';
+import { mysqlDialectFor, mysqlServerFromVersion } from '../../sql/mysql/dialect.ts';
+import type { Logger } from '../../telemetry/logger.ts';
+import { commandName, decodeCommand, encodeKill, encodeQuery } from './codec/commands.ts';
+import { Cap, Com, ErrNo } from './codec/constants.ts';
+import { framePacket, FramingError, PacketReader, type Packet } from './codec/framing.ts';
+import { encodeErr, encodeOk, type ErrPacket } from './codec/responses.ts';
+import { MalformedPacket, PayloadReader } from './codec/wire.ts';
+import { gatewayErr, refusalErr } from './errors.ts';
+import { Forwarder } from './forwarder.ts';
+import { expect, localAnswer, PendingQueue, type Pending } from './pending.ts';
+import { StatementRecord } from './record.ts';
+import { StatementGate, type StatementGateOptions } from './statement-gate.ts';
+import type { ThreadRegistry } from './threads.ts';
+import { fieldListText, initDbText, loadsLocalFile } from './to-action.ts';
+import { UpstreamWriter } from './upstream-writer.ts';
+import type { Upstream } from './upstream.ts';
+
+/** The server's packets may be as large as its max_allowed_packet (1 GiB at most). */
+const UPSTREAM_MAX_PACKET = 1024 * 1024 * 1024;
+/** What the session reads back after a statement that may change how the next ones read. */
+const STATE_QUERY = 'SELECT @@SESSION.sql_mode, DATABASE()';
+/** `KILL [QUERY|CONNECTION] <id>` alone in a COM_QUERY: the CLI's Ctrl-C, rewritten to the upstream thread. */
+const KILL_TEXT = /^\s*kill\s+(query\s+|connection\s+)?(\d{1,10})\s*;?\s*$/i;
+/** COM_STMT_EXECUTE flag: open a read-only cursor (rows come with COM_STMT_FETCH). */
+const CURSOR_TYPE_READ_ONLY = 0x01;
+
+interface PreparedInfo {
+  readonly action: SqlAction;
+  readonly permit: Permit;
+}
+
+/** A statement waiting for its review: the client is held until it is decided. */
+interface Held {
+  /** A copy: the reader's buffer is not ours to keep. */
+  readonly raw: Buffer;
+  readonly seq: number;
+  readonly shape: 'result' | 'prepare';
+  readonly action: SqlAction;
+  readonly decision: GateDecision;
+  reviewId?: string;
+  readonly gone: AbortController;
+}
+
+export interface SessionOptions extends StatementGateOptions {
+  readonly client: Socket;
+  readonly clientReader: PacketReader;
+  readonly upstream: Upstream;
+  /** What the agent negotiated (the upstream leg has the same relayed ones). */
+  readonly capabilities: number;
+  /** The connection's upstream database (what the agent's connection name stands for). */
+  readonly database: string | undefined;
+  readonly reviews: ReviewService;
+  readonly recording: SessionRecording;
+  readonly threads: ThreadRegistry;
+  readonly logger: Logger;
+  readonly onEnd: (session: MysqlSession) => void;
+}
+
+export class MysqlSession {
+  readonly #client: Socket;
+  readonly #up: Socket;
+  readonly #clientReader: PacketReader;
+  readonly #upReader = new PacketReader(UPSTREAM_MAX_PACKET);
+  readonly #toUp: UpstreamWriter;
+  readonly #toClient: Forwarder;
+  readonly #pending = new PendingQueue();
+  readonly #prepared = new Map<number, PreparedInfo>();
+  readonly #identity: Identity;
+  readonly #ref: SessionRef;
+  readonly #sql: StatementGate;
+  readonly #reviews: ReviewService;
+  readonly #recording: SessionRecording;
+  readonly #threads: ThreadRegistry;
+  readonly #logger: Logger;
+  readonly #onEnd: (session: MysqlSession) => void;
+  readonly #caps: number;
+  readonly #deprecateEof: boolean;
+  readonly #database: string | undefined;
+  readonly #initial: Buffer;
+  #held: Held | undefined = undefined;
+  /** The client waits while the gateway reads the session state back. */
+  #holding = false;
+  /** The client is sending the file the server asked for. */
+  #infile = false;
+  #waitingUpDrain = false;
+  #waitingClientDrain = false;
+  #ended = false;
+  #bytesIn = 0;
+  #statementsRecorded = 0;
+
+  constructor(opts: SessionOptions) {
+    this.#client = opts.client;
+    this.#up = opts.upstream.socket;
+    this.#clientReader = opts.clientReader;
+    this.#toUp = new UpstreamWriter(this.#up);
+    this.#toClient = new Forwarder(this.#client);
+    this.#identity = opts.identity;
+    this.#ref = opts.ref;
+    this.#caps = opts.capabilities;
+    this.#deprecateEof = (opts.capabilities & Cap.DEPRECATE_EOF) !== 0;
+    this.#database = opts.database;
+    this.#initial = opts.upstream.pending;
+    const dialect = mysqlDialectFor(mysqlServerFromVersion(opts.upstream.greeting.serverVersion));
+    this.#sql = new StatementGate(opts, { dialect, sqlMode: undefined, database: opts.database });
+    this.#reviews = opts.reviews;
+    this.#recording = opts.recording;
+    this.#threads = opts.threads;
+    this.#logger = opts.logger;
+    this.#onEnd = opts.onEnd;
+  }
+
+  get id(): string {
+    return this.#ref.id;
+  }
+
+  start(): void {
+    this.#client.on('data', this.#onClientData);
+    this.#client.on('close', this.#onClose);
+    this.#client.on('error', this.#onSocketError);
+    this.#up.on('data', this.#onUpData);
+    this.#up.on('close', this.#onClose);
+    this.#up.on('error', this.#onSocketError);
+    // The session's sql_mode and database before the first statement is read.
+    this.#readState();
+    this.#toUp.flush();
+    if (this.#initial.length > 0) this.#onUpData(this.#initial);
+    this.#client.resume();
+    this.#up.resume();
+  }
+
+  /** Gateway shutdown: tell an idle client why, close both sides. */
+  terminate(): void {
+    if (this.#ended) return;
+    this.#toClient.flush();
+    if (this.#pending.size === 0 || this.#held !== undefined) {
+      const err = this.#held !== undefined ? new GatewayError('PCS_REVIEW_INTERRUPTED', { id: this.#held.reviewId ?? '(not yet created)' }) : new GatewayError('PCS_MYSQL_SHUTTING_DOWN');
+      this.#client.write(framePacket(encodeErr(gatewayErr(err)), this.#held !== undefined ? this.#held.seq + 1 : 0));
+    }
+    this.#client.end();
+    this.#up.end(framePacket(Buffer.from([Com.QUIT]), 0));
+    this.#end('terminated');
+  }
+
+  // ---- client -> upstream ----
+
+  readonly #onClientData = (chunk: Buffer): void => {
+    this.#bytesIn += chunk.length;
+    this.#clientReader.push(chunk);
+    this.#pumpClient();
+  };
+
+  #pumpClient(): void {
+    if (this.#ended) return;
+    this.#up.cork();
+    try {
+      while (!this.#holding && this.#held === undefined && !this.#ended) {
+        const p = this.#clientReader.next();
+        if (p === null) break;
+        if (this.#infile) {
+          this.#toUp.relayData(p.raw);
+          if (p.payload.length === 0) this.#infile = false;
+          continue;
+        }
+        this.#command(p);
+      }
+    } catch (err) {
+      if (err instanceof FramingError || err instanceof MalformedPacket) this.#protocolError(err.message);
+      else this.#internalError(err);
+    } finally {
+      this.#toUp.flush();
+      this.#up.uncork();
+      this.#toClient.flush();
+    }
+    if (this.#ended) return;
+    if (this.#holding || this.#held !== undefined) this.#client.pause();
+    else if (this.#up.writableNeedDrain && !this.#waitingUpDrain) {
+      this.#waitingUpDrain = true;
+      this.#client.pause();
+      this.#up.once('drain', () => {
+        this.#waitingUpDrain = false;
+        this.#resumeClient();
+      });
+    }
+  }
+
+  #resumeClient(): void {
+    if (this.#ended || this.#holding || this.#held !== undefined || this.#waitingUpDrain) return;
+    this.#client.resume();
+    // Commands that arrived while the client was held wait in the reader.
+    if (this.#clientReader.buffered > 0) this.#pumpClient();
+  }
+
+  #command(p: Packet): void {
+    const cmd = decodeCommand(p.payload);
+    const seq = p.seq;
+    switch (cmd.type) {
+      case 'query': {
+        const kill = KILL_TEXT.exec(cmd.sql);
+        if (kill !== null) return this.#kill(Number(kill[2]), kill[1]?.trim().toLowerCase() === 'query', seq, cmd.sql);
+        return this.#statement(cmd.sql, p, 'result');
+      }
+      case 'prepare':
+        return this.#statement(cmd.sql, p, 'prepare');
+      case 'init-db':
+        return this.#initDb(cmd.schema, p);
+      case 'field-list': {
+        const action = this.#sql.analyse(fieldListText(cmd.table));
+        const decision = this.#sql.decide(action);
+        if (decision.verdict !== 'allow') return this.#refuse(seq, action, decision);
+        this.#pending.push(expect('field-list', this.#deprecateEof, null));
+        this.#toUp.forward(p.raw, decision);
+        return;
+      }
+      case 'kill':
+        return this.#kill(cmd.id, false, seq, `(COM_PROCESS_KILL ${cmd.id})`);
+      case 'stmt':
+        return this.#stmt(cmd.command, cmd.statement, cmd.flags, p);
+      case 'simple':
+        return this.#simple(cmd.command, p);
+    }
+  }
+
+  #statement(sql: string, p: Packet, shape: 'result' | 'prepare'): void {
+    const action = this.#sql.analyse(sql);
+    const decision = this.#sql.decide(action);
+    if (decision.verdict === 'allow') return this.#run(p.raw, shape, action, decision, null);
+    if (decision.verdict === 'review') return this.#review({ raw: Buffer.from(p.raw), seq: p.seq, shape, action, decision, gone: new AbortController() });
+    this.#refuse(p.seq, action, decision, shape === 'prepare' ? 'extended' : 'simple');
+  }
+
+  #run(raw: Buffer, shape: 'result' | 'prepare', action: SqlAction, permit: Permit, review: string | null): void {
+    this.#sql.allowed(action);
+    const record = new StatementRecord(action, permit, shape === 'prepare' ? 'extended' : 'simple');
+    record.review = review;
+    this.#pending.push(expect(shape, this.#deprecateEof, shape === 'prepare' ? null : record, { infileOk: shape === 'result' && loadsLocalFile(action), ...(shape === 'prepare' ? { prepared: { action, permit } } : {}) }));
+    if (shape === 'prepare') this.#recordNow(record);
+    this.#toUp.forward(raw, permit);
+    if (this.#sql.stale && !loadsLocalFile(action)) this.#readState();
+  }
+
+  #initDb(schema: string, p: Packet): void {
+    // The agent's own connection name stands for the connection's database.
+    if (schema === this.#ref.connection.name) {
+      if (this.#database === undefined) return this.#answer(p.seq, encodeOk({ status: 0x0002 }, this.#caps));
+      schema = this.#database;
+    }
+    const action = this.#sql.analyse(initDbText(schema));
+    const decision = this.#sql.decide(action);
+    if (decision.verdict !== 'allow') return this.#refuse(p.seq, action, decision);
+    this.#sql.databaseMayHaveChanged();
+    this.#recordNow(new StatementRecord(action, decision, 'simple'));
+    this.#pending.push(expect('single', this.#deprecateEof, null));
+    if (schema === this.#database && schema !== p.payload.toString('utf8', 1)) this.#toUp.write(framePacket(Buffer.concat([Buffer.from([Com.INIT_DB]), Buffer.from(schema, 'utf8')]), p.seq));
+    else this.#toUp.forward(p.raw, decision);
+    this.#readState();
+  }
+
+  /** KILL of a session's own query or connection: the gateway sends it, with the upstream thread id. */
+  #kill(id: number, queryOnly: boolean, seq: number, text: string): void {
+    const thread = this.#threads.resolve(id, this.#identity.subject, this.#ref.connection.name);
+    if (thread === undefined) {
+      const err = new GatewayError('PCS_MYSQL_KILL_REFUSED', { id: String(id) });
+      this.#recording.event('denied', { text, params: null, verdict: 'deny', rule: null, reason: err.message, sqlstate: 'HY000' });
+      return this.#answer(seq, encodeErr(gatewayErr(err)));
+    }
+    const record = new StatementRecord(text, null, 'simple');
+    this.#pending.push(expect('result', this.#deprecateEof, record));
+    this.#toUp.write(queryOnly ? framePacket(encodeQuery(`KILL QUERY ${thread}`), 0) : framePacket(encodeKill(thread), 0));
+  }
+
+  #stmt(command: number, statement: number, flags: number, p: Packet): void {
+    const info = this.#prepared.get(statement);
+    if (command === Com.STMT_CLOSE) {
+      this.#prepared.delete(statement);
+      if (info !== undefined) this.#toUp.relay(p.raw);
+      return;
+    }
+    if (info === undefined) {
+      // Prepared by nobody the gateway saw: the server's own answer, without asking it.
+      if (command === Com.STMT_SEND_LONG_DATA) return; // no answer is ever sent to it
+      return this.#answer(p.seq, encodeErr({ errno: ErrNo.UNKNOWN_STMT_HANDLER, sqlState: 'HY000', message: `Unknown prepared statement handler (${statement}) given to ${commandName(command)}` }));
+    }
+    switch (command) {
+      case Com.STMT_EXECUTE: {
+        const record = new StatementRecord(info.action, info.permit, 'extended');
+        void (flags & CURSOR_TYPE_READ_ONLY);
+        this.#pending.push(expect('result', this.#deprecateEof, record));
+        this.#toUp.forward(p.raw, info.permit);
+        return;
+      }
+      case Com.STMT_SEND_LONG_DATA:
+        // A parameter's value for the next execute: no answer.
+        this.#toUp.forward(p.raw, info.permit);
+        return;
+      case Com.STMT_FETCH:
+        this.#pending.push(expect('fetch', this.#deprecateEof, null));
+        this.#toUp.relay(p.raw);
+        return;
+      case Com.STMT_RESET:
+        this.#pending.push(expect('single', this.#deprecateEof, null));
+        this.#toUp.relay(p.raw);
+        return;
+    }
+  }
+
+  #simple(command: number, p: Packet): void {
+    switch (command) {
+      case Com.QUIT:
+        this.#toUp.relay(p.raw);
+        this.#toUp.flush();
+        this.#up.end();
+        this.#client.end();
+        this.#end('closed');
+        return;
+      case Com.PING:
+      case Com.SET_OPTION:
+        this.#pending.push(expect('single', this.#deprecateEof, null));
+        this.#toUp.relay(p.raw);
+        return;
+      case Com.STATISTICS:
+        this.#pending.push(expect('string', this.#deprecateEof, null));
+        this.#toUp.relay(p.raw);
+        return;
+      case Com.RESET_CONNECTION:
+        // The server forgets prepared statements, variables and the database it was told.
+        this.#prepared.clear();
+        this.#sql.databaseMayHaveChanged();
+        this.#pending.push(expect('single', this.#deprecateEof, null));
+        this.#toUp.relay(p.raw);
+        this.#readState();
+        return;
+      case Com.CHANGE_USER:
+        return this.#refuseCommand(p.seq, command, 'the identity of a session is its login token; open a new connection with another token');
+      default:
+        return this.#refuseCommand(p.seq, command, 'the gateway relays queries, prepared statements and session commands only (replication, shutdown, debug and process commands are refused)');
+    }
+  }
+
+  #refuseCommand(seq: number, command: number, reason: string): void {
+    const err = new GatewayError('PCS_MYSQL_COMMAND_REFUSED', { command: commandName(command), reason });
+    this.#recording.event('denied', { text: `(${commandName(command)})`, params: null, verdict: 'deny', rule: null, reason: err.message, sqlstate: '42000' });
+    this.#answer(seq, encodeErr(gatewayErr(err)));
+  }
+
+  #refuse(seq: number, action: SqlAction, decision: GateDecision, protocol: 'simple' | 'extended' = 'simple', err?: ErrPacket): void {
+    const packet = err ?? refusalErr(decision);
+    const record = new StatementRecord(action, decision, protocol);
+    record.error = packet;
+    this.#recordNow(record);
+    this.#answer(seq, encodeErr(packet));
+  }
+
+  /** An answer of the gateway's own to the command of sequence id `seq`, in its turn. */
+  #answer(seq: number, payload: Buffer): void {
+    const packet = framePacket(payload, seq + 1);
+    if (this.#pending.size === 0) this.#toClient.write(packet);
+    else this.#pending.push(localAnswer(packet));
+  }
+
+  /** Reads sql_mode and the database back before the next statement is decided. */
+  #readState(): void {
+    this.#pending.push(expect('result', this.#deprecateEof, null, { internal: true }));
+    this.#toUp.write(framePacket(encodeQuery(STATE_QUERY), 0));
+    this.#holding = true;
+  }
+
+  // ---- reviews ----
+
+  #review(held: Held): void {
+    const text = held.action.redacted ?? held.action.text;
+    this.#held = held;
+    runReview(this.#reviews, { subject: this.#identity.subject, connection: this.#ref.connection.name, action: { kind: 'sql', text, params: null }, decision: held.decision, session: this.id, reason: reasonFromText(held.action.text) ?? null }, {
+      // A MySQL client has no notice to show while it waits: it is told nothing it would misread.
+      held: (_notice, _hint, review) => {
+        held.reviewId = review.id;
+      },
+      signal: held.gone.signal,
+    }).then(
+      (outcome) => this.#reviewed(held, outcome),
+      (err: unknown) => {
+        this.#logger.error({ err, session: this.id }, 'could not create a review');
+        this.#settle(held, new GatewayError('PCS_INTERNAL', { requestId: this.id }));
+      },
+    );
+  }
+
+  #reviewed(held: Held, outcome: ReviewOutcome): void {
+    if (outcome.kind === 'gone') return;
+    held.reviewId = outcome.kind === 'deferred' ? outcome.review.id : outcome.review;
+    if (this.#ended || this.#held !== held) return;
+    if (outcome.kind === 'run') {
+      this.#held = undefined;
+      this.#up.cork();
+      this.#run(held.raw, held.shape, held.action, outcome.permit, outcome.review);
+      this.#toUp.flush();
+      this.#up.uncork();
+      this.#resumeClient();
+      return;
+    }
+    this.#settle(held, outcome.error);
+  }
+
+  #settle(held: Held, err: GatewayError): void {
+    if (this.#ended || this.#held !== held) return;
+    this.#held = undefined;
+    const record = new StatementRecord(held.action, held.decision, held.shape === 'prepare' ? 'extended' : 'simple');
+    record.review = held.reviewId ?? null;
+    record.reviewOutcome = err.code;
+    const packet = { ...gatewayErr(err), errno: ErrNo.TABLEACCESS_DENIED, sqlState: '42000' };
+    record.error = packet;
+    this.#recordNow(record);
+    this.#answer(held.seq, encodeErr(packet));
+    this.#toClient.flush();
+    this.#resumeClient();
+  }
+
+  // ---- upstream -> client ----
+
+  readonly #onUpData = (chunk: Buffer): void => {
+    if (this.#ended) return;
+    this.#upReader.push(chunk);
+    let resume = false;
+    try {
+      for (;;) {
+        const p = this.#upReader.next();
+        if (p === null) break;
+        if (this.#serverPacket(p)) resume = true;
+      }
+      this.#flushLocal();
+    } catch (err) {
+      if (err instanceof FramingError || err instanceof MalformedPacket) this.#upstreamError(err.message);
+      else this.#internalError(err);
+      return;
+    } finally {
+      this.#toUp.flush();
+      this.#toClient.flush();
+    }
+    if (this.#client.writableNeedDrain && !this.#waitingClientDrain) {
+      this.#waitingClientDrain = true;
+      this.#up.pause();
+      this.#client.once('drain', () => {
+        this.#waitingClientDrain = false;
+        if (!this.#ended) this.#up.resume();
+      });
+    }
+    if (resume) this.#resumeClient();
+  };
+
+  /** One server packet; true when the client may be read again (the session state is known). */
+  #serverPacket(p: Packet): boolean {
+    this.#flushLocal();
+    const e = this.#pending.peek();
+    if (e === undefined || e.tracker === undefined) {
+      // Unasked: the server's ERR before it closes the connection (killed, timed out).
+      this.#toClient.add(p.raw);
+      return false;
+    }
+    const t = e.tracker;
+    const rowsBefore = t.rows;
+    t.feed(p.payload);
+    if (t.localInfile) {
+      t.localInfile = false;
+      if (e.infileOk) {
+        this.#infile = true;
+        this.#toClient.add(p.raw);
+      } else {
+        // Never a file of the gateway's host, and no client file either: an empty file.
+        e.swallowSeq = p.seq;
+        this.#toUp.write(framePacket(Buffer.alloc(0), p.seq + 1));
+      }
+      return false;
+    }
+    if (e.internal) {
+      if (t.rows > rowsBefore) e.rows?.push(Buffer.from(p.payload));
+    } else if (e.swallowSeq === undefined) this.#toClient.add(p.raw);
+    if (!t.done) return false;
+    this.#pending.shift();
+    return this.#completed(e);
+  }
+
+  #completed(e: Pending): boolean {
+    const t = e.tracker;
+    if (t === undefined) return false;
+    if (e.swallowSeq !== undefined) {
+      this.#toClient.write(framePacket(encodeErr(gatewayErr(new GatewayError('PCS_MYSQL_LOCAL_INFILE_REFUSED'))), e.swallowSeq));
+      this.#recording.event('denied', { text: '(LOCAL INFILE request of the server)', params: null, verdict: 'deny', rule: null, reason: 'the statement was not decided as LOAD DATA LOCAL', sqlstate: '42000' });
+    }
+    if (e.prepared !== undefined && t.statement !== undefined && t.error === undefined) this.#prepared.set(t.statement, e.prepared);
+    if (e.record !== null) {
+      e.record.rows = t.resultSets > 0 ? t.rows : null;
+      e.record.affected = t.resultSets === 0 && t.error === undefined ? t.affected : null;
+      e.record.error = t.error ?? null;
+      this.#recordNow(e.record);
+    }
+    if (e.internal) {
+      if (t.error !== undefined) {
+        this.#logger.warn({ session: this.id, errno: t.error.errno }, 'could not read the session state back; statements are read without it');
+        this.#sql.refreshed(undefined, this.#database);
+      } else {
+        const row = e.rows?.[0];
+        const [mode, db] = row === undefined ? [undefined, undefined] : textRow(row, 2);
+        this.#sql.refreshed(mode ?? undefined, db ?? undefined);
+      }
+      this.#holding = false;
+      return true;
+    }
+    return false;
+  }
+
+  /** Answers of the gateway's own whose turn has come. */
+  #flushLocal(): void {
+    for (let e = this.#pending.peek(); e !== undefined && e.local !== undefined; e = this.#pending.peek()) {
+      this.#toClient.write(e.local);
+      this.#pending.shift();
+    }
+  }
+
+  #recordNow(record: StatementRecord): void {
+    const { kind, data } = record.toEvent();
+    this.#recording.event(kind, data);
+    this.#statementsRecorded++;
+  }
+
+  // ---- ends ----
+
+  #protocolError(detail: string): void {
+    this.#logger.info({ session: this.id, detail }, 'malformed packet from the MySQL client; session closed');
+    this.#recording.event('error', { kind: 'protocol', message: detail });
+    this.#toClient.flush();
+    this.#client.end(framePacket(encodeErr(gatewayErr(new GatewayError('PCS_MYSQL_PROTOCOL_VIOLATION', { detail }))), 1));
+    this.#up.destroy();
+    this.#end('error');
+  }
+
+  #upstreamError(detail: string): void {
+    this.#logger.warn({ session: this.id, detail }, 'unreadable answer from the MySQL server; session closed');
+    this.#recording.event('error', { kind: 'upstream', message: detail });
+    this.#client.destroy();
+    this.#up.destroy();
+    this.#end('error');
+  }
+
+  #internalError(err: unknown): void {
+    this.#logger.error({ err, session: this.id }, 'mysql session failed');
+    this.#client.destroy();
+    this.#up.destroy();
+    this.#end('error');
+  }
+
+  readonly #onClose = (): void => {
+    if (this.#ended) return;
+    this.#toClient.flush();
+    this.#client.end();
+    this.#up.end();
+    this.#end('closed');
+  };
+
+  readonly #onSocketError = (err: Error): void => {
+    this.#logger.debug({ err, session: this.id }, 'mysql session socket error');
+  };
+
+  #end(reason: 'closed' | 'error' | 'terminated'): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#held?.gone.abort();
+    this.#client.off('data', this.#onClientData);
+    this.#up.off('data', this.#onUpData);
+    this.#recording.end(reason, { bytes_in: this.#bytesIn, bytes_out: this.#client.bytesWritten, statements: this.#statementsRecorded });
+    setTimeout(() => {
+      this.#client.destroy();
+      this.#up.destroy();
+    }, 5_000).unref();
+    this.#onEnd(this);
+  }
+}
+
+/** The values of a text row (lenenc strings, NULL as null). */
+function textRow(payload: Buffer, n: number): (string | null)[] {
+  const r = new PayloadReader(payload);
+  const out: (string | null)[] = [];
+  for (let i = 0; i < n && r.remaining > 0; i++) {
+    const len = r.lenenc();
+    out.push(len === null ? null : r.bytes(len).toString('utf8'));
+  }
+  return out;
+}
