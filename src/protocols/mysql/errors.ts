@@ -8,8 +8,6 @@ import { GatewayError, isGatewayError } from '../../core/errors.ts';
 import { ErrNo } from './codec/constants.ts';
 import type { ErrPacket } from './codec/responses.ts';
 
-/** Client-side error numbers (CR_*) a client shows for an unreachable server. */
-const CR_CONN_HOST_ERROR = 2003;
 const ER_KILL_DENIED_ERROR = 1095;
 
 function numbers(code: ErrorCode): { errno: number; sqlState: string } {
@@ -33,7 +31,8 @@ function numbers(code: ErrorCode): { errno: number; sqlState: string } {
     case 'PCS_MYSQL_KILL_REFUSED':
       return { errno: ER_KILL_DENIED_ERROR, sqlState: 'HY000' };
     case 'PCS_MYSQL_UPSTREAM_UNREACHABLE':
-      return { errno: CR_CONN_HOST_ERROR, sqlState: 'HY000' };
+      // Not the client's own CR_CONN_HOST_ERROR (2003): clients reject a server ERR in the 2xxx range.
+      return { errno: ErrNo.UNKNOWN, sqlState: '08S01' };
     case 'PCS_MYSQL_SHUTTING_DOWN':
     case 'PCS_REVIEW_INTERRUPTED':
       return { errno: ErrNo.SERVER_SHUTDOWN, sqlState: '08S01' };

@@ -18,7 +18,7 @@ import { framePacket, FramingError } from './codec/framing.ts';
 import { decodeHandshakeResponse, encodeGreeting, isSslRequest } from './codec/handshake.ts';
 import { encodeErr, encodeOk } from './codec/responses.ts';
 import { MalformedPacket } from './codec/wire.ts';
-import { receiveToken, RsaKey } from './agent-auth.ts';
+import { receiveToken } from './agent-auth.ts';
 import { errFor, gatewayErr } from './errors.ts';
 import { PacketSource, StreamClosed } from './packet-source.ts';
 import { MysqlSession } from './session.ts';
@@ -71,7 +71,6 @@ export class MysqlListener {
   readonly #settings: ListenerSettings;
   readonly #server: Server;
   readonly #threads = new ThreadRegistry();
-  readonly #rsa = new RsaKey();
   readonly #sessions = new Set<MysqlSession>();
   readonly #handshakes = new Set<Socket>();
   readonly #probes = new Set<Promise<void>>();
@@ -197,7 +196,7 @@ export class MysqlListener {
       if (connection === undefined) return fail(new GatewayError('PCS_CONNECTION_UNKNOWN', { connection: name }));
       const cleartextOk = tls || this.#settings.cleartext === 'always' || (this.#settings.cleartext === 'loopback' && isLoopback(clientAddr));
       if (!cleartextOk) return fail(new GatewayError('PCS_MYSQL_CLEARTEXT_REFUSED', { client: clientAddr ?? 'this client' }));
-      const token = await receiveToken({ send, next: async () => ({ seq, payload: await next(), raw: Buffer.alloc(0) }) }, response, scramble, tls, this.#rsa);
+      const token = await receiveToken({ send, next: async () => ({ seq, payload: await next(), raw: Buffer.alloc(0) }) }, response, scramble, tls);
       const ref = { connection: { name: connection.name, type: 'mysql' }, protocol: 'mysql', ...(clientAddr !== null ? { clientAddr } : {}) };
       let identity: Identity;
       try {
