@@ -67,10 +67,10 @@ export class RawClient {
     return decodeGreeting(p.payload);
   }
 
-  /** Logs in with mysql_clear_password from the start (the token in clear, as on loopback); resolves with the final packet. */
-  async login(token: string, database: string, caps = CLIENT_CAPS, plugin = 'mysql_clear_password'): Promise<Packet | null> {
+  /** Logs in with mysql_clear_password from the start (the token in clear, as on loopback), or with an empty password by another plugin; resolves with the final packet. */
+  async login(token: string, database: string, caps = CLIENT_CAPS, plugin = 'mysql_clear_password', user = 'agent'): Promise<Packet | null> {
     await this.greeting();
-    this.send(encodeHandshakeResponse({ capabilities: caps, maxPacketSize: 16 * 1024 * 1024, charset: 45, user: 'agent', authResponse: Buffer.from(`${token}\0`), database, authPlugin: plugin }), 1);
+    this.send(encodeHandshakeResponse({ capabilities: caps, maxPacketSize: 16 * 1024 * 1024, charset: 45, user, authResponse: plugin === 'mysql_clear_password' ? Buffer.from(`${token}\0`) : Buffer.alloc(0), database, authPlugin: plugin }), 1);
     return this.next();
   }
 

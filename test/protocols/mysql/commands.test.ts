@@ -1,0 +1,163 @@
+// Commands through the MySQL listener against the real MariaDB: COM_QUERY with
+// multi-statements (a denied batch runs nothing of itself), the binary protocol
+// (COM_STMT_PREPARE / EXECUTE / CLOSE relayed as the server's own bytes), COM_INIT_DB,
+// COM_FIELD_LIST, COM_PING, COM_STATISTICS, COM_CHANGE_USER refused, KILL of one's own
+// session only, LOCAL INFILE, and the recording of every statement.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Com, Header } from '../../../src/protocols/mysql/codec/constants.ts';
+import type { Packet } from '../../../src/protocols/mysql/codec/framing.ts';
+import { decodePrepareOk } from '../../../src/protocols/mysql/codec/commands.ts';
+import { errOf, RawClient, resultDone, stmtExecute } from './raw.ts';
+import { adminSql, createDatabase, dropDatabase, mariadb, mysqlConfig, recordedEvents, startMysqlGateway, type MyGateway } from './support.ts';
+
+/** The packets of a COM_STMT_PREPARE answer (DEPRECATE_EOF): PREPARE_OK, then one per parameter and column. */
+async function prepare(c: RawClient, sql: string): Promise<Packet[]> {
+  let expected = Infinity;
+  return c.command(Buffer.concat([Buffer.from([Com.STMT_PREPARE]), Buffer.from(sql)]), (p, all) => {
+    if (all.length === 1) {
+      if (p.payload[0] !== Header.OK) return true;
+      const ok = decodePrepareOk(p.payload);
+      expected = 1 + ok.params + ok.columns;
+    }
+    return all.length >= expected;
+  });
+}
+
+describe('MySQL listener: commands', () => {
+  let db: string;
+  let gw: MyGateway;
+  let dba: string;
+  let agent: string;
+
+  before(async () => {
+    db = await createDatabase();
+    await adminSql(`CREATE TABLE ${db}.t (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO ${db}.t VALUES (1, 'one'), (2, 'two')`);
+    gw = await startMysqlGateway(mysqlConfig(db, `      - { match: { sql: { effect: [write] } }, then: allow }
+      - { then: deny, reason: agents may only write rows }`));
+    dba = await gw.t.token('dana', ['dba']);
+    agent = await gw.t.token('alice', ['agents']);
+  });
+  after(async () => {
+    await gw?.stop();
+    if (db !== undefined) await dropDatabase(db);
+  });
+
+  it('relays queries and multi-statement results', async () => {
+    const r = await mariadb(gw, dba, ['-e', 'SELECT name FROM t ORDER BY id; SELECT COUNT(*) FROM t']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'one\ntwo\n2');
+  });
+
+  it('refuses a batch with a denied statement before any of it reaches the server', async () => {
+    // One COM_QUERY holding both (the mariadb CLI would split them itself).
+    const c = await RawClient.open(gw.port);
+    assert.equal((await c.login(agent, 'my-db'))?.payload[0], Header.OK);
+    const answer = await c.query(`INSERT INTO t VALUES (3, 'three'); DROP TABLE t`);
+    const err = errOf(answer[0]);
+    assert.equal(err?.errno, 1142);
+    assert.equal(err?.sqlState, '42000');
+    assert.match(err?.message ?? '', /denied.*PCS_POLICY_/);
+    const still = await c.query('SELECT 1');
+    assert.ok(errOf(still[0]) !== undefined, 'the session goes on (and agents may not read)');
+    c.close();
+    assert.equal(await adminSql(`SELECT COUNT(*) FROM ${db}.t`), '2', 'the INSERT did not run');
+    assert.equal(await adminSql(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '${db}'`), '1', 'the table is there');
+    const denied = await recordedEvents(gw, 'denied');
+    assert.ok(denied.some((e) => String(e.data.text).includes('DROP TABLE t') && e.data.verdict === 'deny' && e.data.sqlstate === '42000' && e.data.errno === 1142));
+  });
+
+  it('relays the binary protocol as the server sends it: prepare, execute with parameters, close', async () => {
+    const direct = await RawClient.open(3306);
+    const viaGw = await RawClient.open(gw.port);
+    const directOk = await direct.login('', db, undefined, 'mysql_native_password', 'root');
+    assert.equal(directOk?.payload[0], Header.OK, errOf(directOk)?.message);
+    assert.equal((await viaGw.login(dba, 'my-db'))?.payload[0], Header.OK);
+    const sql = 'SELECT id, name, ? AS p FROM t WHERE id >= ? ORDER BY id';
+    const [d, g] = [await prepare(direct, sql), await prepare(viaGw, sql)];
+    assert.equal(g.length, d.length);
+    const stmtD = decodePrepareOk(d[0]!.payload).statement;
+    const stmtG = decodePrepareOk(g[0]!.payload).statement;
+    // Column and parameter definitions byte for byte (the statement ids are each server session's own).
+    assert.deepEqual(g.slice(1).map((p) => p.raw), d.slice(1).map((p) => p.raw));
+    const rowsD = await direct.command(stmtExecute(stmtD, ['x', '1']), resultDone);
+    const rowsG = await viaGw.command(stmtExecute(stmtG, ['x', '1']), resultDone);
+    assert.deepEqual(rowsG.map((p) => p.raw), rowsD.map((p) => p.raw));
+    assert.equal(rowsG.length, 1 + 3 + 2 + 1, 'column count, 3 definitions, 2 binary rows, end');
+    viaGw.send(Buffer.from([Com.STMT_CLOSE, ...Buffer.from(new Uint32Array([stmtG]).buffer)]), 0);
+    const gone = await viaGw.command(stmtExecute(stmtG, []), resultDone);
+    assert.equal(errOf(gone[0])?.errno, 1243, 'a closed statement is unknown');
+    const unknown = await viaGw.command(stmtExecute(999, []), resultDone);
+    assert.equal(errOf(unknown[0])?.errno, 1243);
+    direct.close();
+    viaGw.close();
+    const stmts = await recordedEvents(gw, 'statement');
+    assert.ok(stmts.some((e) => e.data.text === sql && e.data.protocol === 'extended' && e.data.rows === 2));
+  });
+
+  it('refuses to prepare a statement policy denies', async () => {
+    const c = await RawClient.open(gw.port);
+    await c.login(agent, 'my-db');
+    const answer = await prepare(c, 'DROP TABLE t');
+    assert.equal(errOf(answer[0])?.errno, 1142);
+    c.close();
+    assert.equal(await adminSql(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '${db}' AND table_name = 't'`), '1');
+  });
+
+  it('answers COM_PING, COM_STATISTICS and COM_FIELD_LIST, and refuses COM_CHANGE_USER', async () => {
+    const c = await RawClient.open(gw.port);
+    await c.login(dba, 'my-db');
+    const ping = await c.command(Buffer.from([Com.PING]), () => true);
+    assert.equal(ping[0]?.payload[0], Header.OK);
+    const stats = await c.command(Buffer.from([Com.STATISTICS]), () => true);
+    assert.match(stats[0]?.payload.toString() ?? '', /Uptime/);
+    const fields = await c.command(Buffer.concat([Buffer.from([Com.FIELD_LIST]), Buffer.from('t\0')]), (p) => p.payload[0] === Header.EOF || p.payload[0] === Header.ERR);
+    assert.equal(fields.length, 3, 'two column definitions and the end');
+    const change = await c.command(Buffer.concat([Buffer.from([Com.CHANGE_USER]), Buffer.from('root\0\0')]), () => true);
+    assert.match(errOf(change[0])?.message ?? '', /COM_CHANGE_USER is not allowed.*PCS_MYSQL_COMMAND_REFUSED/);
+    const still = await c.query('SELECT 5');
+    assert.equal(still.length, 4, 'the session goes on');
+    c.close();
+  });
+
+  it('decides COM_INIT_DB and takes the connection name for its own database', async () => {
+    const r = await mariadb(gw, dba, ['-e', 'USE `my-db`; SELECT DATABASE()']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, db);
+    const other = await mariadb(gw, dba, ['-e', 'USE mysql; SELECT DATABASE()']);
+    assert.equal(other.stdout, 'mysql', 'dba may use another database');
+    const agentUse = await mariadb(gw, agent, ['-e', 'USE mysql']);
+    assert.match(agentUse.stderr, /ERROR 1142.*PCS_POLICY_/);
+  });
+
+  it('lets a session kill only its own queries', async () => {
+    const c = await RawClient.open(gw.port);
+    const greeting = await c.greeting();
+    const { encodeHandshakeResponse } = await import('../../../src/protocols/mysql/codec/handshake.ts');
+    const { CLIENT_CAPS } = await import('./raw.ts');
+    c.send(encodeHandshakeResponse({ capabilities: CLIENT_CAPS, maxPacketSize: 1 << 24, charset: 45, user: 'agent', authResponse: Buffer.from(`${dba}\0`), database: 'my-db', authPlugin: 'mysql_clear_password' }), 1);
+    assert.equal((await c.next())?.payload[0], Header.OK);
+    c.send(Buffer.concat([Buffer.from([Com.QUERY]), Buffer.from('SELECT SLEEP(20)')]), 0);
+    await new Promise((r) => setTimeout(r, 200));
+    const notMine = await mariadb(gw, await gw.t.token('eve', ['dba']), ['-e', `KILL QUERY ${greeting.connectionId}`]);
+    assert.match(notMine.stderr, /PCS_MYSQL_KILL_REFUSED/);
+    const started = Date.now();
+    const mine = await mariadb(gw, dba, ['-e', `KILL QUERY ${greeting.connectionId}`]);
+    assert.equal(mine.code, 0, mine.stderr);
+    const answer = await c.next(10_000);
+    assert.ok(Date.now() - started < 5_000, 'the sleep was cut short');
+    assert.ok(answer !== null);
+    c.close();
+  });
+
+  it('relays LOAD DATA LOCAL INFILE only for a statement decided as one, and never a file of the gateway host', async () => {
+    const file = join(gw.t.dir, 'rows.tsv');
+    writeFileSync(file, '10\tten\n11\televen\n');
+    const r = await mariadb(gw, dba, ['--local-infile=1', '-e', `LOAD DATA LOCAL INFILE '${file}' INTO TABLE t`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await adminSql(`SELECT COUNT(*) FROM ${db}.t WHERE id >= 10`), '2');
+    await adminSql(`DELETE FROM ${db}.t WHERE id >= 10`);
+  });
+});
