@@ -3,7 +3,9 @@
 // answers to earlier commands.
 import type { SqlAction } from '../../core/action.ts';
 import type { Permit } from '../../pipeline/permit.ts';
+import type { ColumnDefinition } from './codec/columns.ts';
 import { ResponseTracker, type ResponseShape } from './codec/response-tracker.ts';
+import type { MaskContext, RowMasker } from './masking/result.ts';
 import type { StatementRecord } from './record.ts';
 
 export interface Pending {
@@ -17,19 +19,55 @@ export interface Pending {
   /** An allowed LOAD DATA LOCAL: the server's file request goes to the client. */
   readonly infileOk: boolean;
   /** COM_STMT_PREPARE: what the statement was decided as, kept under the server's id. */
-  readonly prepared: { readonly action: SqlAction; readonly permit: Permit } | undefined;
+  readonly prepared: { readonly action: SqlAction; readonly permit: Permit; readonly mask: MaskContext | undefined } | undefined;
   /** A file request refused: the rest of the answer is dropped and this ERR (sequence id kept) sent instead. */
   swallowSeq: number | undefined;
   /** Internal answers: the row payloads (copied). */
   rows: Buffer[] | undefined;
+  /** The masking its rows get; undefined: relayed untouched. */
+  readonly mask: MaskContext | undefined;
+  /** Binary rows (COM_STMT_EXECUTE, COM_STMT_FETCH). */
+  readonly binary: boolean;
+  /** The current result set's column definitions, while they arrive. */
+  columns: ColumnDefinition[];
+  /** The current result set's row masker (a fetch takes its execute's). */
+  masker: RowMasker | undefined;
+  /** An execute that opens a cursor: hands its masker to the statement, for the fetches. */
+  readonly cursorOf: ((masker: RowMasker) => void) | undefined;
 }
 
-export function expect(shape: ResponseShape, deprecateEof: boolean, record: StatementRecord | null, opts: { internal?: boolean; infileOk?: boolean; prepared?: Pending['prepared'] } = {}): Pending {
-  return { tracker: new ResponseTracker(shape, deprecateEof), local: undefined, record, internal: opts.internal === true, infileOk: opts.infileOk === true, prepared: opts.prepared, swallowSeq: undefined, rows: opts.internal === true ? [] : undefined };
+export interface ExpectOptions {
+  readonly internal?: boolean;
+  readonly infileOk?: boolean;
+  readonly prepared?: Pending['prepared'];
+  readonly mask?: MaskContext;
+  readonly binary?: boolean;
+  readonly masker?: RowMasker;
+  readonly cursorOf?: { masker?: RowMasker | undefined };
+}
+
+export function expect(shape: ResponseShape, deprecateEof: boolean, record: StatementRecord | null, opts: ExpectOptions = {}): Pending {
+  return {
+    tracker: new ResponseTracker(shape, deprecateEof),
+    local: undefined,
+    record,
+    internal: opts.internal === true,
+    infileOk: opts.infileOk === true,
+    prepared: opts.prepared,
+    swallowSeq: undefined,
+    rows: opts.internal === true ? [] : undefined,
+    mask: opts.mask,
+    binary: opts.binary === true,
+    columns: [],
+    masker: opts.masker,
+    cursorOf: opts.cursorOf === undefined ? undefined : (m: RowMasker) => {
+      (opts.cursorOf as { masker?: RowMasker | undefined }).masker = m;
+    },
+  };
 }
 
 export function localAnswer(packet: Buffer): Pending {
-  return { tracker: undefined, local: packet, record: null, internal: false, infileOk: false, prepared: undefined, swallowSeq: undefined, rows: undefined };
+  return { tracker: undefined, local: packet, record: null, internal: false, infileOk: false, prepared: undefined, swallowSeq: undefined, rows: undefined, mask: undefined, binary: false, columns: [], masker: undefined, cursorOf: undefined };
 }
 
 /** A FIFO without shifting arrays on the hot path. */

@@ -5,6 +5,7 @@ import type { SqlAction } from '../../core/action.ts';
 import type { Decision } from '../../core/decision.ts';
 import { ruleLabel } from '../../pipeline/review-runner.ts';
 import type { ErrPacket } from './codec/responses.ts';
+import type { MaskedColumn } from './masking/result.ts';
 
 /** One statement from decision to completion; one object shape throughout. */
 export class StatementRecord {
@@ -18,6 +19,8 @@ export class StatementRecord {
   error: ErrPacket | null = null;
   review: string | null = null;
   reviewOutcome: string | null = null;
+  /** Which columns were masked and why, and how many rows had a value changed; null when nothing was. */
+  masking: { columns: MaskedColumn[]; rows_changed: number } | null = null;
 
   constructor(action: SqlAction | string, decision: Decision | null, protocol: 'simple' | 'extended') {
     this.text = typeof action === 'string' ? action : (action.redacted ?? action.text);
@@ -42,6 +45,7 @@ export class StatementRecord {
         duration_ms: Math.round((performance.now() - this.started) * 1000) / 1000,
         sqlstate: this.error?.sqlState ?? null,
         ...(this.error !== null ? { errno: this.error.errno } : {}),
+        ...(this.masking !== null ? { masking: this.masking } : {}),
         ...(this.review !== null || this.reviewOutcome !== null ? { review: this.review, ...(this.reviewOutcome !== null ? { review_outcome: this.reviewOutcome } : {}) } : {}),
       },
     };

@@ -18,13 +18,15 @@ import { reasonFromText } from '../../reviews/review.ts';
 import type { ReviewService } from '../../reviews/service.ts';
 import { mysqlDialectFor, mysqlServerFromVersion } from '../../sql/mysql/dialect.ts';
 import type { Logger } from '../../telemetry/logger.ts';
+import { decodeColumnDefinition } from './codec/columns.ts';
 import { commandName, decodeCommand, encodeKill, encodeQuery } from './codec/commands.ts';
-import { Cap, Com, ErrNo } from './codec/constants.ts';
-import { framePacket, FramingError, PacketReader, type Packet } from './codec/framing.ts';
-import { encodeErr, encodeOk, type ErrPacket } from './codec/responses.ts';
+import { Cap, Com, ErrNo, Header } from './codec/constants.ts';
+import { framePacket, FramingError, PacketReader, packetCount, type Packet } from './codec/framing.ts';
+import { encodeErr, encodeOk, readErr, type ErrPacket } from './codec/responses.ts';
 import { MalformedPacket, PayloadReader } from './codec/wire.ts';
 import { gatewayErr, refusalErr } from './errors.ts';
 import { Forwarder } from './forwarder.ts';
+import { columnMasks, RowMasker, type MaskContext } from './masking/result.ts';
 import { expect, localAnswer, PendingQueue, type Pending } from './pending.ts';
 import { StatementRecord } from './record.ts';
 import { StatementGate, type StatementGateOptions } from './statement-gate.ts';
@@ -45,6 +47,9 @@ const CURSOR_TYPE_READ_ONLY = 0x01;
 interface PreparedInfo {
   readonly action: SqlAction;
   readonly permit: Permit;
+  readonly mask: MaskContext | undefined;
+  /** The masker of its last execute's result: what COM_STMT_FETCH rows of its cursor get. */
+  masker?: RowMasker | undefined;
 }
 
 /** A statement waiting for its review: the client is held until it is decided. */
@@ -55,6 +60,7 @@ interface Held {
   readonly shape: 'result' | 'prepare';
   readonly action: SqlAction;
   readonly decision: GateDecision;
+  readonly mask: MaskContext | undefined;
   reviewId?: string;
   readonly gone: AbortController;
 }
@@ -241,16 +247,16 @@ export class MysqlSession {
   #statement(sql: string, p: Packet, shape: 'result' | 'prepare'): void {
     const action = this.#sql.analyse(sql);
     const decision = this.#sql.decide(action);
-    if (decision.verdict === 'allow') return this.#run(p.raw, shape, action, decision, null);
-    if (decision.verdict === 'review') return this.#review({ raw: Buffer.from(p.raw), seq: p.seq, shape, action, decision, gone: new AbortController() });
+    if (decision.verdict === 'allow') return this.#run(p.raw, shape, action, decision, null, this.#sql.checked);
+    if (decision.verdict === 'review') return this.#review({ raw: Buffer.from(p.raw), seq: p.seq, shape, action, decision, mask: this.#sql.checked, gone: new AbortController() });
     this.#refuse(p.seq, action, decision, shape === 'prepare' ? 'extended' : 'simple');
   }
 
-  #run(raw: Buffer, shape: 'result' | 'prepare', action: SqlAction, permit: Permit, review: string | null): void {
+  #run(raw: Buffer, shape: 'result' | 'prepare', action: SqlAction, permit: Permit, review: string | null, mask: MaskContext | undefined): void {
     this.#sql.allowed(action);
     const record = new StatementRecord(action, permit, shape === 'prepare' ? 'extended' : 'simple');
     record.review = review;
-    this.#pending.push(expect(shape, this.#deprecateEof, shape === 'prepare' ? null : record, { infileOk: shape === 'result' && loadsLocalFile(action), ...(shape === 'prepare' ? { prepared: { action, permit } } : {}) }));
+    this.#pending.push(expect(shape, this.#deprecateEof, shape === 'prepare' ? null : record, { infileOk: shape === 'result' && loadsLocalFile(action), ...(shape === 'prepare' ? { prepared: { action, permit, mask } } : mask !== undefined ? { mask } : {}) }));
     if (shape === 'prepare') this.#recordNow(record);
     this.#toUp.forward(raw, permit);
     if (this.#sql.stale && !loadsLocalFile(action)) this.#readState();
@@ -301,8 +307,10 @@ export class MysqlSession {
     switch (command) {
       case Com.STMT_EXECUTE: {
         const record = new StatementRecord(info.action, info.permit, 'extended');
-        void (flags & CURSOR_TYPE_READ_ONLY);
-        this.#pending.push(expect('result', this.#deprecateEof, record));
+        // A cursor's rows come with COM_STMT_FETCH, masked as this execute's result is.
+        const cursor = (flags & CURSOR_TYPE_READ_ONLY) !== 0;
+        info.masker = undefined;
+        this.#pending.push(expect('result', this.#deprecateEof, record, { binary: true, ...(info.mask !== undefined ? { mask: info.mask } : {}), ...(cursor ? { cursorOf: info } : {}) }));
         this.#toUp.forward(p.raw, info.permit);
         return;
       }
@@ -311,7 +319,11 @@ export class MysqlSession {
         this.#toUp.forward(p.raw, info.permit);
         return;
       case Com.STMT_FETCH:
-        this.#pending.push(expect('fetch', this.#deprecateEof, null));
+        if (info.mask !== undefined && info.masker === undefined) {
+          // Masks apply and the cursor's columns were never seen: nothing to mask its rows by.
+          return this.#answer(p.seq, encodeErr(gatewayErr(new GatewayError('PCS_MYSQL_MASK_UNSUPPORTED', { reason: 'a cursor opened without its column definitions' }))));
+        }
+        this.#pending.push(expect('fetch', this.#deprecateEof, null, { binary: true, ...(info.mask !== undefined ? { mask: info.mask } : {}), ...(info.masker !== undefined ? { masker: info.masker } : {}) }));
         this.#toUp.relay(p.raw);
         return;
       case Com.STMT_RESET:
@@ -409,7 +421,7 @@ export class MysqlSession {
     if (outcome.kind === 'run') {
       this.#held = undefined;
       this.#up.cork();
-      this.#run(held.raw, held.shape, held.action, outcome.permit, outcome.review);
+      this.#run(held.raw, held.shape, held.action, outcome.permit, outcome.review, held.mask);
       this.#toUp.flush();
       this.#up.uncork();
       this.#resumeClient();
@@ -490,10 +502,47 @@ export class MysqlSession {
     }
     if (e.internal) {
       if (t.rows > rowsBefore) e.rows?.push(Buffer.from(p.payload));
-    } else if (e.swallowSeq === undefined) this.#toClient.add(p.raw);
+    } else if (e.swallowSeq !== undefined) {
+      // Dropped: the client gets the refusal once the server is done.
+    } else if (e.mask === undefined) this.#toClient.add(p.raw);
+    else this.#maskedPacket(e, t, p, t.rows > rowsBefore);
     if (!t.done) return false;
     this.#pending.shift();
     return this.#completed(e);
+  }
+
+  /** A packet of a result that masks apply to: column definitions read, rows rewritten, error texts withheld. */
+  #maskedPacket(e: Pending, t: NonNullable<Pending['tracker']>, p: Packet, isRow: boolean): void {
+    const ctx = e.mask as MaskContext;
+    if (t.columnIndex >= 0 && t.shape === 'result') {
+      e.columns.push(decodeColumnDefinition(p.payload));
+      if (e.columns.length === t.columnCount) {
+        e.masker = new RowMasker(ctx, e.columns, columnMasks(ctx, e.columns, t.resultSets - 1, this.#sql.database), e.binary);
+        if (e.record !== null && e.masker.masked.length > 0) (e.record.masking ??= { columns: [], rows_changed: 0 }).columns.push(...e.masker.masked);
+        e.cursorOf?.(e.masker);
+        e.columns = [];
+      }
+      this.#toClient.add(p.raw);
+      return;
+    }
+    if (isRow && e.masker !== undefined && !e.masker.idle) {
+      const before = e.masker.rowsChanged;
+      const payload = e.binary ? e.masker.binaryRow(p.payload) : e.masker.textRow(p.payload);
+      if (payload === p.payload) return this.#toClient.add(p.raw);
+      const first = (p.seq - packetCount(p.payload.length) + 1) & 0xff;
+      // A row that changes its packet count would shift every later sequence id: refused.
+      if (packetCount(payload.length) !== packetCount(p.payload.length)) throw new GatewayError('PCS_MYSQL_MASK_UNSUPPORTED', { reason: 'a masked row of 16 MiB or more' });
+      if (e.record !== null && e.masker.rowsChanged > before) (e.record.masking ??= { columns: [], rows_changed: 0 }).rows_changed++;
+      this.#toClient.write(framePacket(payload, first));
+      return;
+    }
+    if (p.payload[0] === Header.ERR && ctx.stmt?.sensitive === true) {
+      // The server's message may echo a masked value (a conversion error quoting it).
+      const err = readErr(p.payload);
+      this.#toClient.write(framePacket(encodeErr({ errno: err.errno, sqlState: err.sqlState, message: `the server's message is withheld by the gateway: the statement reads masked columns (error ${err.errno})` }), p.seq));
+      return;
+    }
+    this.#toClient.add(p.raw);
   }
 
   #completed(e: Pending): boolean {

@@ -1,8 +1,7 @@
 // The decision of one statement in a MySQL session: the SQL read by the upstream's dialect
-// with the session's sql_mode and database, the gate's decision, then masking's own check.
-// Masks are applied by lineage in the PostgreSQL adapter; here a result that a mask would
-// have to change is refused before it runs (fail closed), and a statement the masks cannot
-// reach (what built-in credential masks give most statements) runs as it is.
+// with the session's sql_mode and database, the gate's decision, then masking's own check (a
+// predicate on a masked column, a laundering write), which can turn an allowed statement into
+// a denial, and the masking its rows get (masking/result.ts).
 import type { SqlAction } from '../../core/action.ts';
 import type { Decision } from '../../core/decision.ts';
 import { GatewayError } from '../../core/errors.ts';
@@ -12,6 +11,7 @@ import { statementMasking, type MaskingRelations } from '../../masking/statement
 import type { Gate, SessionRef } from '../../pipeline/gate.ts';
 import type { GateDecision } from '../../pipeline/permit.ts';
 import { createRelationCatalog } from '../../sql/relation-catalog.ts';
+import type { MaskContext } from './masking/result.ts';
 import { mayChangeSqlMode, sqlAction, type SessionSql } from './to-action.ts';
 
 /** No relation catalog is read from MySQL servers yet: lineage resolves names only. */
@@ -33,6 +33,7 @@ export class StatementGate {
   readonly #unknownLineage: 'mask' | 'deny';
   #sql: SessionSql;
   #checking: SqlAction | undefined = undefined;
+  #checked: MaskContext | undefined = undefined;
   /** An allowed statement may have changed sql_mode or the database: the session reads them again. */
   #stale = false;
 
@@ -45,6 +46,11 @@ export class StatementGate {
     this.#sql = sql;
   }
 
+  /** The session's current database, as last read back. */
+  get database(): string | undefined {
+    return this.#sql.database;
+  }
+
   get stale(): boolean {
     return this.#stale;
   }
@@ -55,12 +61,18 @@ export class StatementGate {
     this.#stale = false;
   }
 
+  /** The masking the last decision worked out (undefined: relay the rows untouched). */
+  get checked(): MaskContext | undefined {
+    return this.#checked;
+  }
+
   analyse(sql: string): SqlAction {
     return sqlAction(this.#sql, sql);
   }
 
   decide(action: SqlAction): GateDecision {
     this.#checking = action;
+    this.#checked = undefined;
     return this.#gate.decide(this.#identity, this.#ref, action, this.#maskCheck);
   }
 
@@ -69,18 +81,20 @@ export class StatementGate {
     const plan = this.#masks.plan(decision.masks);
     const action = this.#checking;
     if (plan.empty || action === undefined) return undefined;
-    if (plan.scanner !== undefined) return new GatewayError('PCS_MYSQL_MASK_UNSUPPORTED', { reason: 'content detectors apply to this connection, and MySQL rows are not scanned yet' });
     let stmt;
-    try {
-      stmt = statementMasking(this.#sql.dialect, action, plan, NO_RELATIONS, this.#sql.database !== undefined ? [this.#sql.database] : [], { unknownLineage: this.#unknownLineage, pathMayMove: action.statements.length > 1 });
-    } catch {
-      return new GatewayError('PCS_MYSQL_MASK_UNSUPPORTED', { reason: 'the lineage of its output columns could not be read' });
+    if (plan.hasColumnRules) {
+      try {
+        stmt = statementMasking(this.#sql.dialect, action, plan, NO_RELATIONS, this.#sql.database !== undefined ? [this.#sql.database] : [], { unknownLineage: this.#unknownLineage, pathMayMove: action.statements.length > 1 });
+      } catch {
+        return new GatewayError('PCS_MYSQL_MASK_UNSUPPORTED', { reason: 'the lineage of its output columns could not be read' });
+      }
+      if (stmt?.refusal !== undefined) return stmt.refusal;
     }
-    if (stmt === undefined) return undefined;
-    if (stmt.refusal !== undefined) return stmt.refusal;
-    if (stmt.inert) return undefined;
-    const masked = stmt.results.flat().find((m) => m !== undefined);
-    return new GatewayError('PCS_MYSQL_MASK_UNSUPPORTED', { reason: masked !== undefined ? `an output column is masked (${masked.why})` : 'its output reaches masked relations' });
+    // Even where lineage says the masks are out of reach, the rows' column definitions are read
+    // (their origins): a statement the analysis could not trace to a credential relation still
+    // cannot carry one out. The rows themselves are touched only when an origin is masked.
+    this.#checked = { plan, stmt };
+    return undefined;
   };
 
   /** An allowed statement went upstream: what it may change for later decisions. */

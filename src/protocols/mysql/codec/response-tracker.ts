@@ -70,6 +70,15 @@ export class ResponseTracker {
     if (shape === 'field-list') this.#remaining = Number.MAX_SAFE_INTEGER;
   }
 
+  get shape(): ResponseShape {
+    return this.#shape;
+  }
+
+  /** How many columns the current result set (or prepared statement) has. */
+  get columnCount(): number {
+    return this.#total;
+  }
+
   get done(): boolean {
     return this.#state === State.Done;
   }
