@@ -1,0 +1,35 @@
+// Statements that carry credential material (CREATE/ALTER USER ... IDENTIFIED BY, SET
+// PASSWORD, GRANT ... IDENTIFIED BY, CHANGE MASTER ... MASTER_PASSWORD, CREATE SERVER,
+// FEDERATED connection strings, PASSWORD('...')) are kept in the audit log and the recording
+// with every string literal of theirs replaced, as postgres/redact.ts does for PostgreSQL.
+// Which literals: the lexer's string tokens (spliced executable comments included). A
+// statement the lexer could not read is withheld whole: a literal it cannot find is a
+// literal it cannot remove.
+import { REDACTED_LITERAL } from '../postgres/redact.ts';
+import type { LexedStatement } from './lex.ts';
+
+export const WITHHELD = '/* statement withheld: it may carry a credential and could not be read */';
+
+export function redactMysql(text: string, statements: readonly LexedStatement[], ranges: readonly (readonly [number, number, boolean])[]): string {
+  const cuts: [number, number, string][] = [];
+  for (const [start, end, unreadable] of ranges) {
+    if (unreadable) {
+      // The rest of the text: where an unreadable statement ends is not known either.
+      cuts.push([start, text.length, WITHHELD]);
+      continue;
+    }
+    for (const s of statements) {
+      if (s.start < start || s.end > end) continue;
+      for (const t of s.tokens) if (t.kind === 'string' || t.kind === 'hex') cuts.push([t.start, t.end, REDACTED_LITERAL]);
+    }
+  }
+  cuts.sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let copied = 0;
+  for (const [start, end, replacement] of cuts) {
+    if (start < copied) continue;
+    out += text.slice(copied, start) + replacement;
+    copied = end;
+  }
+  return out + text.slice(copied);
+}
