@@ -39,7 +39,7 @@ export function killText(id: number): string {
 
 /** A LOAD DATA LOCAL statement in the text: the only one after which a server may ask for a client file. */
 export function loadsLocalFile(action: SqlAction): boolean {
-  return action.statements.some((s) => s.command === 'load' || s.command === 'load data' || /^\s*load\s+(data|xml)\b[^;]*\blocal\b/i.test(s.text));
+  return action.statements.some((s) => s.command === 'load_data_local');
 }
 
 /** Statements after which the session's sql_mode is read again (only a trigger to ask the server). */

@@ -69,6 +69,17 @@ describe('MySQL listener: commands', () => {
     assert.ok(denied.some((e) => String(e.data.text).includes('DROP TABLE t') && e.data.verdict === 'deny' && e.data.sqlstate === '42000' && e.data.errno === 1142));
   });
 
+  it('runs a multi-statement text whose every statement is allowed', async () => {
+    const c = await RawClient.open(gw.port);
+    assert.equal((await c.login(agent, 'my-db'))?.payload[0], Header.OK);
+    const answer = await c.query(`INSERT INTO t VALUES (5, 'five'); UPDATE t SET name = 'FIVE' WHERE id = 5`);
+    assert.equal(errOf(answer[answer.length - 1]), undefined);
+    assert.equal(answer.length, 2, 'two OKs (the first with MORE_RESULTS)');
+    c.close();
+    assert.equal(await adminSql(`SELECT name FROM ${db}.t WHERE id = 5`), 'FIVE');
+    await adminSql(`DELETE FROM ${db}.t WHERE id = 5`);
+  });
+
   it('relays the binary protocol as the server sends it: prepare, execute with parameters, close', async () => {
     const direct = await RawClient.open(3306);
     const viaGw = await RawClient.open(gw.port);

@@ -95,13 +95,29 @@ export class RawClient {
   }
 }
 
-/** A COM_QUERY/EXECUTE answer is complete (DEPRECATE_EOF): OK, ERR, or the 0xfe that ends rows without more results. */
-export function resultDone(p: Packet, all: Packet[]): boolean {
-  const h = p.payload[0];
-  if (h === Header.ERR) return true;
-  if (all.length === 1 && h === Header.OK) return (p.payload.readUInt16LE(p.payload.length >= 5 ? okStatusOffset(p.payload) : 0) & 0x0008) === 0;
-  if (all.length > 1 && h === Header.EOF && p.payload.length < 0xffffff) return (p.payload.readUInt16LE(okStatusOffset(p.payload)) & 0x0008) === 0;
-  return false;
+/** A COM_QUERY/EXECUTE answer is complete (DEPRECATE_EOF): its last result ended (OK, ERR, or the 0xfe after rows) without MORE_RESULTS. */
+export function resultDone(_p: Packet, all: Packet[]): boolean {
+  let i = 0;
+  for (;;) {
+    const first = all[i];
+    if (first === undefined) return false;
+    const h = first.payload[0];
+    if (h === Header.ERR) return true;
+    let end: Packet | undefined;
+    if (h === Header.OK) {
+      end = first;
+      i++;
+    } else {
+      const columns = first.payload[0]!;
+      i += 1 + columns;
+      while (all[i] !== undefined && !(all[i]!.payload[0] === Header.EOF && all[i]!.payload.length < 0xffffff) && all[i]!.payload[0] !== Header.ERR) i++;
+      end = all[i];
+      if (end === undefined) return false;
+      if (end.payload[0] === Header.ERR) return true;
+      i++;
+    }
+    if ((end.payload.readUInt16LE(okStatusOffset(end.payload)) & 0x0008) === 0) return i === all.length;
+  }
 }
 
 function okStatusOffset(payload: Buffer): number {
