@@ -253,7 +253,7 @@ export class MysqlSession {
   }
 
   #run(raw: Buffer, shape: 'result' | 'prepare', action: SqlAction, permit: Permit, review: string | null, mask: MaskContext | undefined): void {
-    this.#sql.allowed(action);
+    this.#sql.allowed(action, mask);
     const record = new StatementRecord(action, permit, shape === 'prepare' ? 'extended' : 'simple');
     record.review = review;
     this.#pending.push(expect(shape, this.#deprecateEof, shape === 'prepare' ? null : record, { infileOk: shape === 'result' && loadsLocalFile(action), ...(shape === 'prepare' ? { prepared: { action, permit, mask } } : mask !== undefined ? { mask } : {}) }));
@@ -518,7 +518,10 @@ export class MysqlSession {
       e.columns.push(decodeColumnDefinition(p.payload));
       if (e.columns.length === t.columnCount) {
         e.masker = new RowMasker(ctx, e.columns, columnMasks(ctx, e.columns, t.resultSets - 1, this.#sql.database), e.binary);
-        if (e.record !== null && e.masker.masked.length > 0) (e.record.masking ??= { columns: [], rows_changed: 0 }).columns.push(...e.masker.masked);
+        if (e.masker.masked.length > 0) {
+          this.#sql.maskedByOrigin(ctx);
+          if (e.record !== null) (e.record.masking ??= { columns: [], rows_changed: 0 }).columns.push(...e.masker.masked);
+        }
         e.cursorOf?.(e.masker);
         e.columns = [];
       }

@@ -7,12 +7,18 @@ import type { Decision } from '../../core/decision.ts';
 import { GatewayError } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import type { MaskPlanner } from '../../masking/plan.ts';
-import { statementMasking, type MaskingRelations } from '../../masking/statement.ts';
+import { statementMasking, type ColumnMask, type MaskingRelations } from '../../masking/statement.ts';
 import type { Gate, SessionRef } from '../../pipeline/gate.ts';
 import type { GateDecision } from '../../pipeline/permit.ts';
 import { createRelationCatalog } from '../../sql/relation-catalog.ts';
 import type { MaskContext } from './masking/result.ts';
 import { mayChangeSqlMode, sqlAction, type SessionSql } from './to-action.ts';
+
+/** `SHOW WARNINGS` / `SHOW ERRORS` (the dialect says `show`; this tells which): they read the last statement's diagnostics. */
+const DIAGNOSTICS = /^\s*show\s+(count\s*\(\s*\*\s*\)\s+)?(warnings|errors)\b/i;
+
+/** What the Message column of SHOW WARNINGS gets after a statement that read masked columns. */
+const WARNING_MASK: ColumnMask = Object.freeze({ rule: Object.freeze({ with: 'redact' as const, source: 'portcullis: diagnostics of a masked statement' }), why: 'the diagnostics of a statement that read masked columns may quote a value' });
 
 /** No relation catalog is read from MySQL servers yet: lineage resolves names only. */
 const NO_RELATIONS: MaskingRelations = { catalog: createRelationCatalog([]) };
@@ -34,6 +40,8 @@ export class StatementGate {
   #sql: SessionSql;
   #checking: SqlAction | undefined = undefined;
   #checked: MaskContext | undefined = undefined;
+  /** The last statement read masked columns: its warnings and errors are masked when asked for. */
+  #maskedDiagnostics: MaskContext | undefined = undefined;
   /** An allowed statement may have changed sql_mode or the database: the session reads them again. */
   #stale = false;
 
@@ -73,7 +81,13 @@ export class StatementGate {
   decide(action: SqlAction): GateDecision {
     this.#checking = action;
     this.#checked = undefined;
-    return this.#gate.decide(this.#identity, this.#ref, action, this.#maskCheck);
+    const decision = this.#gate.decide(this.#identity, this.#ref, action, this.#maskCheck);
+    const masked = this.#maskedDiagnostics;
+    if (masked !== undefined && decision.verdict !== 'deny' && this.#diagnostics(action)) {
+      // Level and Code stay; the Message (which may quote a masked value) is redacted.
+      this.#checked = { plan: masked.plan, stmt: { plan: masked.plan, results: [[undefined, undefined, WARNING_MASK]], failClosed: WARNING_MASK, refusal: undefined, sensitive: true, notes: [], inert: false } };
+    }
+    return decision;
   }
 
   readonly #maskCheck = (decision: Decision): GatewayError | undefined => {
@@ -97,9 +111,20 @@ export class StatementGate {
     return undefined;
   };
 
+  #diagnostics(action: SqlAction): boolean {
+    const [only, ...more] = action.statements;
+    return only !== undefined && more.length === 0 && only.command === 'show' && DIAGNOSTICS.test(only.text);
+  }
+
   /** An allowed statement went upstream: what it may change for later decisions. */
-  allowed(action: SqlAction): void {
+  allowed(action: SqlAction, mask: MaskContext | undefined): void {
+    if (!this.#diagnostics(action)) this.#maskedDiagnostics = mask?.stmt?.sensitive === true || (mask?.stmt !== undefined && !mask.stmt.inert) ? mask : undefined;
     if (action.statements.some((s) => s.command === 'use') || mayChangeSqlMode(action)) this.#stale = true;
+  }
+
+  /** The column definitions' origins masked a column lineage did not: the result's diagnostics are masked too. */
+  maskedByOrigin(mask: MaskContext): void {
+    this.#maskedDiagnostics = mask;
   }
 
   /** COM_INIT_DB / COM_RESET_CONNECTION went upstream. */
