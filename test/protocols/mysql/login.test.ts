@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Cap, Com } from '../../../src/protocols/mysql/codec/constants.ts';
 import { encodeHandshakeResponse } from '../../../src/protocols/mysql/codec/handshake.ts';
+import { rng } from '../../support/rng.ts';
 import { CLIENT_CAPS, errOf, RawClient } from './raw.ts';
 import { createDatabase, dropDatabase, mariadb, mysqlConfig, recordedEvents, startMysqlGateway, type MyGateway } from './support.ts';
 
@@ -90,6 +91,25 @@ describe('MySQL listener: login', () => {
     c.close();
     const r = await mariadb(gw, token, ['-e', 'SELECT 7']);
     assert.equal(r.stdout, '7');
+  });
+
+  it('survives random packets after login (seeded): every session ends or answers, none crashes the gateway', async () => {
+    const agent = await gw.t.token('rand', ['agents']);
+    const next = rng(1717);
+    for (let round = 0; round < 30; round++) {
+      const c = await RawClient.open(gw.port);
+      assert.equal((await c.login(agent, 'my-db'))?.payload[0], 0x00);
+      for (let i = 0; i < 5 && !c.closed; i++) {
+        // A command byte from the whole range (agents may do nothing: no statement reaches the server).
+        const payload = Buffer.from(Array.from({ length: 1 + Math.floor(next() * 40) }, () => Math.floor(next() * 256)));
+        if (payload[0] === Com.QUIT) payload[0] = Com.PING;
+        c.send(payload, Math.floor(next() * 3) === 0 ? Math.floor(next() * 256) : 0);
+        await c.next(300).catch(() => null);
+      }
+      c.close();
+    }
+    const r = await mariadb(gw, token, ['-e', 'SELECT 8']);
+    assert.equal(r.stdout, '8');
   });
 });
 
