@@ -85,7 +85,6 @@ export const ERROR_CODES = {
   PCS_MYSQL_TLS_REQUIRED: { status: 400, message: 'this listener requires TLS: connect with --ssl (mariadb), --ssl-mode=REQUIRED (mysql) or ssl: {} (mysql2)' },
   PCS_MYSQL_CLEARTEXT_REFUSED: { status: 401, message: 'the identity token may not be sent without TLS from {client}: connect with TLS (--ssl, --ssl-mode=REQUIRED)' },
   PCS_MYSQL_AUTH_PLUGIN_UNSUPPORTED: { status: 401, message: 'the gateway needs the identity token as the password in clear ({reason}); {fix}' },
-  PCS_MYSQL_NO_DATABASE: { status: 400, message: 'no database was given: pass the connection name as the database (-D <connection>, database: "<connection>")' },
   PCS_MYSQL_PROTOCOL_VIOLATION: { status: 400, message: 'protocol violation: {detail}' },
   PCS_MYSQL_COMMAND_REFUSED: { status: 403, message: '{command} is not allowed through the gateway: {reason}' },
   PCS_MYSQL_MASK_UNSUPPORTED: { status: 403, message: 'the result of this statement cannot be masked through the MySQL listener ({reason}); it was not run' },

@@ -14,7 +14,6 @@ function numbers(code: ErrorCode): { errno: number; sqlState: string } {
   if (code.startsWith('PCS_AUTH_')) return { errno: ErrNo.ACCESS_DENIED, sqlState: '28000' };
   switch (code) {
     case 'PCS_CONNECTION_UNKNOWN':
-    case 'PCS_MYSQL_NO_DATABASE':
       return { errno: ErrNo.DBACCESS_DENIED, sqlState: '42000' };
     case 'PCS_MYSQL_CLEARTEXT_REFUSED':
     case 'PCS_MYSQL_UPSTREAM_AUTH_FAILED':

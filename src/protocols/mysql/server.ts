@@ -190,8 +190,9 @@ export class MysqlListener {
         return fail(new GatewayError('PCS_MYSQL_PROTOCOL_VIOLATION', { detail: 'compression was not offered' }));
       }
       if (UNSAFE_COLLATIONS.has(response.charset)) return fail(new GatewayError('PCS_MYSQL_PROTOCOL_VIOLATION', { detail: `character set ${response.charset} is not supported through the gateway (its multi-byte characters can hide quotes from the analyser); use utf8mb4` }));
-      const name = response.database ?? '';
-      if (name === '') return fail(new GatewayError('PCS_MYSQL_NO_DATABASE'));
+      // The database names the connection; without one, the user name does (as for PostgreSQL),
+      // for tools that connect first and `USE` later (mysqlslap, some GUIs).
+      const name = response.database !== undefined && response.database !== '' ? response.database : response.user;
       const connection = this.#ctx.config.connections.find((c): c is MysqlConnection => c.type === 'mysql' && c.name === name);
       if (connection === undefined) return fail(new GatewayError('PCS_CONNECTION_UNKNOWN', { connection: name }));
       const cleartextOk = tls || this.#settings.cleartext === 'always' || (this.#settings.cleartext === 'loopback' && isLoopback(clientAddr));

@@ -45,13 +45,16 @@ describe('MySQL listener: login', () => {
     assert.match(r.stderr, /ERROR 1045 \(28000\).*PCS_AUTH_TOKEN_MALFORMED/);
   });
 
-  it('refuses an unknown connection with error 1044 naming it, and a login without a database', async () => {
+  it('refuses an unknown connection with error 1044 naming it; without a database the user name names it', async () => {
     const r = await mariadb(gw, token, ['-e', 'SELECT 1'], { db: 'nope' });
     assert.match(r.stderr, /ERROR 1044 \(42000\).*no connection named nope.*PCS_CONNECTION_UNKNOWN/);
     const c = await RawClient.open(gw.port);
     const answer = await c.login(token, '', CLIENT_CAPS & ~Cap.CONNECT_WITH_DB);
-    assert.match(errOf(answer)?.message ?? '', /PCS_MYSQL_NO_DATABASE/);
+    assert.match(errOf(answer)?.message ?? '', /no connection named agent.*PCS_CONNECTION_UNKNOWN/);
     c.close();
+    const byUser = await RawClient.open(gw.port);
+    assert.equal((await byUser.login(token, '', CLIENT_CAPS & ~Cap.CONNECT_WITH_DB, 'mysql_clear_password', 'my-db'))?.payload[0], 0x00);
+    byUser.close();
   });
 
   it('tells a client that can only do mysql_native_password what to change', async () => {
