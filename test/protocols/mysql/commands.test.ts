@@ -108,6 +108,48 @@ describe('MySQL listener: commands', () => {
     assert.ok(stmts.some((e) => e.data.text === sql && e.data.protocol === 'extended' && e.data.rows === 2));
   });
 
+  it('relays a cursor: COM_STMT_EXECUTE with CURSOR_TYPE_READ_ONLY, then COM_STMT_FETCH, as the server answers', async () => {
+    const direct = await RawClient.open(3306);
+    const viaGw = await RawClient.open(gw.port);
+    await direct.login('', db, undefined, 'mysql_native_password', 'root');
+    await viaGw.login(dba, 'my-db');
+    const sql = 'SELECT id, name FROM t ORDER BY id';
+    const answers: Buffer[][] = [];
+    for (const c of [direct, viaGw]) {
+      const stmt = decodePrepareOk((await prepare(c, sql))[0]!.payload).statement;
+      const exec = stmtExecute(stmt, []);
+      exec[5] = 0x01; // CURSOR_TYPE_READ_ONLY
+      // The cursor opens: column count, definitions, and an EOF/OK with SERVER_STATUS_CURSOR_EXISTS.
+      const opened = await c.command(exec, (p, all) => all.length > 1 && p.payload[0] === Header.EOF);
+      const fetch = Buffer.alloc(9);
+      fetch[0] = Com.STMT_FETCH;
+      fetch.writeUInt32LE(stmt, 1);
+      fetch.writeUInt32LE(10, 5);
+      const rows = await c.command(fetch, (p) => p.payload[0] === Header.EOF || p.payload[0] === Header.ERR);
+      const ping = await c.command(Buffer.from([Com.PING]), () => true);
+      answers.push([...opened, ...rows, ...ping].map((p) => p.raw));
+    }
+    assert.deepEqual(answers[1], answers[0]);
+    assert.ok((answers[0]?.length ?? 0) >= 1 + 2 + 1 + 2 + 1 + 1, 'definitions, rows, end, then the ping');
+    direct.close();
+    viaGw.close();
+  });
+
+  it('dumps an allowed database with mysqldump (it connects first, then USEs: the user name names the connection)', async () => {
+    const { spawn } = await import('node:child_process');
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn('mysqldump', ['-h', '127.0.0.1', '-P', String(gw.port), '-u', 'my-db', '--skip-ssl', 'my-db'], { env: { ...process.env, MYSQL_PWD: dba } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /CREATE TABLE `t`/);
+    assert.match(out.stdout, /INSERT INTO `t` VALUES\s*\(1,'one'\),\s*\(2,'two'\)/);
+  });
+
   it('refuses to prepare a statement policy denies', async () => {
     const c = await RawClient.open(gw.port);
     await c.login(agent, 'my-db');
