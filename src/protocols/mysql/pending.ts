@@ -2,7 +2,7 @@
 // order, and an answer of the gateway's own (a denial) waits its turn behind the server's
 // answers to earlier commands.
 import type { SqlAction } from '../../core/action.ts';
-import type { Permit } from '../../pipeline/permit.ts';
+import type { GateDecision } from '../../pipeline/permit.ts';
 import type { ColumnDefinition } from './codec/columns.ts';
 import { ResponseTracker, type ResponseShape } from './codec/response-tracker.ts';
 import type { MaskContext, RowMasker } from './masking/result.ts';
@@ -19,7 +19,7 @@ export interface Pending {
   /** An allowed LOAD DATA LOCAL: the server's file request goes to the client. */
   readonly infileOk: boolean;
   /** COM_STMT_PREPARE: what the statement was decided as, kept under the server's id. */
-  readonly prepared: { readonly action: SqlAction; readonly permit: Permit; readonly mask: MaskContext | undefined } | undefined;
+  readonly prepared: { readonly action: SqlAction; readonly decision: GateDecision; readonly mask: MaskContext | undefined } | undefined;
   /** A file request refused: the rest of the answer is dropped and this ERR (sequence id kept) sent instead. */
   swallowSeq: number | undefined;
   /** Internal answers: the row payloads (copied). */

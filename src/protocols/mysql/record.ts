@@ -13,6 +13,8 @@ export class StatementRecord {
   readonly decision: Decision | null;
   /** `simple` for COM_QUERY, `extended` for prepared statements (the timeline's vocabulary). */
   readonly protocol: 'simple' | 'extended';
+  /** A prepared statement's execute: its parameter values as text. */
+  readonly params: (string | null)[] | null;
   readonly started: number;
   rows: number | null = null;
   affected: number | null = null;
@@ -22,8 +24,10 @@ export class StatementRecord {
   /** Which columns were masked and why, and how many rows had a value changed; null when nothing was. */
   masking: { columns: MaskedColumn[]; rows_changed: number } | null = null;
 
-  constructor(action: SqlAction | string, decision: Decision | null, protocol: 'simple' | 'extended') {
+  constructor(action: SqlAction | string, decision: Decision | null, protocol: 'simple' | 'extended', params: (string | null)[] | null = null) {
     this.text = typeof action === 'string' ? action : (action.redacted ?? action.text);
+    // A statement carrying a credential keeps none of its values.
+    this.params = params === null ? null : typeof action !== 'string' && action.redacted !== undefined ? params.map((v) => (v === null ? null : '***')) : params;
     this.decision = decision;
     this.protocol = protocol;
     this.started = performance.now();
@@ -35,7 +39,7 @@ export class StatementRecord {
       kind: ran ? 'statement' : 'denied',
       data: {
         text: this.text,
-        params: null,
+        params: this.params,
         protocol: this.protocol,
         verdict: this.decision?.verdict ?? 'allow',
         rule: this.decision === null ? null : ruleLabel(this.decision),

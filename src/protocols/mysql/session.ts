@@ -19,6 +19,7 @@ import type { ReviewService } from '../../reviews/service.ts';
 import { mysqlDialectFor, mysqlServerFromVersion } from '../../sql/mysql/dialect.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { decodeColumnDefinition } from './codec/columns.ts';
+import { readExecuteParams } from './codec/execute-params.ts';
 import { commandName, decodeCommand, encodeKill, encodeQuery } from './codec/commands.ts';
 import { Cap, Com, ErrNo, Header } from './codec/constants.ts';
 import { framePacket, FramingError, PacketReader, packetCount, type Packet } from './codec/framing.ts';
@@ -46,8 +47,14 @@ const CURSOR_TYPE_READ_ONLY = 0x01;
 
 interface PreparedInfo {
   readonly action: SqlAction;
-  readonly permit: Permit;
+  /** Allowed: what its executes run under; review: each execute is reviewed with its parameters. */
+  readonly decision: GateDecision;
   readonly mask: MaskContext | undefined;
+  readonly params: number;
+  /** Parameter types of the last execute (an execute may leave them out). */
+  types: readonly number[];
+  /** Parameters sent with COM_STMT_SEND_LONG_DATA since the last execute. */
+  readonly longData: Set<number>;
   /** The masker of its last execute's result: what COM_STMT_FETCH rows of its cursor get. */
   masker?: RowMasker | undefined;
 }
@@ -57,7 +64,11 @@ interface Held {
   /** A copy: the reader's buffer is not ours to keep. */
   readonly raw: Buffer;
   readonly seq: number;
-  readonly shape: 'result' | 'prepare';
+  /** `execute`: of a statement prepared under review, with its parameters. */
+  readonly shape: 'result' | 'prepare' | 'execute';
+  readonly statement?: PreparedInfo;
+  readonly params: (string | null)[] | null;
+  readonly cursor: boolean;
   readonly action: SqlAction;
   readonly decision: GateDecision;
   readonly mask: MaskContext | undefined;
@@ -248,7 +259,13 @@ export class MysqlSession {
     const action = this.#sql.analyse(sql);
     const decision = this.#sql.decide(action);
     if (decision.verdict === 'allow') return this.#run(p.raw, shape, action, decision, null, this.#sql.checked);
-    if (decision.verdict === 'review') return this.#review({ raw: Buffer.from(p.raw), seq: p.seq, shape, action, decision, mask: this.#sql.checked, gone: new AbortController() });
+    if (decision.verdict === 'review' && shape === 'prepare') {
+      // Preparing runs nothing: the review comes at execute, when the parameters are known.
+      this.#pending.push(expect('prepare', this.#deprecateEof, null, { prepared: { action, decision, mask: this.#sql.checked } }));
+      this.#toUp.prepare(p.raw, decision);
+      return;
+    }
+    if (decision.verdict === 'review') return this.#review({ raw: Buffer.from(p.raw), seq: p.seq, shape, params: null, cursor: false, action, decision, mask: this.#sql.checked, gone: new AbortController() });
     this.#refuse(p.seq, action, decision, shape === 'prepare' ? 'extended' : 'simple');
   }
 
@@ -256,7 +273,7 @@ export class MysqlSession {
     this.#sql.allowed(action, mask);
     const record = new StatementRecord(action, permit, shape === 'prepare' ? 'extended' : 'simple');
     record.review = review;
-    this.#pending.push(expect(shape, this.#deprecateEof, shape === 'prepare' ? null : record, { infileOk: shape === 'result' && loadsLocalFile(action), ...(shape === 'prepare' ? { prepared: { action, permit, mask } } : mask !== undefined ? { mask } : {}) }));
+    this.#pending.push(expect(shape, this.#deprecateEof, shape === 'prepare' ? null : record, { infileOk: shape === 'result' && loadsLocalFile(action), ...(shape === 'prepare' ? { prepared: { action, decision: permit, mask } } : mask !== undefined ? { mask } : {}) }));
     if (shape === 'prepare') this.#recordNow(record);
     this.#toUp.forward(raw, permit);
     if (this.#sql.stale && !loadsLocalFile(action)) this.#readState();
@@ -306,18 +323,20 @@ export class MysqlSession {
     }
     switch (command) {
       case Com.STMT_EXECUTE: {
-        const record = new StatementRecord(info.action, info.permit, 'extended');
-        // A cursor's rows come with COM_STMT_FETCH, masked as this execute's result is.
+        const { values, types } = readExecuteParams(p.payload, info.params, info.types, info.longData);
+        info.types = types;
         const cursor = (flags & CURSOR_TYPE_READ_ONLY) !== 0;
-        info.masker = undefined;
-        this.#pending.push(expect('result', this.#deprecateEof, record, { binary: true, ...(info.mask !== undefined ? { mask: info.mask } : {}), ...(cursor ? { cursorOf: info } : {}) }));
-        this.#toUp.forward(p.raw, info.permit);
+        const decision = info.decision;
+        if (decision.verdict === 'allow') return this.#execute(info, p.raw, values, cursor, decision, null);
+        return this.#review({ raw: Buffer.from(p.raw), seq: p.seq, shape: 'execute', statement: info, params: values, cursor, action: info.action, decision, mask: info.mask, gone: new AbortController() });
+      }
+      case Com.STMT_SEND_LONG_DATA: {
+        // A parameter's value for the next execute: no answer, and it runs nothing.
+        if (p.payload.length >= 7) info.longData.add(p.payload.readUInt16LE(5));
+        if (info.decision.verdict === 'allow') this.#toUp.forward(p.raw, info.decision);
+        else this.#toUp.prepare(p.raw, info.decision);
         return;
       }
-      case Com.STMT_SEND_LONG_DATA:
-        // A parameter's value for the next execute: no answer.
-        this.#toUp.forward(p.raw, info.permit);
-        return;
       case Com.STMT_FETCH:
         if (info.mask !== undefined && info.masker === undefined) {
           // Masks apply and the cursor's columns were never seen: nothing to mask its rows by.
@@ -331,6 +350,16 @@ export class MysqlSession {
         this.#toUp.relay(p.raw);
         return;
     }
+  }
+
+  #execute(info: PreparedInfo, raw: Buffer, params: (string | null)[], cursor: boolean, permit: Permit, review: string | null): void {
+    const record = new StatementRecord(info.action, permit, 'extended', params);
+    record.review = review;
+    info.longData.clear();
+    // A cursor's rows come with COM_STMT_FETCH, masked as this execute's result is.
+    info.masker = undefined;
+    this.#pending.push(expect('result', this.#deprecateEof, record, { binary: true, ...(info.mask !== undefined ? { mask: info.mask } : {}), ...(cursor ? { cursorOf: info } : {}) }));
+    this.#toUp.forward(raw, permit);
   }
 
   #simple(command: number, p: Packet): void {
@@ -399,7 +428,8 @@ export class MysqlSession {
   #review(held: Held): void {
     const text = held.action.redacted ?? held.action.text;
     this.#held = held;
-    runReview(this.#reviews, { subject: this.#identity.subject, connection: this.#ref.connection.name, action: { kind: 'sql', text, params: null }, decision: held.decision, session: this.id, reason: reasonFromText(held.action.text) ?? null }, {
+    const params = held.params === null ? null : held.action.redacted !== undefined ? held.params.map((v) => (v === null ? null : '***')) : held.params;
+    runReview(this.#reviews, { subject: this.#identity.subject, connection: this.#ref.connection.name, action: { kind: 'sql', text, params }, decision: held.decision, session: this.id, reason: reasonFromText(held.action.text) ?? null }, {
       // A MySQL client has no notice to show while it waits: it is told nothing it would misread.
       held: (_notice, _hint, review) => {
         held.reviewId = review.id;
@@ -421,7 +451,8 @@ export class MysqlSession {
     if (outcome.kind === 'run') {
       this.#held = undefined;
       this.#up.cork();
-      this.#run(held.raw, held.shape, held.action, outcome.permit, outcome.review, held.mask);
+      if (held.shape === 'execute' && held.statement !== undefined) this.#execute(held.statement, held.raw, held.params ?? [], held.cursor, outcome.permit, outcome.review);
+      else if (held.shape !== 'execute') this.#run(held.raw, held.shape, held.action, outcome.permit, outcome.review, held.mask);
       this.#toUp.flush();
       this.#up.uncork();
       this.#resumeClient();
@@ -433,7 +464,7 @@ export class MysqlSession {
   #settle(held: Held, err: GatewayError): void {
     if (this.#ended || this.#held !== held) return;
     this.#held = undefined;
-    const record = new StatementRecord(held.action, held.decision, held.shape === 'prepare' ? 'extended' : 'simple');
+    const record = new StatementRecord(held.action, held.decision, held.shape === 'result' ? 'simple' : 'extended', held.params);
     record.review = held.reviewId ?? null;
     record.reviewOutcome = err.code;
     const packet = { ...gatewayErr(err), errno: ErrNo.TABLEACCESS_DENIED, sqlState: '42000' };
@@ -555,7 +586,7 @@ export class MysqlSession {
       this.#toClient.write(framePacket(encodeErr(gatewayErr(new GatewayError('PCS_MYSQL_LOCAL_INFILE_REFUSED'))), e.swallowSeq));
       this.#recording.event('denied', { text: '(LOCAL INFILE request of the server)', params: null, verdict: 'deny', rule: null, reason: 'the statement was not decided as LOAD DATA LOCAL', sqlstate: '42000' });
     }
-    if (e.prepared !== undefined && t.statement !== undefined && t.error === undefined) this.#prepared.set(t.statement, e.prepared);
+    if (e.prepared !== undefined && t.statement !== undefined && t.error === undefined) this.#prepared.set(t.statement, { ...e.prepared, params: t.params, types: [], longData: new Set() });
     if (e.record !== null) {
       e.record.rows = t.resultSets > 0 ? t.rows : null;
       e.record.affected = t.resultSets === 0 && t.error === undefined ? t.affected : null;

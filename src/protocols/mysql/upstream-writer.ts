@@ -6,7 +6,7 @@
 // command offered as one is refused at run time. The gateway's own packets are written as
 // they are.
 import type { Socket } from 'node:net';
-import type { Permit } from '../../pipeline/permit.ts';
+import type { GateDecision, Permit } from '../../pipeline/permit.ts';
 import { Com, HEADER_LENGTH } from './codec/constants.ts';
 import { Forwarder } from './forwarder.ts';
 
@@ -29,6 +29,17 @@ export class UpstreamWriter {
   /** A command (its packets as received) the gate allowed, or a review approved. */
   forward(raw: Buffer, permit: Permit): void {
     void permit;
+    this.#out.add(raw);
+  }
+
+  /**
+   * A COM_STMT_PREPARE the gate sent for review, or a SEND_LONG_DATA to such a statement:
+   * preparing runs nothing, and every execute of it is reviewed with its parameters. Never a
+   * denied one (it is not prepared upstream at all).
+   */
+  prepare(raw: Buffer, decision: GateDecision): void {
+    const command = raw[HEADER_LENGTH] ?? 0;
+    if (decision.verdict !== 'review' || (command !== Com.STMT_PREPARE && command !== Com.STMT_SEND_LONG_DATA)) throw new UndecidedCommand(command);
     this.#out.add(raw);
   }
 

@@ -3,6 +3,9 @@
 // waits, the client told nothing, and runs when approved; nothing runs before.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Com, Header } from '../../../src/protocols/mysql/codec/constants.ts';
+import { decodePrepareOk } from '../../../src/protocols/mysql/codec/commands.ts';
+import { errOf, RawClient, resultDone, stmtExecute } from './raw.ts';
 import { adminSql, createDatabase, dropDatabase, mariadb, recordedEvents, startMysqlGateway, type MyGateway } from './support.ts';
 
 async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -75,6 +78,29 @@ policies:
     assert.match(third.stderr, /PCS_REVIEW_PENDING/, 'one approval, one run');
     const stmts = await recordedEvents(gw, 'statement');
     assert.ok(stmts.some((e) => e.data.review === id));
+  });
+
+  it('reviews each execute of a prepared statement with its parameters: an approval covers those values only', async () => {
+    const c = await RawClient.open(gw.port);
+    assert.equal((await c.login(deferred, 'my-db'))?.payload[0], Header.OK);
+    const prep = await c.command(Buffer.concat([Buffer.from([Com.STMT_PREPARE]), Buffer.from('INSERT INTO t VALUES (?)')]), (_p, all) => all.length >= 2 || errOf(all[0]) !== undefined);
+    assert.equal(prep[0]?.payload[0], Header.OK, 'preparing runs nothing: it is not reviewed');
+    const stmt = decodePrepareOk(prep[0]!.payload).statement;
+    const first = await c.command(stmtExecute(stmt, ['41']), resultDone);
+    const id = /review (r-[0-9a-f]+)/.exec(errOf(first[0])?.message ?? '')?.[1];
+    assert.ok(id !== undefined, errOf(first[0])?.message);
+    const shown = await api(dba, 'GET', `/api/v1/reviews/${id}`);
+    assert.deepEqual((shown.json.action as { params: unknown }).params, ['41']);
+    assert.equal((await api(dba, 'POST', `/api/v1/reviews/${id}/approve`)).status, 200);
+    const other = await c.command(stmtExecute(stmt, ['42']), resultDone);
+    assert.match(errOf(other[0])?.message ?? '', /PCS_REVIEW_PENDING/, 'other values need their own approval');
+    const again = await c.command(stmtExecute(stmt, ['41']), resultDone);
+    assert.equal(again[0]?.payload[0], Header.OK, errOf(again[0])?.message);
+    c.close();
+    assert.equal(await adminSql(`SELECT COUNT(*) FROM ${db}.t WHERE id = 41`), '1');
+    assert.equal(await adminSql(`SELECT COUNT(*) FROM ${db}.t WHERE id = 42`), '0');
+    const stmts = await recordedEvents(gw, 'statement');
+    assert.ok(stmts.some((e) => e.data.review === id && JSON.stringify(e.data.params) === '["41"]'));
   });
 
   it('holds: the client waits, and the statement runs when approved', async () => {

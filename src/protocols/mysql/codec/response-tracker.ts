@@ -54,8 +54,9 @@ export class ResponseTracker {
   error: ErrPacket | undefined = undefined;
   /** The server asked for a local file (0xfb): the caller decides what follows. */
   localInfile = false;
-  /** COM_STMT_PREPARE: the server's statement id. */
+  /** COM_STMT_PREPARE: the server's statement id and its parameter count. */
   statement: number | undefined = undefined;
+  params = 0;
   /** Packets of column definitions, for masking (their index in the current result set). */
   columnIndex = -1;
   /** Result sets begun. */
@@ -163,6 +164,7 @@ export class ResponseTracker {
       if (head !== Header.OK) throw new MalformedPacket('expected COM_STMT_PREPARE_OK');
       const ok = decodePrepareOk(payload);
       this.statement = ok.statement;
+      this.params = ok.params;
       this.#prepareColumns = ok.columns;
       if (ok.params > 0) {
         this.#total = this.#remaining = ok.params;
