@@ -135,6 +135,27 @@ describe('MySQL listener: commands', () => {
     viaGw.close();
   });
 
+  it('relays answers in the EOF form to a client without DEPRECATE_EOF (text and binary), and stays in step', async () => {
+    const { CLIENT_CAPS } = await import('./raw.ts');
+    const caps = CLIENT_CAPS & ~(1 << 24);
+    const answers: Buffer[][] = [];
+    for (const [port, token, dbName, plugin, user] of [[3306, '', db, 'mysql_native_password', 'root'], [gw.port, dba, 'my-db', 'mysql_clear_password', 'agent']] as const) {
+      const c = await RawClient.open(port);
+      assert.equal((await c.login(token, dbName, caps, plugin, user))?.payload[0], Header.OK);
+      // count, 2 definitions, EOF, 2 rows, EOF
+      const text = await c.command(Buffer.concat([Buffer.from([Com.QUERY]), Buffer.from('SELECT id, name FROM t ORDER BY id')]), (_p, all) => all.length === 7);
+      // PREPARE_OK, 1 parameter definition, EOF, 2 column definitions, EOF
+      const prep = await c.command(Buffer.concat([Buffer.from([Com.STMT_PREPARE]), Buffer.from('SELECT id, name FROM t WHERE id > ?')]), (_p, all) => all.length === 6);
+      const stmt = decodePrepareOk(prep[0]!.payload).statement;
+      const rows = await c.command(stmtExecute(stmt, ['0']), (_p, all) => all.length === 7);
+      const ping = await c.command(Buffer.from([Com.PING]), () => true);
+      answers.push([...text, ...prep.slice(1), ...rows, ...ping].map((p) => p.raw));
+      c.close();
+    }
+    assert.deepEqual(answers[1], answers[0]);
+    assert.equal(answers[0]?.at(-1)?.[4], Header.OK, 'the ping answered in step');
+  });
+
   it('dumps an allowed database with mysqldump (it connects first, then USEs: the user name names the connection)', async () => {
     const { spawn } = await import('node:child_process');
     const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
