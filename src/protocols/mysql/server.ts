@@ -11,7 +11,7 @@ import { inlineSecret } from '../../connections/public-view.ts';
 import { GatewayError, isGatewayError } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import type { AdapterContext } from '../../pipeline/adapter.ts';
-import { bindListener, type Endpoint } from '../../pipeline/listen.ts';
+import { bindListener, clientAddress, isLoopback, type Endpoint } from '../../pipeline/listen.ts';
 import type { SessionRecording } from '../../recorder/recorder.ts';
 import { Cap, Status, UTF8MB4_GENERAL_CI } from './codec/constants.ts';
 import { framePacket, FramingError } from './codec/framing.ts';
@@ -22,7 +22,7 @@ import { receiveToken } from './agent-auth.ts';
 import { errFor, gatewayErr } from './errors.ts';
 import { PacketSource, StreamClosed } from './packet-source.ts';
 import { MysqlSession } from './session.ts';
-import { clientAddress, isLoopback, ThreadRegistry } from './threads.ts';
+import { ThreadRegistry } from './threads.ts';
 import { connectUpstream, RELAYED_CAPABILITIES, type Upstream } from './upstream.ts';
 
 /** A client that has not logged in within this time is dropped (MySQL: connect_timeout, 10 s; a token takes longer to paste). */

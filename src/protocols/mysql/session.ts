@@ -26,7 +26,7 @@ import { framePacket, FramingError, PacketReader, packetCount, type Packet } fro
 import { encodeErr, encodeOk, readErr, type ErrPacket } from './codec/responses.ts';
 import { MalformedPacket, PayloadReader } from './codec/wire.ts';
 import { gatewayErr, refusalErr } from './errors.ts';
-import { Forwarder } from './forwarder.ts';
+import { Forwarder } from '../../pipeline/forwarder.ts';
 import { columnMasks, RowMasker, type MaskContext } from './masking/result.ts';
 import { expect, localAnswer, PendingQueue, type Pending } from './pending.ts';
 import { StatementRecord } from './record.ts';

@@ -2,8 +2,6 @@
 // Ctrl-C sends as `KILL QUERY <id>` on a new connection) and the server's thread id through
 // CONNECTION_ID(); both name one session. KILL is relayed only for a session of the same
 // subject on the same connection, rewritten to that session's upstream thread id.
-import { isIP } from 'node:net';
-
 export interface ThreadEntry {
   readonly subject: string;
   readonly connection: string;
@@ -38,16 +36,4 @@ export class ThreadRegistry {
     for (const e of this.#byId.values()) if (own(e) && e.thread === id) return e.thread;
     return undefined;
   }
-}
-
-export function isLoopback(address: string | null): boolean {
-  if (address === null) return false;
-  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (isIP(a) === 4) return a.startsWith('127.');
-  return a === '::1';
-}
-
-export function clientAddress(address: string | undefined): string | null {
-  if (address === undefined) return null;
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

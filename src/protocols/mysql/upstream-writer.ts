@@ -8,7 +8,7 @@
 import type { Socket } from 'node:net';
 import type { GateDecision, Permit } from '../../pipeline/permit.ts';
 import { Com, HEADER_LENGTH } from './codec/constants.ts';
-import { Forwarder } from './forwarder.ts';
+import { Forwarder } from '../../pipeline/forwarder.ts';
 
 const DECIDED_ONLY = new Uint8Array(256);
 for (const c of [Com.QUERY, Com.STMT_PREPARE, Com.STMT_EXECUTE, Com.INIT_DB, Com.FIELD_LIST, Com.PROCESS_KILL, Com.STMT_SEND_LONG_DATA, Com.CHANGE_USER]) DECIDED_ONLY[c] = 1;
