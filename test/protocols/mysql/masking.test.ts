@@ -31,6 +31,13 @@ policies:
     reveal_credentials: [mysql.user.authentication_string, mysql.user.Password, mysql.global_priv.Priv, mysql.slave_master_info.User_password, mysql.servers.Password]
     rules:
       - { then: allow }
+  - name: scanned
+    subjects: { groups: [scanned] }
+    connections: [my-db]
+    masks:
+      - { detector: email, with: redact }
+    rules:
+      - { then: allow }
   - name: dba
     subjects: { groups: [dba] }
     connections: [my-db]
@@ -88,6 +95,14 @@ policies:
     } finally {
       await adminSql(`DROP USER '${user}'@'localhost'`);
     }
+  });
+
+  it('applies content detectors to every text value, whatever its column', async () => {
+    const scanned = await gw.t.token('sam', ['scanned']);
+    const r = await mariadb(gw, scanned, ['-e', "SELECT id, CONCAT('mail: ', email) AS note FROM people ORDER BY id"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^1\tmail: /);
+    assert.doesNotMatch(r.stdout, /ann@example\.com|bob@example\.com/);
   });
 
   it('keeps a masked value out of SHOW WARNINGS', async () => {
