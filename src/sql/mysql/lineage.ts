@@ -15,7 +15,7 @@ import type { ColumnLineage, OutputLineage, SourceColumn, WrittenColumn, WriteTa
 import type { RelationCatalog } from '../relation-catalog.ts';
 import { analyseStatements } from './analyze.ts';
 import { isObject, nameParts, type Json, type JsonObject } from './ast.ts';
-import { derivesFromArguments } from './builtin-functions.ts';
+import { derivesFromArguments, mysqlFunctionEffect } from './builtin-functions.ts';
 import type { Classified } from './classify.ts';
 import type { MysqlServer } from './server.ts';
 
@@ -287,6 +287,8 @@ class Walk {
     // A query in an expression: its outputs flow in, its predicates count.
     if ('body' in e && 'with' in e) return this.query(e, scope).reduce((acc, c) => union(acc, c.lineage), CONSTANT);
     if ('Value' in e) return CONSTANT;
+    // @v := expr has the value of expr (the variable keeps it: a write, see statementLineage).
+    if (isObject(e.BinaryOp) && e.BinaryOp.op === 'Assignment') return this.expr(e.BinaryOp.right, scope);
     if (isObject(e.Identifier) && typeof e.Identifier.value === 'string') {
       const v = e.Identifier.value;
       if (v.startsWith('@@')) return CONSTANT;
@@ -412,6 +414,8 @@ function statementLineage(c: Classified, walk: Walk, results: OutputLineage[][],
   const type = tree === undefined ? undefined : Object.keys(tree)[0];
   const body = type === undefined || tree === undefined ? undefined : tree[type];
   const unknownWrite = (reason: string): void => void writes?.push({ target: { kind: 'file', name: `(${c.command})` }, lineage: opaque(reason) });
+  // A stored function may write anything with what it is given (the session may know it cannot: functionCannotWrite).
+  for (const call of c.calls) if (mysqlFunctionEffect(call, undefined) === 'unknown') writes?.push({ target: { kind: 'file', name: `(function ${call.join('.')})` }, lineage: opaque(`the function ${call.join('.')} may write what it is given`) });
   if (c.effect === 'unknown' || c.command === 'unknown') {
     // It may send rows, read and write anything.
     const reason = c.extra.error ?? `${c.command} is not traced`;
