@@ -6,9 +6,11 @@
 // statement the lexer could not read is withheld whole: a literal it cannot find is a
 // literal it cannot remove.
 import type { SqlAction } from '../../core/action.ts';
-import { REDACTED_LITERAL } from '../postgres/redact.ts';
 import { lexMysql, sqlModeOf, type LexedStatement } from './lex.ts';
 import { UNKNOWN_SERVER, type MysqlServer } from './server.ts';
+
+/** What a removed literal reads as (as for PostgreSQL): a valid string, so the recorded text still parses. */
+export const REDACTED_LITERAL = "'***'";
 
 export const WITHHELD = '/* statement withheld: it may carry a credential and could not be read */';
 
