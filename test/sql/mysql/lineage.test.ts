@@ -2,6 +2,8 @@
 // lineage walks the tree analyze() parsed (no second parse).
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import { MaskPlanner } from '../../../src/masking/plan.ts';
+import { statementMasking } from '../../../src/masking/statement.ts';
 import type { ColumnLineage } from '../../../src/sql/lineage.ts';
 import { clearMysqlAnalysisCache } from '../../../src/sql/mysql/analyze.ts';
 import { mysqlDialectFor } from '../../../src/sql/mysql/dialect.ts';
@@ -123,5 +125,23 @@ describe('one parse per MySQL statement text', () => {
       dialect.lineage(text, catalog, { searchPath: PATH, writes: true });
       assert.equal(mysqlParserStats.parses - before, grammarStatements, `${text} (again)`);
     }
+  });
+});
+
+describe('MySQL statement masking follows the session sql_mode', () => {
+  before(() => dialect.load());
+  it('masks "ssn" as a column under ANSI_QUOTES, not as a string otherwise, and caches each apart', () => {
+    const plan = new MaskPlanner(Buffer.alloc(32, 3)).plan([{ column: 'app.customers.ssn', with: 'redact' }]);
+    const relations = { catalog };
+    const text = 'SELECT "ssn" FROM customers';
+    const run = (sqlMode: string | undefined): unknown => {
+      const action = dialect.analyze(text, { searchPath: PATH, ...(sqlMode !== undefined ? { sqlMode } : {}) });
+      return statementMasking(dialect, action, plan, relations, PATH, { unknownLineage: 'mask', pathMayMove: false, ...(sqlMode !== undefined ? { sqlMode } : {}) })?.results[0]?.[0];
+    };
+    assert.equal(run(undefined), undefined);
+    const masked = run('ANSI_QUOTES') as { rule?: { with?: string; source?: string }; why?: string } | undefined;
+    assert.equal(masked?.rule?.with, 'redact');
+    assert.notEqual(masked?.rule?.source, 'fail-closed', JSON.stringify(masked));
+    assert.equal(run(undefined), undefined);
   });
 });
