@@ -377,7 +377,7 @@ const NO_COLUMNS: readonly Column[] = Object.freeze([]);
 
 /** Masking's view of a text: outputs per statement that sends rows, predicates, writes. */
 export function mysqlLineage(text: string, server: MysqlServer, relations: RelationCatalog, opts: LineageOptions): TextLineage {
-  const entry = analyseStatements(text, server, { searchPath: opts.searchPath, ...(opts.sqlMode !== undefined ? { sqlMode: opts.sqlMode } : {}) });
+  const entry = analyseStatements(text, server, { searchPath: opts.searchPath, ...(opts.sqlMode !== undefined ? { sqlMode: opts.sqlMode } : {}) }, true);
   const results: OutputLineage[][] = [];
   const predicates = new Map<string, SourceColumn>();
   const opaquePredicates: string[] = [];

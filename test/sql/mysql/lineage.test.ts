@@ -145,3 +145,31 @@ describe('MySQL statement masking follows the session sql_mode', () => {
     assert.equal(run(undefined), undefined);
   });
 });
+
+describe('MySQL analysis cache across literal values', () => {
+  before(() => dialect.load());
+  it('analyses a text that differs only in literals without the grammar, with its own offsets', () => {
+    clearMysqlAnalysisCache();
+    const first = dialect.analyze("select email from customers where id = 1 and email = 'a'; delete from notes where id = 5", { searchPath: PATH });
+    const before = mysqlParserStats.parses;
+    const text = "select email from customers where id = 12345 and email = 'bcd'; delete from notes where id = 6";
+    const second = dialect.analyze(text, { searchPath: PATH });
+    assert.equal(mysqlParserStats.parses - before, 0);
+    assert.deepEqual(second.statements.map((s) => s.text), ["select email from customers where id = 12345 and email = 'bcd'", 'delete from notes where id = 6']);
+    assert.deepEqual(second.statements.map((s) => [s.command, s.effect, s.relations]), first.statements.map((s) => [s.command, s.effect, s.relations]));
+    // Lineage walks this text's own tree: one parse per statement.
+    dialect.lineage(text, catalog, { searchPath: PATH, writes: true });
+    assert.equal(mysqlParserStats.parses - before, 2);
+  });
+  it('keys by exact text what depends on a literal or on sql_mode', () => {
+    assert.equal(dialect.normalise('select "a" from t'), undefined);
+    assert.equal(dialect.normalise("select 'a\\'' from t"), undefined);
+    assert.equal(dialect.normalise("select 'unterminated"), undefined);
+    assert.deepEqual(dialect.normalise("select 1, 'x' /*! , 2 */ from t")?.key, 'select \u0002, \u0001 /*! , \u0002 */ from t');
+    const a = dialect.analyze("prepare s from 'select * from customers'").statements[0];
+    const b = dialect.analyze("prepare s from 'delete from notes'").statements[0];
+    assert.equal(a?.effect, 'read');
+    assert.equal(b?.effect, 'write');
+    assert.equal(dialect.analyze("set sql_mode = 'ANSI_QUOTES'; select \"x\" from t").statements[1]?.command, 'select');
+  });
+});
