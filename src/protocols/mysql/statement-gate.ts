@@ -12,7 +12,7 @@ import type { Gate, SessionRef } from '../../pipeline/gate.ts';
 import type { GateDecision } from '../../pipeline/permit.ts';
 import { createRelationCatalog } from '../../sql/relation-catalog.ts';
 import type { MaskContext } from './masking/result.ts';
-import { mayChangeSqlMode, sqlAction, type SessionSql } from './to-action.ts';
+import { mayChangeSessionReading, sqlAction, type SessionSql } from './to-action.ts';
 
 /** `SHOW WARNINGS` / `SHOW ERRORS` (the dialect says `show`; this tells which): they read the last statement's diagnostics. */
 const DIAGNOSTICS = /^\s*show\s+(count\s*\(\s*\*\s*\)\s+)?(warnings|errors)\b/i;
@@ -98,7 +98,7 @@ export class StatementGate {
     let stmt;
     if (plan.hasColumnRules) {
       try {
-        stmt = statementMasking(this.#sql.dialect, action, plan, NO_RELATIONS, this.#sql.database !== undefined ? [this.#sql.database] : [], { unknownLineage: this.#unknownLineage, pathMayMove: action.statements.length > 1 });
+        stmt = statementMasking(this.#sql.dialect, action, plan, NO_RELATIONS, this.#sql.database !== undefined ? [this.#sql.database] : [], { unknownLineage: this.#unknownLineage, pathMayMove: action.statements.length > 1, ...(this.#sql.sqlMode !== undefined ? { sqlMode: this.#sql.sqlMode } : {}) });
       } catch {
         return new GatewayError('PCS_MYSQL_MASK_UNSUPPORTED', { reason: 'the lineage of its output columns could not be read' });
       }
@@ -119,7 +119,7 @@ export class StatementGate {
   /** An allowed statement went upstream: what it may change for later decisions. */
   allowed(action: SqlAction, mask: MaskContext | undefined): void {
     if (!this.#diagnostics(action)) this.#maskedDiagnostics = mask?.stmt?.sensitive === true || (mask?.stmt !== undefined && !mask.stmt.inert) ? mask : undefined;
-    if (action.statements.some((s) => s.command === 'use') || mayChangeSqlMode(action)) this.#stale = true;
+    if (mayChangeSessionReading(action)) this.#stale = true;
   }
 
   /** The column definitions' origins masked a column lineage did not: the result's diagnostics are masked too. */

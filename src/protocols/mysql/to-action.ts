@@ -42,9 +42,12 @@ export function loadsLocalFile(action: SqlAction): boolean {
   return action.statements.some((s) => s.command === 'load_data_local');
 }
 
-/** Statements after which the session's sql_mode is read again (only a trigger to ask the server). */
-const MAY_CHANGE_SQL_MODE = /sql_mode|\bset\b[^;]*\bsession\b|reset|change_user/i;
+/** Settings that change how later statements read: sql_mode (quotes, backslashes), the current database, the character set. */
+const READING_SETTINGS = new Set(['sql_mode', 'database', 'names', 'character_set_client']);
+/** What else may move them unseen (a procedure's SET, a RESET, a rollback of nothing...): only a trigger to ask the server. */
+const MAY_MOVE = /sql_mode|\bcall\b|reset|change_user/i;
 
-export function mayChangeSqlMode(action: SqlAction): boolean {
-  return MAY_CHANGE_SQL_MODE.test(action.text);
+/** Whether the session reads sql_mode and the database back after these statements. */
+export function mayChangeSessionReading(action: SqlAction): boolean {
+  return action.statements.some((s) => s.command === 'use' || (s.setting !== undefined && READING_SETTINGS.has(s.setting.name))) || MAY_MOVE.test(action.text);
 }

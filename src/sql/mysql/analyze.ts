@@ -15,6 +15,7 @@ import { Lru } from '../../util/lru.ts';
 import { mysqlFunctionEffect } from './builtin-functions.ts';
 import { Classifier, unknown, type Classified } from './classify.ts';
 import { lexMysql, sqlModeOf, type LexedStatement, type SqlMode } from './lex.ts';
+import { normaliseMysql } from './normalize.ts';
 import { loadMysqlParser, mysqlParserLoaded } from './parse.ts';
 import { redactMysql } from './redact.ts';
 import type { MysqlServer } from './server.ts';
@@ -34,10 +35,14 @@ export interface AnalysedStatement {
 
 interface Entry {
   readonly statements: readonly AnalysedStatement[];
+  /** Classified for another text of the same literal-normalised key: the trees are that text's (lineage parses again). */
+  readonly borrowed?: true;
   last?: { readonly catalog: FunctionCatalog | undefined; readonly action: SqlAction };
 }
 
 const cache = new Lru<string, Entry>(CACHE_ENTRIES);
+/** By literal-normalised key: the classifications of a text whose statements do not depend on literal values. */
+const templates = new Lru<string, readonly Classified[]>(CACHE_ENTRIES);
 
 export function loadMysqlAnalyzer(): Promise<void> {
   return loadMysqlParser();
@@ -48,18 +53,36 @@ function cacheKey(text: string, server: MysqlServer, sqlMode: string | undefined
   return `${server.version ?? '?'}\0${server.mariadb ?? '?'}\0${sqlMode ?? ''}\0${database ?? ''}\0${text}`;
 }
 
-/** The statements of a text, classified (cached; the same array for the same inputs). */
-export function analyseStatements(text: string, server: MysqlServer, opts: { readonly sqlMode?: string; readonly searchPath?: readonly string[] } | undefined): Entry {
+/**
+ * The statements of a text, classified (cached; the same entry for the same inputs). With
+ * `trees`, the grammar's trees are this text's own (for lineage): a borrowed entry is redone.
+ */
+export function analyseStatements(text: string, server: MysqlServer, opts: { readonly sqlMode?: string; readonly searchPath?: readonly string[] } | undefined, trees = false): Entry {
   const database = opts?.searchPath?.[0];
   const key = text.length <= MAX_CACHED_TEXT ? cacheKey(text, server, opts?.sqlMode, database) : undefined;
   const hit = key === undefined ? undefined : cache.get(key);
-  if (hit !== undefined) {
+  if (hit !== undefined && !(trees && hit.borrowed === true)) {
     analysisCacheStats.policy.hits++;
     return hit;
   }
+  const mode = sqlModeOf(opts?.sqlMode);
+  const normalised = key === undefined || trees ? undefined : normaliseMysql(text, server);
+  const templateKey = normalised === undefined || normalised.literals.length === 0 ? undefined : cacheKey(normalised.key, server, opts?.sqlMode, database);
+  const template = templateKey === undefined ? undefined : templates.get(templateKey);
+  if (template !== undefined && key !== undefined) {
+    // Same statements but for literal values: their classifications, this text's offsets.
+    const lexed = lexMysql(text, server, mode);
+    if (lexed.length === template.length) {
+      analysisCacheStats.policy.hits++;
+      const entry: Entry = { statements: Object.freeze(lexed.map((s, i) => Object.freeze({ start: s.start, end: s.end, lexed: s, classified: template[i] as Classified, database }))), borrowed: true };
+      cache.set(key, entry);
+      return entry;
+    }
+  }
   analysisCacheStats.policy.misses++;
-  const entry: Entry = { statements: Object.freeze(split(text, server, sqlModeOf(opts?.sqlMode), database)) };
+  const entry: Entry = { statements: Object.freeze(split(text, server, mode, database)) };
   if (key !== undefined) cache.set(key, entry);
+  if (templateKey !== undefined && entry.statements.every((s) => !s.classified.literalBound && s.lexed.error === undefined)) templates.set(templateKey, entry.statements.map((s) => s.classified));
   return entry;
 }
 
@@ -164,4 +187,5 @@ export function resolveExecute(statement: SqlStatement, prepared: (name: string)
 /** For tests and benchmarks: measure first-time analysis. */
 export function clearMysqlAnalysisCache(): void {
   cache.clear();
+  templates.clear();
 }

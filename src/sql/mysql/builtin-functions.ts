@@ -76,3 +76,8 @@ export function mysqlFunctionEffect(parts: readonly string[], catalog: FunctionC
   const qualified = parts.join('.');
   return catalog?.readAllowed(qualified) === true ? 'read' : 'unknown';
 }
+
+/** A built-in whose value derives only from its arguments and the session (lineage follows its arguments). */
+export function derivesFromArguments(name: string): boolean {
+  return READ.has(name) && !SIDE_EFFECTS.has(name);
+}

@@ -22,7 +22,10 @@ export interface Context {
 /** A file or variable a statement writes outside every table (for lineage and the record). */
 export interface Outside {
   readonly outfile?: string;
+  /** SELECT ... INTO @a, @b: the variables in output order. */
   readonly variables: readonly string[];
+  /** SET @v = expr: each variable and the grammar's tree of `SELECT expr` (undefined: a plain value). */
+  readonly assigned?: readonly { readonly variable: string; readonly tree: JsonObject | undefined }[];
 }
 
 export interface Classified {
@@ -533,6 +536,7 @@ export class Classifier {
     const calls: string[][] = [];
     const functions = new Set<string>();
     const relations = new Map<string, 'read' | 'write'>();
+    const assigned: { variable: string; tree: JsonObject | undefined }[] = [];
     for (const [from, to] of items(tokens, 1, tokens.length)) {
       let i = from;
       let scope = 'session';
@@ -584,14 +588,18 @@ export class Classifier {
         continue;
       }
       // A plain value (ON, 1, 'x', a name) runs nothing; an expression is read as a query would be.
-      if (to === i + 1 && tokens[i]?.kind !== 'var' && tokens[i]?.kind !== 'sysvar') continue;
+      if (to === i + 1 && tokens[i]?.kind !== 'var' && tokens[i]?.kind !== 'sysvar') {
+        if (name.startsWith('@')) assigned.push({ variable: name, tree: undefined });
+        continue;
+      }
       const expr = this.grammar([{ kind: 'word', value: 'SELECT', start: tokens[i]?.start ?? 0, end: tokens[i]?.start ?? 0 }, ...tokens.slice(i, to)]);
       if (expr.extra.error !== undefined) return { ...expr, command: 'set' };
+      if (name.startsWith('@')) assigned.push({ variable: name, tree: expr.tree });
       for (const [r, a] of expr.relations) relations.set(r, a);
       for (const f of expr.functions) functions.add(f);
       calls.push(...expr.calls.map((c) => [...c]));
     }
-    return { command: 'set', effect, relations, functions: [...functions], calls, extra: setting === undefined ? {} : { setting }, literalBound: true };
+    return { command: 'set', effect, relations, functions: [...functions], calls, extra: setting === undefined ? {} : { setting }, literalBound: true, ...(assigned.length > 0 ? { outside: { variables: [], assigned } } : {}) };
   }
 
   private clientCharset(value: string): Classified {

@@ -25,7 +25,7 @@ export function mysqlDialectFor(server: MysqlServer): SqlDialect {
       load: loadMysqlParser,
       analyze: (text, opts) => analyzeMysql(text, frozen, opts),
       resolveExecute,
-      normalise: normaliseMysql,
+      normalise: (text) => normaliseMysql(text, frozen),
       lineage: (text, relations, opts) => mysqlLineage(text, frozen, relations, opts),
       // information_schema and mysql are reached by qualified names only.
       implicitSchemas: Object.freeze([]),

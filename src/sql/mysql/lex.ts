@@ -3,8 +3,9 @@
 // - comments: `#` to the end of the line, `-- ` (two dashes and a space or control
 //   character; `--x` is minus minus x), `/* ... */` (not nested);
 // - executable comments: `/*! ... */` runs on every server, `/*!NNNNN ... */` when the
-//   server's version is at least NNNNN (MariaDB also reads six digits), `/*M! ... */` and
-//   `/*M!NNNNNN ... */` on MariaDB only; their content is spliced in, as the server does;
+//   server's version is at least NNNNN (MariaDB also reads six digits, and never runs five
+//   from 50700 up: MySQL 5.7+ syntax), `/*M! ... */` and `/*M!NNNNNN ... */` on MariaDB only;
+//   their content is spliced in, as the server does;
 // - quotes: '...' strings, "..." strings unless ANSI_QUOTES (then identifiers), `...`
 //   identifiers, doubled quotes, backslash escapes unless NO_BACKSLASH_ESCAPES;
 // - literals: numbers, 0x../X'..' hex, 0b../B'..' bits, N'..', charset introducers (_utf8mb4'..');
@@ -102,10 +103,11 @@ const CHARSETS = new Set([
 const OPERATORS = ['<=>', '->>', '<=', '>=', '<>', '!=', ':=', '<<', '>>', '&&', '||', '->', '=', '<', '>', '+', '-', '*', '/', '%', '(', ')', ',', '.', '!', '~', '^', '&', '|', '{', '}', ':', '@'];
 
 /**
- * Every server we analyse for is at least this version (MySQL 5.7, and MariaDB numbers are
- * all above 100000): a gate at or below it runs even where the dialect knows no version.
+ * Every server we analyse for is at least MySQL 5.7 or MariaDB 10: a gate below 50700 runs on
+ * all of them, even where the dialect knows no version. MariaDB never runs `/*!NNNNN` from
+ * 50700 to 99999 (checked against MariaDB 10.11: test/sql/mysql/server-lexing.test.ts).
  */
-const OLDEST_SERVER = 50700;
+const MYSQL_ONLY_GATE = 50700;
 
 const SPACE = new Set([' ', '\t', '\n', '\v', '\f', '\r']);
 
@@ -210,11 +212,13 @@ class Lexer {
     const start = this.stmtStart < 0 ? at : this.stmtStart;
     const end = trimEnd(this.text, at);
     const tokens = Object.freeze(this.tokens);
-    // `SELECT 1; ;SELECT 2` is a syntax error on the server; only comments after the last `;` are fine.
-    const empty = tokens.length === 0 && (at < this.text.length || end > start);
-    this.statements.push(Object.freeze({ start, end, tokens, ...(empty ? { error: 'an empty statement' } : {}) }));
     this.tokens = [];
     this.stmtStart = -1;
+    // Comments alone at the end of the text run nothing.
+    if (tokens.length === 0 && at >= this.text.length) return;
+    // `SELECT 1; ;SELECT 2` is a syntax error on the server.
+    const empty = tokens.length === 0;
+    this.statements.push(Object.freeze({ start, end, tokens, ...(empty ? { error: 'an empty statement' } : {}) }));
   }
 
   /** At `/*`: a comment, or an executable comment whose content is spliced in. */
@@ -264,8 +268,13 @@ class Lexer {
     // MariaDB reads five or six digits; MySQL's reading of a sixth varies by version.
     if (gate.length > 6 || (gate.length === 6 && mariadb !== true)) throw new LexError(`an executable comment's version ${gate} is read differently by MySQL and MariaDB versions`);
     const wanted = Number(gate);
+    // MariaDB skips /*!NNNNN with a MySQL 5.7+ version (50700-99999): MySQL-only syntax. /*M! is its own.
+    if (!mariadbOnly && gate.length === 5 && wanted >= MYSQL_ONLY_GATE) {
+      if (mariadb === true) return false;
+      if (mariadb === undefined) throw new LexError(`/*!${gate} runs on MySQL from version ${gate} and never on MariaDB, and the server is not known`);
+    }
     if (version === undefined) {
-      if (wanted <= OLDEST_SERVER) return true;
+      if (wanted < MYSQL_ONLY_GATE) return true;
       throw new LexError(`/*!${gate} runs only on servers from version ${gate}, and the server's version is not known`);
     }
     return version >= wanted;

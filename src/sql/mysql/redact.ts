@@ -5,8 +5,12 @@
 // Which literals: the lexer's string tokens (spliced executable comments included). A
 // statement the lexer could not read is withheld whole: a literal it cannot find is a
 // literal it cannot remove.
-import { REDACTED_LITERAL } from '../postgres/redact.ts';
-import type { LexedStatement } from './lex.ts';
+import type { SqlAction } from '../../core/action.ts';
+import { lexMysql, sqlModeOf, type LexedStatement } from './lex.ts';
+import { UNKNOWN_SERVER, type MysqlServer } from './server.ts';
+
+/** What a removed literal reads as (as for PostgreSQL): a valid string, so the recorded text still parses. */
+export const REDACTED_LITERAL = "'***'";
 
 export const WITHHELD = '/* statement withheld: it may carry a credential and could not be read */';
 
@@ -32,4 +36,20 @@ export function redactMysql(text: string, statements: readonly LexedStatement[],
     copied = end;
   }
   return out + text.slice(copied);
+}
+
+/** The action as it may be shown (policy test output): texts with the credential statements' literals removed. */
+export function shownMysqlAction(action: SqlAction, server: MysqlServer = UNKNOWN_SERVER, sqlMode?: string): SqlAction {
+  if (action.redacted === undefined) return action;
+  const { redacted, ...rest } = action;
+  const mode = sqlModeOf(sqlMode);
+  const one = (text: string): string => {
+    const lexed = lexMysql(text, server, mode);
+    return redactMysql(text, lexed, lexed.map((s) => [s.start, s.end, s.error !== undefined] as const));
+  };
+  return Object.freeze({
+    ...rest,
+    text: redacted,
+    statements: Object.freeze(action.statements.map((s) => (s.credential === true ? Object.freeze({ ...s, text: one(s.text) }) : s))),
+  });
 }
