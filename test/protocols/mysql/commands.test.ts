@@ -36,6 +36,7 @@ describe('MySQL listener: commands', () => {
     db = await createDatabase();
     await adminSql(`CREATE TABLE ${db}.t (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO ${db}.t VALUES (1, 'one'), (2, 'two')`);
     gw = await startMysqlGateway(mysqlConfig(db, `      - { match: { sql: { effect: [write] } }, then: allow }
+      - { match: { sql: { command: [set] } }, then: allow }
       - { then: deny, reason: agents may only write rows }`));
     dba = await gw.t.token('dana', ['dba']);
     agent = await gw.t.token('alice', ['agents']);
@@ -67,6 +68,19 @@ describe('MySQL listener: commands', () => {
     assert.equal(await adminSql(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '${db}'`), '1', 'the table is there');
     const denied = await recordedEvents(gw, 'denied');
     assert.ok(denied.some((e) => String(e.data.text).includes('DROP TABLE t') && e.data.verdict === 'deny' && e.data.sqlstate === '42000' && e.data.errno === 1142));
+  });
+
+  it('reads statements under the session\'s sql_mode: NO_BACKSLASH_ESCAPES cannot hide a DROP in a string', async () => {
+    const c = await RawClient.open(gw.port);
+    assert.equal((await c.login(agent, 'my-db'))?.payload[0], Header.OK);
+    const set = await c.query(`SET sql_mode = 'NO_BACKSLASH_ESCAPES'`);
+    assert.equal(set[0]?.payload[0], Header.OK, errOf(set[0])?.message);
+    // With backslash escapes this is one INSERT; under NO_BACKSLASH_ESCAPES the server runs an INSERT and a DROP.
+    const answer = await c.query(`INSERT INTO t VALUES (9, 'a\\'); DROP TABLE t; -- ')`);
+    assert.equal(errOf(answer[0])?.errno, 1142, 'refused: the gateway read it as the server would');
+    c.close();
+    assert.equal(await adminSql(`SELECT COUNT(*) FROM ${db}.t WHERE id = 9`), '0');
+    assert.equal(await adminSql(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '${db}'`), '1', 'the table is there');
   });
 
   it('runs a multi-statement text whose every statement is allowed', async () => {
