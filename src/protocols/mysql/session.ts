@@ -383,7 +383,7 @@ export class MysqlSession {
       case Com.RESET_CONNECTION:
         // The server forgets prepared statements, variables and the database it was told.
         this.#prepared.clear();
-        this.#sql.databaseMayHaveChanged();
+        this.#sql.reset();
         this.#pending.push(expect('single', this.#deprecateEof, null));
         this.#toUp.relay(p.raw);
         this.#readState();

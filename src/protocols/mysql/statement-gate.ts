@@ -2,7 +2,7 @@
 // with the session's sql_mode and database, the gate's decision, then masking's own check (a
 // predicate on a masked column, a laundering write), which can turn an allowed statement into
 // a denial, and the masking its rows get (masking/result.ts).
-import type { SqlAction } from '../../core/action.ts';
+import type { SqlAction, SqlStatement } from '../../core/action.ts';
 import type { Decision } from '../../core/decision.ts';
 import { GatewayError } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
@@ -40,6 +40,8 @@ export class StatementGate {
   #sql: SessionSql;
   #checking: SqlAction | undefined = undefined;
   #checked: MaskContext | undefined = undefined;
+  /** SQL-level prepared statements (`PREPARE name FROM '...'`) that policy allowed: `EXECUTE name` is decided as what they run. */
+  readonly #sqlPrepared = new Map<string, SqlStatement>();
   /** The last statement read masked columns: its warnings and errors are masked when asked for. */
   #maskedDiagnostics: MaskContext | undefined = undefined;
   /** An allowed statement may have changed sql_mode or the database: the session reads them again. */
@@ -75,7 +77,10 @@ export class StatementGate {
   }
 
   analyse(sql: string): SqlAction {
-    return sqlAction(this.#sql, sql);
+    const action = sqlAction(this.#sql, sql);
+    if (this.#sqlPrepared.size === 0 || !action.statements.some((s) => s.executes !== undefined)) return action;
+    const dialect = this.#sql.dialect;
+    return { ...action, statements: action.statements.map((s) => dialect.resolveExecute(s, (name) => this.#sqlPrepared.get(name))) };
   }
 
   decide(action: SqlAction): GateDecision {
@@ -119,6 +124,7 @@ export class StatementGate {
   /** An allowed statement went upstream: what it may change for later decisions. */
   allowed(action: SqlAction, mask: MaskContext | undefined): void {
     if (!this.#diagnostics(action)) this.#maskedDiagnostics = mask?.stmt?.sensitive === true || (mask?.stmt !== undefined && !mask.stmt.inert) ? mask : undefined;
+    for (const st of action.statements) if (st.prepared !== undefined) this.#sqlPrepared.set(st.prepared.name, st);
     if (mayChangeSessionReading(action)) this.#stale = true;
   }
 
@@ -127,8 +133,15 @@ export class StatementGate {
     this.#maskedDiagnostics = mask;
   }
 
-  /** COM_INIT_DB / COM_RESET_CONNECTION went upstream. */
+  /** COM_INIT_DB went upstream. */
   databaseMayHaveChanged(): void {
+    this.#stale = true;
+  }
+
+  /** COM_RESET_CONNECTION: the server forgets its SQL-level prepared statements and session state. */
+  reset(): void {
+    this.#sqlPrepared.clear();
+    this.#maskedDiagnostics = undefined;
     this.#stale = true;
   }
 }

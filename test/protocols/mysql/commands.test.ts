@@ -83,6 +83,22 @@ describe('MySQL listener: commands', () => {
     assert.equal(await adminSql(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '${db}'`), '1', 'the table is there');
   });
 
+  it('decides EXECUTE of a SQL-level prepared statement as what it runs', async () => {
+    const c = await RawClient.open(gw.port);
+    assert.equal((await c.login(agent, 'my-db'))?.payload[0], Header.OK);
+    const prep = await c.query(`PREPARE ins FROM 'INSERT INTO t VALUES (7, ''seven'')'`);
+    assert.equal(prep[0]?.payload[0], Header.OK, errOf(prep[0])?.message);
+    const run = await c.query('EXECUTE ins');
+    assert.equal(run[0]?.payload[0], Header.OK, errOf(run[0])?.message);
+    const drop = await c.query(`PREPARE d FROM 'DROP TABLE t'`);
+    assert.equal(errOf(drop[0])?.errno, 1142, 'preparing a DROP is decided as the DROP');
+    const unknown = await c.query('EXECUTE d');
+    assert.equal(errOf(unknown[0])?.errno, 1142, 'a name prepared by nobody here fails closed');
+    c.close();
+    assert.equal(await adminSql(`SELECT COUNT(*) FROM ${db}.t WHERE id = 7`), '1');
+    await adminSql(`DELETE FROM ${db}.t WHERE id = 7`);
+  });
+
   it('runs a multi-statement text whose every statement is allowed', async () => {
     const c = await RawClient.open(gw.port);
     assert.equal((await c.login(agent, 'my-db'))?.payload[0], Header.OK);
