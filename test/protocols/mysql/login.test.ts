@@ -136,3 +136,34 @@ protocols: { mysql: { cleartext_password: never } }
     assert.equal(secure.code, 0, secure.stderr);
   });
 });
+
+describe('MySQL listener: TLS required, and shutdown', () => {
+  it('refuses a client without TLS when require_tls is set (error 3159)', async () => {
+    const gw = await startMysqlGateway(`${mysqlConfig('mysql')}
+protocols: { mysql: { require_tls: true } }
+`);
+    try {
+      const token = await gw.t.token('dana', ['dba']);
+      const plain = await mariadb(gw, token, ['-e', 'SELECT 1']);
+      assert.match(plain.stderr, /ERROR 3159.*PCS_MYSQL_TLS_REQUIRED/);
+      const secure = await mariadb(gw, token, ['-e', 'SELECT 1'], { ssl: true });
+      assert.equal(secure.code, 0, secure.stderr);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('ends an idle session at shutdown (after the grace period) with an error and a closed connection', async () => {
+    const gw = await startMysqlGateway(mysqlConfig('mysql'));
+    const token = await gw.t.token('dana', ['dba']);
+    const c = await RawClient.open(gw.port);
+    assert.equal((await c.login(token, 'my-db'))?.payload[0], 0x00);
+    assert.equal(gw.t.gw.listeners.get('mysql')?.activeSessions(), 1);
+    await gw.stop();
+    const last = await c.next(5_000).catch(() => null);
+    if (last !== null) assert.match(errOf(last)?.message ?? '', /PCS_MYSQL_SHUTTING_DOWN/);
+    assert.equal(await c.next(2_000).catch(() => null), null, 'closed');
+    c.close();
+  });
+});
+
