@@ -161,7 +161,7 @@ protocols: { mysql: { require_tls: true } }
     assert.equal(gw.t.gw.listeners.get('mysql')?.activeSessions(), 1);
     await gw.stop();
     const last = await c.next(5_000).catch(() => null);
-    if (last !== null) assert.match(errOf(last)?.message ?? '', /PCS_MYSQL_SHUTTING_DOWN/);
+    assert.match(errOf(last)?.message ?? '', /PCS_MYSQL_SHUTTING_DOWN/);
     assert.equal(await c.next(2_000).catch(() => null), null, 'closed');
     c.close();
   });
