@@ -210,6 +210,21 @@ describe('MySQL listener: commands', () => {
     assert.equal(await adminSql(`SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '${db}' AND table_name = 't'`), '1');
   });
 
+  it('keeps answers in order when a client pipelines: the gateway\'s own answer waits for the server\'s earlier one', async () => {
+    const c = await RawClient.open(gw.port);
+    await c.login(dba, 'my-db');
+    c.send(Buffer.concat([Buffer.from([Com.QUERY]), Buffer.from('SELECT SLEEP(0.3), 11')]), 0);
+    c.send(stmtExecute(4242, []), 0); // answered by the gateway (1243), but second
+    c.send(Buffer.from([Com.PING]), 0);
+    const got = [];
+    for (let i = 0; i < 6; i++) got.push(await c.next());
+    // count, 2 definitions, 1 row, end; then the 1243; the ping's OK comes last.
+    assert.equal(got[3]?.payload.includes(Buffer.from('11')), true, 'the row of the first command');
+    assert.equal(errOf(got[5])?.errno, 1243, 'the local answer after the result');
+    assert.equal((await c.next())?.payload[0], Header.OK, 'then the ping');
+    c.close();
+  });
+
   it('answers COM_PING, COM_STATISTICS and COM_FIELD_LIST, and refuses COM_CHANGE_USER', async () => {
     const c = await RawClient.open(gw.port);
     await c.login(dba, 'my-db');
