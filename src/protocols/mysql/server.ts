@@ -24,6 +24,8 @@ import { PacketSource, StreamClosed } from './packet-source.ts';
 import { MysqlSession } from './session.ts';
 import { ThreadRegistry } from './threads.ts';
 import { connectUpstream, RELAYED_CAPABILITIES, type Upstream } from './upstream.ts';
+import { COLUMNS_QUERY, RelationCache, relationSnapshot, VIEWS_QUERY } from './masking/relations.ts';
+import { CREDENTIAL_COLUMNS } from '../../core/credential-columns.ts';
 
 /** A client that has not logged in within this time is dropped (MySQL: connect_timeout, 10 s; a token takes longer to paste). */
 const LOGIN_TIMEOUT_MS = 30_000;
@@ -76,12 +78,16 @@ export class MysqlListener {
   readonly #probes = new Set<Promise<void>>();
   /** By connection name; the greeting shows the first one learned (clients name the connection after it). */
   readonly #faces = new Map<string, ServerFace>();
+  readonly #relations = new RelationCache();
+  /** Whether any policy masks columns (its own or built-in credential masks): only then is the relation catalog read. */
+  readonly #columnMasks: boolean;
   #sessionEnded: (() => void) | undefined;
   #closing = false;
 
   constructor(ctx: AdapterContext, settings: ListenerSettings) {
     this.#ctx = ctx;
     this.#settings = settings;
+    this.#columnMasks = ctx.config.policies.some((p) => p.masks.some((m) => m.column !== undefined) || CREDENTIAL_COLUMNS.mysql.columns.some((c) => !p.reveal_credentials.includes(c.column)));
     this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
   }
 
@@ -253,8 +259,11 @@ export class MysqlListener {
   async #dial(connection: MysqlConnection, capabilities: number, charset: number, maxPacketSize: number): Promise<Upstream> {
     const vaulted = await this.#ctx.credentials.reveal(connection.name);
     const u = connection.upstream;
-    const upstream = await connectUpstream({ connection: connection.name, host: u.host, port: u.port, user: u.user, password: vaulted?.secret ?? inlineSecret(connection) ?? '', database: u.database, tls: u.tls, ...(u.ca !== undefined ? { ca: u.ca } : {}), capabilities, charset, maxPacketSize });
+    const readRelations = this.#columnMasks && this.#relations.needsRefresh(connection.name);
+    const upstream = await connectUpstream({ connection: connection.name, host: u.host, port: u.port, user: u.user, password: vaulted?.secret ?? inlineSecret(connection) ?? '', database: u.database, tls: u.tls, ...(u.ca !== undefined ? { ca: u.ca } : {}), capabilities, charset, maxPacketSize, queries: readRelations ? [COLUMNS_QUERY, VIEWS_QUERY] : [] });
     this.#faces.set(connection.name, { version: upstream.greeting.serverVersion, capabilities: upstream.greeting.capabilities });
+    const [columns, views] = upstream.answers;
+    if (readRelations && columns !== undefined) this.#relations.set(connection.name, relationSnapshot(columns, views ?? []));
     return upstream;
   }
 
@@ -271,6 +280,7 @@ export class MysqlListener {
       identity,
       ref,
       database: connection?.type === 'mysql' ? connection.upstream.database : undefined,
+      relations: this.#relations,
       gate: this.#ctx.gate,
       masks: this.#ctx.masks,
       unknownLineage: this.#ctx.config.masking?.unknown_lineage ?? 'mask',

@@ -20,11 +20,12 @@ import { mysqlDialectFor, mysqlServerFromVersion } from '../../sql/mysql/dialect
 import type { Logger } from '../../telemetry/logger.ts';
 import { decodeColumnDefinition } from './codec/columns.ts';
 import { readExecuteParams } from './codec/execute-params.ts';
+import { readTextRow } from './codec/rows.ts';
 import { commandName, decodeCommand, encodeKill, encodeQuery } from './codec/commands.ts';
 import { Cap, Com, ErrNo, Header } from './codec/constants.ts';
 import { framePacket, FramingError, PacketReader, packetCount, type Packet } from './codec/framing.ts';
 import { encodeErr, encodeOk, readErr, type ErrPacket } from './codec/responses.ts';
-import { MalformedPacket, PayloadReader } from './codec/wire.ts';
+import { MalformedPacket } from './codec/wire.ts';
 import { gatewayErr, refusalErr } from './errors.ts';
 import { Forwarder } from '../../pipeline/forwarder.ts';
 import { columnMasks, RowMasker, type MaskContext } from './masking/result.ts';
@@ -599,7 +600,7 @@ export class MysqlSession {
         this.#sql.refreshed(undefined, this.#database);
       } else {
         const row = e.rows?.[0];
-        const [mode, db] = row === undefined ? [undefined, undefined] : textRow(row, 2);
+        const [mode, db] = row === undefined ? [undefined, undefined] : readTextRow(row, 2);
         this.#sql.refreshed(mode ?? undefined, db ?? undefined);
       }
       this.#holding = false;
@@ -673,15 +674,4 @@ export class MysqlSession {
     }, 5_000).unref();
     this.#onEnd(this);
   }
-}
-
-/** The values of a text row (lenenc strings, NULL as null). */
-function textRow(payload: Buffer, n: number): (string | null)[] {
-  const r = new PayloadReader(payload);
-  const out: (string | null)[] = [];
-  for (let i = 0; i < n && r.remaining > 0; i++) {
-    const len = r.lenenc();
-    out.push(len === null ? null : r.bytes(len).toString('utf8'));
-  }
-  return out;
 }

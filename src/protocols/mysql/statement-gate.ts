@@ -12,6 +12,7 @@ import type { Gate, SessionRef } from '../../pipeline/gate.ts';
 import type { GateDecision } from '../../pipeline/permit.ts';
 import { createRelationCatalog } from '../../sql/relation-catalog.ts';
 import type { MaskContext } from './masking/result.ts';
+import type { RelationCache } from './masking/relations.ts';
 import { mayChangeSessionReading, sqlAction, type SessionSql } from './to-action.ts';
 
 /** `SHOW WARNINGS` / `SHOW ERRORS` (the dialect says `show`; this tells which): they read the last statement's diagnostics. */
@@ -20,10 +21,12 @@ const DIAGNOSTICS = /^\s*show\s+(count\s*\(\s*\*\s*\)\s+)?(warnings|errors)\b/i;
 /** What the Message column of SHOW WARNINGS gets after a statement that read masked columns. */
 const WARNING_MASK: ColumnMask = Object.freeze({ rule: Object.freeze({ with: 'redact' as const, source: 'portcullis: diagnostics of a masked statement' }), why: 'the diagnostics of a statement that read masked columns may quote a value' });
 
-/** No relation catalog is read from MySQL servers yet: lineage resolves names only. */
+/** Before the catalog is read (no column masks, or the read failed): lineage resolves names only. */
 const NO_RELATIONS: MaskingRelations = { catalog: createRelationCatalog([]) };
 
 export interface StatementGateOptions {
+  /** Relations of the connection, for masking's lineage (a snapshot per login; stale after DDL). */
+  readonly relations: RelationCache;
   readonly identity: Identity;
   readonly ref: SessionRef;
   readonly gate: Gate;
@@ -37,6 +40,7 @@ export class StatementGate {
   readonly #gate: Gate;
   readonly #masks: MaskPlanner;
   readonly #unknownLineage: 'mask' | 'deny';
+  readonly #relations: RelationCache;
   #sql: SessionSql;
   #checking: SqlAction | undefined = undefined;
   #checked: MaskContext | undefined = undefined;
@@ -53,6 +57,7 @@ export class StatementGate {
     this.#gate = opts.gate;
     this.#masks = opts.masks;
     this.#unknownLineage = opts.unknownLineage;
+    this.#relations = opts.relations;
     this.#sql = sql;
   }
 
@@ -103,7 +108,7 @@ export class StatementGate {
     let stmt;
     if (plan.hasColumnRules) {
       try {
-        stmt = statementMasking(this.#sql.dialect, action, plan, NO_RELATIONS, this.#sql.database !== undefined ? [this.#sql.database] : [], { unknownLineage: this.#unknownLineage, pathMayMove: action.statements.length > 1, ...(this.#sql.sqlMode !== undefined ? { sqlMode: this.#sql.sqlMode } : {}) });
+        stmt = statementMasking(this.#sql.dialect, action, plan, this.#relations.get(this.#ref.connection.name) ?? NO_RELATIONS, this.#sql.database !== undefined ? [this.#sql.database] : [], { unknownLineage: this.#unknownLineage, pathMayMove: action.statements.length > 1, ...(this.#sql.sqlMode !== undefined ? { sqlMode: this.#sql.sqlMode } : {}) });
       } catch {
         return new GatewayError('PCS_MYSQL_MASK_UNSUPPORTED', { reason: 'the lineage of its output columns could not be read' });
       }
@@ -124,7 +129,10 @@ export class StatementGate {
   /** An allowed statement went upstream: what it may change for later decisions. */
   allowed(action: SqlAction, mask: MaskContext | undefined): void {
     if (!this.#diagnostics(action)) this.#maskedDiagnostics = mask?.stmt?.sensitive === true || (mask?.stmt !== undefined && !mask.stmt.inert) ? mask : undefined;
-    for (const st of action.statements) if (st.prepared !== undefined) this.#sqlPrepared.set(st.prepared.name, st);
+    for (const st of action.statements) {
+      if (st.prepared !== undefined) this.#sqlPrepared.set(st.prepared.name, st);
+      if (st.effect === 'ddl') this.#relations.invalidate(this.#ref.connection.name);
+    }
     if (mayChangeSessionReading(action)) this.#stale = true;
   }
 

@@ -11,6 +11,8 @@ import { Auth, Cap, Header } from './codec/constants.ts';
 import { framePacket } from './codec/framing.ts';
 import { decodeAuthSwitch, decodeGreeting, encodeHandshakeResponse, encodeSslRequest, type Greeting } from './codec/handshake.ts';
 import { readErr } from './codec/responses.ts';
+import { encodeQuery } from './codec/commands.ts';
+import { ResponseTracker } from './codec/response-tracker.ts';
 import { PacketSource, StreamClosed } from './packet-source.ts';
 import { cachingSha2Password, clearPassword, nativePassword, rsaPassword } from './upstream-auth.ts';
 
@@ -38,6 +40,8 @@ export interface UpstreamOptions {
   readonly capabilities: number;
   readonly charset: number;
   readonly maxPacketSize: number;
+  /** Queries of the gateway's own to run after login (the relation catalog): their text rows come back in `answers`. */
+  readonly queries?: readonly string[];
 }
 
 export interface Upstream {
@@ -50,6 +54,8 @@ export interface Upstream {
   /** The server's thread id of this session (what KILL takes upstream). */
   readonly threadId: number;
   readonly tls: boolean;
+  /** Per query of `queries`: its rows' payloads, or undefined when the server refused it. */
+  readonly answers: readonly (readonly Buffer[] | undefined)[];
 }
 
 function dial(host: string, port: number, connection: string): Promise<Socket> {
@@ -138,8 +144,10 @@ async function login(raw: Socket, o: UpstreamOptions, swapped: (s: Socket) => vo
     seq = p.seq + 1;
     const kind = p.payload[0];
     if (kind === Header.OK) {
+      const answers: (Buffer[] | undefined)[] = [];
+      for (const q of o.queries ?? []) answers.push(await query(source, socket, q, (caps & Cap.DEPRECATE_EOF) !== 0));
       source.detach();
-      return { socket, pending: Buffer.from(source.reader.drain()), greeting, capabilities: caps, threadId: greeting.connectionId, tls };
+      return { socket, pending: Buffer.from(source.reader.drain()), greeting, capabilities: caps, threadId: greeting.connectionId, tls, answers };
     }
     if (kind === Header.ERR) throw failed(readErr(p.payload).message);
     if (kind === Auth.SWITCH) {
@@ -167,4 +175,18 @@ async function login(raw: Socket, o: UpstreamOptions, swapped: (s: Socket) => vo
     throw failed(`unexpected packet 0x${(kind ?? 0).toString(16)} during login`);
   }
   throw failed('the login did not finish');
+}
+
+/** One query of the gateway's own, during login: its rows (copied), or undefined on an error. */
+async function query(source: PacketSource, socket: Socket, sql: string, deprecateEof: boolean): Promise<Buffer[] | undefined> {
+  socket.write(framePacket(encodeQuery(sql), 0));
+  const t = new ResponseTracker('result', deprecateEof);
+  const rows: Buffer[] = [];
+  while (!t.done) {
+    const p = await source.next();
+    const before = t.rows;
+    t.feed(p.payload);
+    if (t.rows > before) rows.push(p.payload);
+  }
+  return t.error === undefined ? rows : undefined;
 }
