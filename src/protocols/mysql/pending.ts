@@ -14,8 +14,8 @@ export interface Pending {
   /** The gateway's own answer, framed: written when this entry reaches the head. */
   readonly local: Buffer | undefined;
   readonly record: StatementRecord | null;
-  /** The gateway's own query: its answer is read, not relayed. */
-  readonly internal: boolean;
+  /** The gateway's own query: its answer is read, not relayed, and handed here (undefined: the server refused it). */
+  readonly internal: ((rows: readonly Buffer[] | undefined) => void) | undefined;
   /** An allowed LOAD DATA LOCAL: the server's file request goes to the client. */
   readonly infileOk: boolean;
   /** COM_STMT_PREPARE: what the statement was decided as, kept under the server's id. */
@@ -37,7 +37,7 @@ export interface Pending {
 }
 
 export interface ExpectOptions {
-  readonly internal?: boolean;
+  readonly internal?: (rows: readonly Buffer[] | undefined) => void;
   readonly infileOk?: boolean;
   readonly prepared?: Pending['prepared'];
   readonly mask?: MaskContext;
@@ -51,11 +51,11 @@ export function expect(shape: ResponseShape, deprecateEof: boolean, record: Stat
     tracker: new ResponseTracker(shape, deprecateEof),
     local: undefined,
     record,
-    internal: opts.internal === true,
+    internal: opts.internal,
     infileOk: opts.infileOk === true,
     prepared: opts.prepared,
     swallowSeq: undefined,
-    rows: opts.internal === true ? [] : undefined,
+    rows: opts.internal !== undefined ? [] : undefined,
     mask: opts.mask,
     binary: opts.binary === true,
     columns: [],
@@ -67,7 +67,7 @@ export function expect(shape: ResponseShape, deprecateEof: boolean, record: Stat
 }
 
 export function localAnswer(packet: Buffer): Pending {
-  return { tracker: undefined, local: packet, record: null, internal: false, infileOk: false, prepared: undefined, swallowSeq: undefined, rows: undefined, mask: undefined, binary: false, columns: [], masker: undefined, cursorOf: undefined };
+  return { tracker: undefined, local: packet, record: null, internal: undefined, infileOk: false, prepared: undefined, swallowSeq: undefined, rows: undefined, mask: undefined, binary: false, columns: [], masker: undefined, cursorOf: undefined };
 }
 
 /** A FIFO without shifting arrays on the hot path. */

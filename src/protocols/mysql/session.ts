@@ -35,6 +35,7 @@ import { StatementGate, type StatementGateOptions } from './statement-gate.ts';
 import type { ThreadRegistry } from './threads.ts';
 import { fieldListText, initDbText, loadsLocalFile } from './to-action.ts';
 import { UpstreamWriter } from './upstream-writer.ts';
+import { COLUMNS_QUERY, relationSnapshot, VIEWS_QUERY } from './masking/relations.ts';
 import type { Upstream } from './upstream.ts';
 
 /** The server's packets may be as large as its max_allowed_packet (1 GiB at most). */
@@ -116,6 +117,7 @@ export class MysqlSession {
   #held: Held | undefined = undefined;
   /** The client waits while the gateway reads the session state back. */
   #holding = false;
+  #internalInFlight = 0;
   /** The client is sending the file the server asked for. */
   #infile = false;
   #waitingUpDrain = false;
@@ -277,7 +279,9 @@ export class MysqlSession {
     this.#pending.push(expect(shape, this.#deprecateEof, shape === 'prepare' ? null : record, { infileOk: shape === 'result' && loadsLocalFile(action), ...(shape === 'prepare' ? { prepared: { action, decision: permit, mask } } : mask !== undefined ? { mask } : {}) }));
     if (shape === 'prepare') this.#recordNow(record);
     this.#toUp.forward(raw, permit);
-    if (this.#sql.stale && !loadsLocalFile(action)) this.#readState();
+    if (loadsLocalFile(action)) return;
+    if (this.#sql.stale) this.#readState();
+    if (this.#sql.takeRelationsChanged()) this.#readRelations();
   }
 
   #initDb(schema: string, p: Packet): void {
@@ -419,8 +423,34 @@ export class MysqlSession {
 
   /** Reads sql_mode and the database back before the next statement is decided. */
   #readState(): void {
-    this.#pending.push(expect('result', this.#deprecateEof, null, { internal: true }));
-    this.#toUp.write(framePacket(encodeQuery(STATE_QUERY), 0));
+    this.#internal(STATE_QUERY, (rows) => {
+      if (rows === undefined) {
+        this.#logger.warn({ session: this.id }, 'could not read the session state back; statements are read without it');
+        this.#sql.refreshed(undefined, this.#database);
+        return;
+      }
+      const row = rows[0];
+      const [mode, db] = row === undefined ? [undefined, undefined] : readTextRow(row, 2);
+      this.#sql.refreshed(mode ?? undefined, db ?? undefined);
+    });
+  }
+
+  /** DDL went through while masks trace lineage: the relations are read again before the next statement. */
+  #readRelations(): void {
+    let columns: readonly Buffer[] | undefined;
+    this.#internal(COLUMNS_QUERY, (rows) => {
+      columns = rows;
+    });
+    this.#internal(VIEWS_QUERY, (rows) => {
+      if (columns !== undefined) this.#sql.relationsRead(relationSnapshot(columns, rows ?? []));
+    });
+  }
+
+  /** A query of the gateway's own, pipelined behind what is queued; the client waits for its answer. */
+  #internal(sql: string, done: (rows: readonly Buffer[] | undefined) => void): void {
+    this.#pending.push(expect('result', this.#deprecateEof, null, { internal: done }));
+    this.#toUp.write(framePacket(encodeQuery(sql), 0));
+    this.#internalInFlight++;
     this.#holding = true;
   }
 
@@ -532,7 +562,7 @@ export class MysqlSession {
       }
       return false;
     }
-    if (e.internal) {
+    if (e.internal !== undefined) {
       if (t.rows > rowsBefore) e.rows?.push(Buffer.from(p.payload));
     } else if (e.swallowSeq !== undefined) {
       // Dropped: the client gets the refusal once the server is done.
@@ -594,17 +624,11 @@ export class MysqlSession {
       e.record.error = t.error ?? null;
       this.#recordNow(e.record);
     }
-    if (e.internal) {
-      if (t.error !== undefined) {
-        this.#logger.warn({ session: this.id, errno: t.error.errno }, 'could not read the session state back; statements are read without it');
-        this.#sql.refreshed(undefined, this.#database);
-      } else {
-        const row = e.rows?.[0];
-        const [mode, db] = row === undefined ? [undefined, undefined] : readTextRow(row, 2);
-        this.#sql.refreshed(mode ?? undefined, db ?? undefined);
-      }
-      this.#holding = false;
-      return true;
+    if (e.internal !== undefined) {
+      e.internal(t.error === undefined ? (e.rows ?? []) : undefined);
+      this.#internalInFlight--;
+      this.#holding = this.#internalInFlight > 0;
+      return !this.#holding;
     }
     return false;
   }

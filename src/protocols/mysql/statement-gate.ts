@@ -12,7 +12,7 @@ import type { Gate, SessionRef } from '../../pipeline/gate.ts';
 import type { GateDecision } from '../../pipeline/permit.ts';
 import { createRelationCatalog } from '../../sql/relation-catalog.ts';
 import type { MaskContext } from './masking/result.ts';
-import type { RelationCache } from './masking/relations.ts';
+import type { RelationCache, RelationSnapshot } from './masking/relations.ts';
 import { mayChangeSessionReading, sqlAction, type SessionSql } from './to-action.ts';
 
 /** `SHOW WARNINGS` / `SHOW ERRORS` (the dialect says `show`; this tells which): they read the last statement's diagnostics. */
@@ -42,6 +42,8 @@ export class StatementGate {
   readonly #unknownLineage: 'mask' | 'deny';
   readonly #relations: RelationCache;
   #sql: SessionSql;
+  /** An allowed DDL changed the relations lineage reads: the session reads them again. */
+  #relationsChanged = false;
   #checking: SqlAction | undefined = undefined;
   #checked: MaskContext | undefined = undefined;
   /** SQL-level prepared statements (`PREPARE name FROM '...'`) that policy allowed: `EXECUTE name` is decided as what they run. */
@@ -131,7 +133,10 @@ export class StatementGate {
     if (!this.#diagnostics(action)) this.#maskedDiagnostics = mask?.stmt?.sensitive === true || (mask?.stmt !== undefined && !mask.stmt.inert) ? mask : undefined;
     for (const st of action.statements) {
       if (st.prepared !== undefined) this.#sqlPrepared.set(st.prepared.name, st);
-      if (st.effect === 'ddl') this.#relations.invalidate(this.#ref.connection.name);
+      if (st.effect === 'ddl' && this.#relations.get(this.#ref.connection.name) !== undefined) {
+        this.#relations.invalidate(this.#ref.connection.name);
+        this.#relationsChanged = true;
+      }
     }
     if (mayChangeSessionReading(action)) this.#stale = true;
   }
@@ -139,6 +144,18 @@ export class StatementGate {
   /** The column definitions' origins masked a column lineage did not: the result's diagnostics are masked too. */
   maskedByOrigin(mask: MaskContext): void {
     this.#maskedDiagnostics = mask;
+  }
+
+  /** Whether the relations must be read again (once: the flag is taken). */
+  takeRelationsChanged(): boolean {
+    const changed = this.#relationsChanged;
+    this.#relationsChanged = false;
+    return changed;
+  }
+
+  /** The session read the relations again: they serve every session of the connection. */
+  relationsRead(snapshot: RelationSnapshot): void {
+    this.#relations.set(this.#ref.connection.name, snapshot);
   }
 
   /** COM_INIT_DB went upstream. */

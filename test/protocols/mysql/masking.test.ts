@@ -101,6 +101,12 @@ policies:
     }
   });
 
+  it('reads the relations again after DDL in the session: a new table\'s unmasked columns stay clear', async () => {
+    const r = await mariadb(gw, token, ['-e', 'CREATE TABLE fresh (id INT, note VARCHAR(20)); INSERT INTO fresh VALUES (5, \'hello\'); SELECT id, note FROM fresh']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '5\thello');
+  });
+
   it('applies content detectors to every text value, whatever its column', async () => {
     const scanned = await gw.t.token('sam', ['scanned']);
     const r = await mariadb(gw, scanned, ['-e', "SELECT id, CONCAT('mail: ', email) AS note FROM people ORDER BY id"]);
