@@ -136,7 +136,7 @@ export class Classifier {
   constructor(private readonly ctx: Context) {}
 
   private relationMap(entries: readonly (readonly [string[], 'read' | 'write'])[]): Map<string, 'read' | 'write'> {
-    const walker = new TreeWalker(this.ctx.database);
+    const walker = new TreeWalker(this.ctx.database, (this.ctx.server.lowerCaseTableNames ?? 0) > 0);
     const out = new Map<string, 'read' | 'write'>();
     for (const [parts, access] of entries) {
       const q = walker.qualify(parts);
@@ -257,7 +257,7 @@ export class Classifier {
     const stmt = parsed.stmts[0] as unknown as JsonObject;
     const type = Object.keys(stmt)[0] ?? '';
     const body = stmt[type];
-    const walker = new TreeWalker(this.ctx.database);
+    const walker = new TreeWalker(this.ctx.database, (this.ctx.server.lowerCaseTableNames ?? 0) > 0);
     const result = (command: string, effect: SqlEffect, extra: Classified['extra'] = {}): Classified => {
       if (walker.error !== undefined) return unknown(walker.error, command);
       const out: Classified = {
@@ -458,9 +458,10 @@ export class Classifier {
     }
     const inner = this.classify(tokens.slice(i));
     if (analyze || inner.extra.error !== undefined) return { ...inner, command: 'explain' };
-    // Planned, not run: relations are read and no call runs.
+    // Planned, not run: relations are read. Calls keep their effect: a server may evaluate
+    // constant subqueries and derived tables while planning.
     const relations = new Map([...inner.relations.keys()].map((n) => [n, 'read' as const]));
-    return { ...inner, command: 'explain', effect: 'read', relations, calls: [], extra: {} };
+    return { ...inner, command: 'explain', effect: 'read', relations, extra: {} };
   }
 
   private ddl(tokens: readonly Token[]): Classified {

@@ -148,7 +148,9 @@ export const CASES: ReadonlyArray<readonly [string, readonly Expected[]]> = [
   ['show binlog events', [['show', 'admin']]],
   ['use other', [['use', 'read']]],
   ['describe t', [['explain', 'read', ['app.t:r']]]],
-  ['explain select * from t where f(a)', [['explain', 'read', ['app.t:r']]]],
+  ['explain select * from t where a = 1', [['explain', 'read', ['app.t:r']]]],
+  // A server may evaluate parts while planning: calls keep their effect.
+  ['explain select * from t where f(a)', [['explain', 'unknown', ['app.t:r']]]],
   ['explain analyze delete from t where a = 1', [['explain', 'write', ['app.t:w']]]],
   ['analyze select * from t', [['analyze', 'read', ['app.t:r']]]],
   ['explain for connection 5', [['explain', 'admin']]],
