@@ -605,6 +605,8 @@ export class Classifier {
 
   private clientCharset(value: string): Classified {
     const charset = value.toLowerCase();
+    // The server's default character set is not known here.
+    if (charset === 'default') return unknown('the client character set set to the server default, not known here', 'set');
     if (UNSAFE_CLIENT_CHARSETS.has(charset)) return unknown(`the client character set ${charset} can hide a quote's backslash in a multi-byte character`, 'set');
     return fixed('set', 'read', { extra: { setting: { name: 'names', value: charset } }, literalBound: true });
   }

@@ -112,6 +112,8 @@ export const CASES: ReadonlyArray<readonly [string, readonly Expected[]]> = [
   ['set names utf8mb4', [['set', 'read']]],
   ['set character set latin1', [['set', 'read']]],
   ['set names gbk', [['set', 'unknown']]],
+  ['set names default', [['set', 'unknown']]],
+  ["set character_set_client = 'sjis'", [['set', 'unknown']]],
   ['set transaction isolation level read committed', [['set_transaction', 'read']]],
   ['set statement max_statement_time = 1 for select 1', [['set', 'unknown']]],
   // Prepared statements
