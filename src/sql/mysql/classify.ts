@@ -642,7 +642,8 @@ const CLAUSE_END = new Set(['FROM', 'WHERE', 'GROUP', 'HAVING', 'ORDER', 'LIMIT'
 /**
  * Takes out of a statement's tokens what the grammar cannot read but policy must see:
  * `INTO OUTFILE|DUMPFILE 'file' ...` and `INTO @a, @b` (anywhere at any depth),
- * `LOCK IN SHARE MODE` (= FOR SHARE), `NEXT|PREVIOUS VALUE FOR s` (= nextval(s)/lastval(s)).
+ * `LOCK IN SHARE MODE` (= FOR SHARE), `NEXT|PREVIOUS VALUE FOR s` (= nextval(s)/lastval(s)),
+ * `WITH ROLLUP`.
  */
 export function extractMysqlClauses(tokens: readonly Token[]): { tokens: Token[]; outside: Outside; shareLock: boolean } {
   const out: Token[] = [];
@@ -673,6 +674,11 @@ export function extractMysqlClauses(tokens: readonly Token[]): { tokens: Token[]
         if (u.kind === 'var') variables.push(u.value);
       }
       i = j - 1;
+      continue;
+    }
+    // GROUP BY ... WITH ROLLUP adds subtotal rows: the same columns, the same effect.
+    if (k === 'WITH' && k1 === 'ROLLUP') {
+      i += 1;
       continue;
     }
     if (k === 'LOCK' && k1 === 'IN' && keyword(tokens[i + 2]) === 'SHARE' && keyword(tokens[i + 3]) === 'MODE') {

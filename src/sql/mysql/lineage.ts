@@ -502,7 +502,7 @@ function statementLineage(c: Classified, walk: Walk, results: OutputLineage[][],
     return;
   }
   if (type === 'CreateView' && isObject(body) && isObject(body.query)) {
-    // Reading the view later is opaque (views are not expanded): its definition leaks nothing now.
+    // Creating a view copies no data; reading it later is traced through its definition.
     walk.query(body.query, undefined);
     return;
   }

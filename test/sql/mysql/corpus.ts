@@ -25,6 +25,7 @@ export const CASES: ReadonlyArray<readonly [string, readonly Expected[]]> = [
   ['select json_extract(a, \'$.x\'), a->>\'$.y\', group_concat(b separator \',\') from t', [['select', 'read', ['app.t:r']]]],
   ['select cast(a as char), convert(a using utf8mb4) from t', [['select', 'read', ['app.t:r']]]],
   ['values row(1), row(2)', [['select', 'read']]],
+  ['select a, sum(b) from t group by a with rollup', [['select', 'read', ['app.t:r']]]],
   ['(select a from t) union all (select b from u)', [['select', 'read', ['app.t:r', 'app.u:r']]]],
   // Locking reads
   ['select * from t for update', [['select_for_update', 'write', ['app.t:r']]]],
