@@ -50,7 +50,7 @@ export function loadMysqlAnalyzer(): Promise<void> {
 
 function cacheKey(text: string, server: MysqlServer, sqlMode: string | undefined, database: string | undefined): string {
   // NUL is no character of a statement the server accepts: a safe separator.
-  return `${server.version ?? '?'}\0${server.mariadb ?? '?'}\0${sqlMode ?? ''}\0${database ?? ''}\0${text}`;
+  return `${server.version ?? '?'}\0${server.mariadb ?? '?'}\0${server.lowerCaseTableNames ?? '?'}\0${sqlMode ?? ''}\0${database ?? ''}\0${text}`;
 }
 
 /**

@@ -31,13 +31,16 @@ export class TreeWalker {
   error: string | undefined;
   private readonly scopes: Set<string>[] = [];
 
-  constructor(private readonly database: string | undefined) {}
+  constructor(
+    private readonly database: string | undefined,
+    /** The server compares database and table names case-insensitively (lower_case_table_names 1 or 2): names are lower-cased. */
+    private readonly foldCase = false,
+  ) {}
 
   /** `db.t` for a written name; an unqualified one in the session's database (bare when there is none). */
   qualify(parts: readonly string[]): string | undefined {
-    if (parts.length === 2) return `${parts[0]}.${parts[1]}`;
-    if (parts.length !== 1) return undefined;
-    return this.database === undefined ? parts[0] : `${this.database}.${parts[0]}`;
+    const name = parts.length === 2 ? `${parts[0]}.${parts[1]}` : parts.length !== 1 ? undefined : this.database === undefined ? parts[0] : `${this.database}.${parts[0]}`;
+    return this.foldCase ? name?.toLowerCase() : name;
   }
 
   private isCte(parts: readonly string[]): boolean {

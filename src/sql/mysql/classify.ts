@@ -136,7 +136,7 @@ export class Classifier {
   constructor(private readonly ctx: Context) {}
 
   private relationMap(entries: readonly (readonly [string[], 'read' | 'write'])[]): Map<string, 'read' | 'write'> {
-    const walker = new TreeWalker(this.ctx.database);
+    const walker = new TreeWalker(this.ctx.database, (this.ctx.server.lowerCaseTableNames ?? 0) > 0);
     const out = new Map<string, 'read' | 'write'>();
     for (const [parts, access] of entries) {
       const q = walker.qualify(parts);
@@ -257,7 +257,7 @@ export class Classifier {
     const stmt = parsed.stmts[0] as unknown as JsonObject;
     const type = Object.keys(stmt)[0] ?? '';
     const body = stmt[type];
-    const walker = new TreeWalker(this.ctx.database);
+    const walker = new TreeWalker(this.ctx.database, (this.ctx.server.lowerCaseTableNames ?? 0) > 0);
     const result = (command: string, effect: SqlEffect, extra: Classified['extra'] = {}): Classified => {
       if (walker.error !== undefined) return unknown(walker.error, command);
       const out: Classified = {
@@ -458,9 +458,10 @@ export class Classifier {
     }
     const inner = this.classify(tokens.slice(i));
     if (analyze || inner.extra.error !== undefined) return { ...inner, command: 'explain' };
-    // Planned, not run: relations are read and no call runs.
+    // Planned, not run: relations are read. Calls keep their effect: a server may evaluate
+    // constant subqueries and derived tables while planning.
     const relations = new Map([...inner.relations.keys()].map((n) => [n, 'read' as const]));
-    return { ...inner, command: 'explain', effect: 'read', relations, calls: [], extra: {} };
+    return { ...inner, command: 'explain', effect: 'read', relations, extra: {} };
   }
 
   private ddl(tokens: readonly Token[]): Classified {
@@ -604,6 +605,8 @@ export class Classifier {
 
   private clientCharset(value: string): Classified {
     const charset = value.toLowerCase();
+    // The server's default character set is not known here.
+    if (charset === 'default') return unknown('the client character set set to the server default, not known here', 'set');
     if (UNSAFE_CLIENT_CHARSETS.has(charset)) return unknown(`the client character set ${charset} can hide a quote's backslash in a multi-byte character`, 'set');
     return fixed('set', 'read', { extra: { setting: { name: 'names', value: charset } }, literalBound: true });
   }
@@ -639,7 +642,8 @@ const CLAUSE_END = new Set(['FROM', 'WHERE', 'GROUP', 'HAVING', 'ORDER', 'LIMIT'
 /**
  * Takes out of a statement's tokens what the grammar cannot read but policy must see:
  * `INTO OUTFILE|DUMPFILE 'file' ...` and `INTO @a, @b` (anywhere at any depth),
- * `LOCK IN SHARE MODE` (= FOR SHARE), `NEXT|PREVIOUS VALUE FOR s` (= nextval(s)/lastval(s)).
+ * `LOCK IN SHARE MODE` (= FOR SHARE), `NEXT|PREVIOUS VALUE FOR s` (= nextval(s)/lastval(s)),
+ * `WITH ROLLUP`.
  */
 export function extractMysqlClauses(tokens: readonly Token[]): { tokens: Token[]; outside: Outside; shareLock: boolean } {
   const out: Token[] = [];
@@ -670,6 +674,11 @@ export function extractMysqlClauses(tokens: readonly Token[]): { tokens: Token[]
         if (u.kind === 'var') variables.push(u.value);
       }
       i = j - 1;
+      continue;
+    }
+    // GROUP BY ... WITH ROLLUP adds subtotal rows: the same columns, the same effect.
+    if (k === 'WITH' && k1 === 'ROLLUP') {
+      i += 1;
       continue;
     }
     if (k === 'LOCK' && k1 === 'IN' && keyword(tokens[i + 2]) === 'SHARE' && keyword(tokens[i + 3]) === 'MODE') {

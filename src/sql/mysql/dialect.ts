@@ -16,7 +16,7 @@ const dialects = new Map<string, SqlDialect>();
 
 /** The dialect of one upstream server (made once per version and flavour). */
 export function mysqlDialectFor(server: MysqlServer): SqlDialect {
-  const key = `${server.version ?? '?'}/${server.mariadb ?? '?'}`;
+  const key = `${server.version ?? '?'}/${server.mariadb ?? '?'}/${server.lowerCaseTableNames ?? '?'}`;
   let dialect = dialects.get(key);
   if (dialect === undefined) {
     const frozen = Object.freeze({ ...server });

@@ -5,8 +5,8 @@
 // through expressions and built-in functions (a built-in's value derives from its arguments);
 // scalar and IN/EXISTS subqueries; predicates of WHERE, JOIN ON/USING, GROUP BY, HAVING,
 // ORDER BY and windows, at every level; writes of INSERT/REPLACE, UPDATE, CREATE TABLE ...
-// AS, SELECT ... INTO OUTFILE/@var and SET @var. Opaque (which fails closed: masked or
-// refused): views (not expanded yet), stored functions, user variables read back, recursive
+// AS, SELECT ... INTO OUTFILE/@var and SET @var; views through their definitions. Opaque
+// (which fails closed: masked or refused): views without a definition, stored functions, user variables read back, recursive
 // CTEs, NATURAL joins' predicates, JSON_TABLE and other table functions, every statement
 // whose rows come from elsewhere (SHOW, CALL, EXECUTE, HANDLER) and everything unknown.
 // Errs towards more sources and towards opaque, as the PostgreSQL engine does.
@@ -18,6 +18,9 @@ import { isObject, nameParts, type Json, type JsonObject } from './ast.ts';
 import { derivesFromArguments, mysqlFunctionEffect } from './builtin-functions.ts';
 import type { Classified } from './classify.ts';
 import type { MysqlServer } from './server.ts';
+
+/** Views over views deeper than this are opaque. */
+const MAX_VIEW_DEPTH = 16;
 
 const CONSTANT: ColumnLineage = Object.freeze({ kind: 'columns', sources: Object.freeze([]) });
 
@@ -69,7 +72,31 @@ class Walk {
   constructor(
     private readonly catalog: RelationCatalog,
     private readonly database: string | undefined,
+    private readonly server: MysqlServer,
+    private readonly depth = 0,
   ) {}
+
+  /**
+   * A view's columns through its definition (information_schema.VIEWS.VIEW_DEFINITION, read in
+   * the view's database); its own filters count as predicates. Opaque without a definition,
+   * nested too deep, or when the definition's outputs do not match the view's columns.
+   */
+  private viewColumns(schema: string, table: string, names: readonly string[]): Column[] {
+    const all = (reason: string): Column[] => names.map((n) => ({ name: n, lineage: opaque(reason) }));
+    const definition = this.catalog.viewDefinition?.(schema, table);
+    if (definition === undefined) return all(`${schema}.${table} is a view whose definition is not known`);
+    if (this.depth >= MAX_VIEW_DEPTH) return all(`${schema}.${table}: views nested deeper than ${MAX_VIEW_DEPTH}`);
+    const statements = analyseStatements(definition, this.server, { searchPath: [schema] }, true).statements;
+    const tree = statements.length === 1 ? statements[0]?.classified.tree : undefined;
+    if (tree === undefined || !isObject(tree.Query)) return all(`${schema}.${table}: its definition is not traced`);
+    const sub = new Walk(this.catalog, schema, this.server, this.depth + 1);
+    const outputs = sub.query(tree.Query, undefined);
+    for (const [k, c] of sub.predicates) this.predicates.set(k, c);
+    for (const r of sub.opaquePredicates) this.opaquePredicate(r);
+    if (sub.readsLiterals) this.readsLiterals = true;
+    if (outputs.length !== names.length || outputs.some((o) => o.name === '*')) return all(`${schema}.${table}: its definition's columns do not match the view's`);
+    return names.map((n, i) => ({ name: n, lineage: outputs[i]?.lineage ?? opaque('a view column without a definition') }));
+  }
 
   // Queries
 
@@ -223,7 +250,7 @@ class Walk {
       const names = this.catalog.columns(schema, table);
       if (names === undefined) return void scope.items.push({ alias, schema, table, columns: undefined, why: `${schema}.${table}: columns not known` });
       if (this.catalog.isView?.(schema, table) === true) {
-        return void scope.items.push({ alias, schema, table, columns: names.map((n) => ({ name: n, lineage: opaque(`${schema}.${table} is a view (MySQL views are not expanded yet)`) })), why: '' });
+        return void scope.items.push({ alias, schema, table, columns: this.viewColumns(schema, table, names), why: '' });
       }
       return void scope.items.push({ alias, schema, table, columns: names.map((n) => ({ name: n, lineage: Object.freeze({ kind: 'columns', sources: Object.freeze([Object.freeze({ schema, table, column: n })]) }) })), why: '' });
     }
@@ -385,7 +412,7 @@ export function mysqlLineage(text: string, server: MysqlServer, relations: Relat
   const writes: WrittenColumn[] = [];
   let readsLiterals = false;
   for (const s of entry.statements) {
-    const walk = new Walk(relations, s.database);
+    const walk = new Walk(relations, s.database, server);
     try {
       statementLineage(s.classified, walk, results, opts.writes ? writes : undefined);
     } catch (err) {
@@ -475,7 +502,7 @@ function statementLineage(c: Classified, walk: Walk, results: OutputLineage[][],
     return;
   }
   if (type === 'CreateView' && isObject(body) && isObject(body.query)) {
-    // Reading the view later is opaque (views are not expanded): its definition leaks nothing now.
+    // Creating a view copies no data; reading it later is traced through its definition.
     walk.query(body.query, undefined);
     return;
   }

@@ -6,6 +6,12 @@ export interface MysqlServer {
   readonly version?: number;
   /** MariaDB runs `/*M! ...*\/`; MySQL treats it as a comment. Undefined when not known. */
   readonly mariadb?: boolean;
+  /**
+   * The server's lower_case_table_names (`SELECT @@lower_case_table_names`): with 1 or 2 it
+   * compares database and table names case-insensitively, and the analysis lower-cases them
+   * so that `SECRETS` meets a rule on `secrets`. Undefined or 0: names as written.
+   */
+  readonly lowerCaseTableNames?: number;
 }
 
 export const UNKNOWN_SERVER: MysqlServer = Object.freeze({});

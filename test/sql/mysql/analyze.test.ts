@@ -63,6 +63,14 @@ describe('MySQL analysis per server', () => {
   });
 });
 
+describe('MySQL table name case', () => {
+  it('lower-cases names for a server that compares them case-insensitively', () => {
+    const folding = mysqlDialectFor({ version: 101119, mariadb: true, lowerCaseTableNames: 1 });
+    assert.deepEqual(shape(folding, 'SELECT * FROM SECRETS JOIN Shop.Orders'), [['select', 'read', ['app.secrets:r', 'shop.orders:r']]]);
+    assert.deepEqual(shape(MARIADB, 'SELECT * FROM SECRETS JOIN Shop.Orders'), [['select', 'read', ['Shop.Orders:r', 'app.SECRETS:r']]]);
+  });
+});
+
 describe('MySQL analysis under sql_mode', () => {
   it('reads "..." as an identifier with ANSI_QUOTES', () => {
     assert.deepEqual(shape(MARIADB, 'SELECT "a;DROP TABLE t;--" FROM u', 'ANSI_QUOTES'), [['select', 'read', ['app.u:r']]]);

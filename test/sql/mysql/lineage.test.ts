@@ -15,10 +15,17 @@ const rows: [string, string, string][] = [
   ['app', 'customers', 'id'], ['app', 'customers', 'email'], ['app', 'customers', 'ssn'],
   ['app', 'notes', 'id'], ['app', 'notes', 'body'],
   ['app', 'v', 'email'],
+  ['app', 'w', 'x'],
+  ['app', 'vs', 's'],
 ];
 const catalog = createRelationCatalog(
   rows.map(([schema, relation, column], i) => ({ schema, relation, column, position: i })),
-  [{ schema: 'app', relation: 'v', definition: 'select email from customers' }],
+  [
+    { schema: 'app', relation: 'v', definition: 'select email from customers' },
+    { schema: 'app', relation: 'w', definition: undefined },
+    // As information_schema.VIEWS prints it.
+    { schema: 'app', relation: 'vs', definition: 'select `app`.`customers`.`ssn` AS `s` from `app`.`customers` where (`app`.`customers`.`id` > 1)' },
+  ],
 );
 const PATH = ['app'];
 
@@ -60,11 +67,17 @@ describe('MySQL lineage', () => {
     assert.deepEqual(outputs('select (select max(ssn) from customers) from notes'), [['expr=customers.ssn']]);
   });
 
+  it('traces views through their definitions, and their filters as predicates', () => {
+    assert.deepEqual(outputs('select * from v'), [['email=customers.email']]);
+    assert.deepEqual(outputs('select upper(s) from vs'), [['expr=customers.ssn']]);
+    assert.deepEqual(predicates('select s from vs'), ['customers.id']);
+  });
+
   it('keeps what it cannot trace opaque', () => {
     for (const text of [
       'select f(email) from customers', // a stored function
       'select @v', // a user variable set earlier
-      'select * from v', // a view (not expanded)
+      'select * from w', // a view without a definition
       'select * from unknown_table',
       'with recursive t as (select 1 union all select 1 from t) select * from t',
       "select load_file('/etc/passwd')",
