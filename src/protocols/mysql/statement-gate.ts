@@ -4,6 +4,7 @@
 // a denial, and the masking its rows get (masking/result.ts).
 import type { SqlAction, SqlStatement } from '../../core/action.ts';
 import type { Decision } from '../../core/decision.ts';
+import { CREDENTIAL_COLUMNS } from '../../core/credential-columns.ts';
 import { GatewayError } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import type { MaskPlanner } from '../../masking/plan.ts';
@@ -20,6 +21,12 @@ const DIAGNOSTICS = /^\s*show\s+(count\s*\(\s*\*\s*\)\s+)?(warnings|errors)\b/i;
 
 /** What the Message column of SHOW WARNINGS gets after a statement that read masked columns. */
 const WARNING_MASK: ColumnMask = Object.freeze({ rule: Object.freeze({ with: 'redact' as const, source: 'portcullis: diagnostics of a masked statement' }), why: 'the diagnostics of a statement that read masked columns may quote a value' });
+
+/** Statements whose whole output carries credential material (core/credential-columns.ts), as the dialect's text of one statement starts. */
+const CREDENTIAL_STATEMENTS = CREDENTIAL_COLUMNS.mysql.statements.map((s) => new RegExp(`^\\s*${s.split(' ').join('\\s+')}\\b`, 'i'));
+
+/** What every column of such a statement's output gets while the built-in credential masks apply. */
+const CREDENTIAL_OUTPUT_MASK: ColumnMask = Object.freeze({ rule: Object.freeze({ with: 'redact' as const, source: 'built-in credential masks' }), why: 'the output of this statement carries credential material' });
 
 /** Before the catalog is read (no column masks, or the read failed): lineage resolves names only. */
 const NO_RELATIONS: MaskingRelations = { catalog: createRelationCatalog([]) };
@@ -119,6 +126,11 @@ export class StatementGate {
     // Even where lineage says the masks are out of reach, the rows' column definitions are read
     // (their origins): a statement the analysis could not trace to a credential relation still
     // cannot carry one out. The rows themselves are touched only when an origin is masked.
+    if (plan.credentialRelations.length > 0 && action.statements.some((s) => CREDENTIAL_STATEMENTS.some((re) => re.test(s.text)))) {
+      // SHOW GRANTS, SHOW CREATE USER: password hashes in the text of every row, from no column.
+      this.#checked = { plan, stmt: { plan, results: [], failClosed: CREDENTIAL_OUTPUT_MASK, refusal: undefined, sensitive: true, notes: [], inert: false } };
+      return undefined;
+    }
     this.#checked = { plan, stmt };
     return undefined;
   };

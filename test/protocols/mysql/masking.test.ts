@@ -92,7 +92,7 @@ policies:
       const hash = await adminSql(`SELECT authentication_string FROM mysql.user WHERE User = '${user}'`);
       assert.match(hash, /^\*[0-9A-F]{40}$/);
       const dba = await gw.t.token('dana', ['dba']);
-      for (const sql of ['SELECT User, authentication_string FROM mysql.user', `SELECT Password FROM mysql.user WHERE User = '${user}'`, 'SELECT * FROM mysql.user']) {
+      for (const sql of ['SELECT User, authentication_string FROM mysql.user', `SELECT Password FROM mysql.user WHERE User = '${user}'`, 'SELECT * FROM mysql.user', `SHOW GRANTS FOR '${user}'@'localhost'`, `SHOW CREATE USER '${user}'@'localhost'`]) {
         const r = await mariadb(gw, dba, ['-e', sql]);
         assert.ok(!r.stdout.includes(hash) && !r.stderr.includes(hash), sql);
       }
