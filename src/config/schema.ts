@@ -545,8 +545,25 @@ export const configSchema = z
             max_message_size: z.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
           })
           .default({ require_tls: false, cleartext_password: 'loopback', max_message_size: 64 * 1024 * 1024 }),
+        /** The MySQL/MariaDB listener (docs/mysql.md). */
+        mysql: z
+          .strictObject({
+            /** PEM files. Absent: a self-signed pair is generated under data_dir/tls. */
+            tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+            /** true: a client that does not start TLS is refused (error 3159). */
+            require_tls: z.boolean().default(false),
+            /** When the token may travel without TLS: never, from loopback clients only, or always. */
+            cleartext_password: z.enum(['never', 'loopback', 'always']).default('loopback'),
+            /** Largest packet (a command, a long-data chunk) a client may send, in bytes. */
+            max_packet_size: z.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+          })
+          .default({ require_tls: false, cleartext_password: 'loopback', max_packet_size: 64 * 1024 * 1024 }),
       })
-      .default({ http: { max_request_body: 10 * 1024 * 1024, record_body: 64 * 1024 }, postgres: { require_tls: false, cleartext_password: 'loopback', max_message_size: 64 * 1024 * 1024 } }),
+      .default({
+        http: { max_request_body: 10 * 1024 * 1024, record_body: 64 * 1024 },
+        postgres: { require_tls: false, cleartext_password: 'loopback', max_message_size: 64 * 1024 * 1024 },
+        mysql: { require_tls: false, cleartext_password: 'loopback', max_packet_size: 64 * 1024 * 1024 },
+      }),
   });
 
 export type Config = z.output<typeof configSchema>;

@@ -33,7 +33,7 @@ export const CREDENTIAL_COLUMNS = {
     ],
     statements: [],
   },
-  // Not used yet: the MySQL/MariaDB adapter reads this list when it lands.
+  // The MySQL/MariaDB adapter masks them by lineage and by the column definitions' origins.
   mysql: {
     columns: [
       { column: 'mysql.user.authentication_string', holds: 'password hashes (MySQL 5.7+, MariaDB)' },

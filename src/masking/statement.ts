@@ -68,6 +68,8 @@ export interface MaskingOptions {
    * without naming it (a cursor declared over pg_authid, read by FETCH): fail closed.
    */
   readonly credentialsCarried?: boolean;
+  /** MySQL: the session's sql_mode, which changes how the text reads (`"x"` a string or a column): lineage reads under it, the cache keys by it. */
+  readonly sqlMode?: string;
 }
 
 const FAIL_CLOSED_SOURCE = 'fail-closed';
@@ -124,7 +126,7 @@ function analyse(dialect: SqlDialect, action: SqlAction, plan: MaskPlan, relatio
 
   // Each statement on its own, so that `SET ...; SELECT ...` traces the SELECT's result;
   // writes only when a statement may write (a second walk of the tree).
-  const lineage = dialect.lineage(sql, catalog, { searchPath, writes: statements.some((s) => s.effect !== 'read') });
+  const lineage = dialect.lineage(sql, catalog, { searchPath, writes: statements.some((s) => s.effect !== 'read'), ...(opts.sqlMode !== undefined ? { sqlMode: opts.sqlMode } : {}) });
   const results: ResultMasks[] = [];
   const notes = [...lineage.notes];
   for (const result of lineage.results) {
@@ -283,7 +285,7 @@ export function statementMasking(dialect: SqlDialect, action: SqlAction, plan: M
   if (byPlan === undefined) caches.set(relations, (byPlan = new WeakMap()));
   let cache = byPlan.get(plan);
   if (cache === undefined) byPlan.set(plan, (cache = new Map()));
-  const prefix = `${searchPath.join('\0')}\u0001`;
+  const prefix = `${opts.sqlMode === undefined ? '' : `${opts.sqlMode}\u0003`}${searchPath.join('\0')}\u0001`;
   const normalised = statements.every((st) => TEMPLATE_COMMANDS.has(st.command)) ? dialect.normalise(sql) : undefined;
   const templateKey = normalised !== undefined ? `${prefix}\u0002${normalised.key}` : undefined;
   const exactKey = `${prefix}${sql}`;

@@ -1,6 +1,6 @@
 // What every listener does with its `listen.*` address: split it, and turn a failure to bind
 // into the one error operators see for all of them.
-import type { Server } from 'node:net';
+import { isIP, type Server } from 'node:net';
 import { GatewayError } from '../core/errors.ts';
 
 export interface Endpoint {
@@ -34,4 +34,18 @@ export function bindListener(server: Pick<Server, 'once' | 'off' | 'listen' | 'a
       resolve({ host, port: typeof bound === 'object' && bound ? bound.port : port });
     });
   });
+}
+
+/** A loopback client (127.0.0.0/8, ::1, IPv4-mapped): where `cleartext_password: loopback` lets the token travel without TLS. */
+export function isLoopback(address: string | null): boolean {
+  if (address === null) return false;
+  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+  if (isIP(a) === 4) return a.startsWith('127.');
+  return a === '::1';
+}
+
+/** The peer address as logs and policy show it (IPv4-mapped IPv6 unwrapped). */
+export function clientAddress(address: string | undefined): string | null {
+  if (address === undefined) return null;
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

@@ -1,13 +1,16 @@
 // Builds an Action from what a person types into `portcullis policy test`, so a decision can
 // be explained without running anything. One input format per connection type:
 //   postgres  SQL text (one or several statements)
-//   mysql     SQL text (not analysed yet: one statement of effect unknown, fail closed)
+//   mysql     SQL text (one or several statements), read for no particular server version:
+//             what depends on the version (/*!80000 ... */) is unknown; the connection's
+//             `upstream.database` is the current database
 //   http      `METHOD /path?query`, optionally followed by a JSON body on the next lines
 //   ssh       `shell` | `sftp <op> <path>` | `forward [local|remote] <host>:<port>` | any other line: exec
 //             (a legacy `scp -t <path>` / `scp -f <path>` line is an sftp write / read)
-import { SFTP_OPS, type Action, type HttpAction, type SftpOp, type SqlAction, type SshAction, type SshCommand } from '../core/action.ts';
+import { SFTP_OPS, type Action, type HttpAction, type SftpOp, type SshAction, type SshCommand } from '../core/action.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { ConnectionConfig } from '../config/schema.ts';
+import { mysqlDialect } from '../sql/mysql/dialect.ts';
 import { postgresDialect } from '../sql/postgres/dialect.ts';
 import { createFunctionCatalog } from '../sql/postgres/function-catalog.ts';
 import { policyPath, readTarget } from './http-target.ts';
@@ -18,10 +21,6 @@ function invalid(reason: string): GatewayError {
   return new GatewayError('PCS_POLICY_INPUT_INVALID', { reason });
 }
 
-function mysqlAction(text: string): SqlAction {
-  const statement = { command: 'unknown', effect: 'unknown', relations: [], functions: [], text, error: 'MySQL analysis is not available yet' } as const;
-  return { kind: 'sql', dialect: 'mysql', text, statements: [statement] };
-}
 
 const REQUEST_LINE = /^([A-Za-z]+)\s+(\S+)(?:\s+HTTP\/\d(?:\.\d)?)?$/;
 
@@ -209,7 +208,8 @@ export async function actionFromText(connection: ConnectionConfig, text: string)
       // No database here: user-defined functions are unknown unless `read_functions` names them.
       return postgresDialect.analyze(text, connection.read_functions === undefined ? undefined : { catalog: createFunctionCatalog([], { readFunctions: connection.read_functions }) });
     case 'mysql':
-      return mysqlAction(text);
+      await mysqlDialect.load();
+      return mysqlDialect.analyze(text, connection.upstream.database === undefined ? undefined : { searchPath: [connection.upstream.database] });
     case 'http':
       return httpActionFromText(text, connection.integrity);
     case 'ssh':

@@ -13,6 +13,7 @@ import { listenFailed, splitHostPort } from '../pipeline/listen.ts';
 import type { AdapterExecutors, ProtocolAdapter, RunningListener } from '../pipeline/adapter.ts';
 import type { CommandExecutor, Executors, HttpExecutor, SqlExecutor } from '../pipeline/executor.ts';
 import { postgresAdapter } from '../protocols/postgres/adapter.ts';
+import { mysqlAdapter } from '../protocols/mysql/adapter.ts';
 import { httpAdapter } from '../protocols/http/adapter.ts';
 import { sshAdapter } from '../protocols/ssh/adapter.ts';
 import { Recorder } from '../recorder/recorder.ts';
@@ -45,9 +46,10 @@ export interface RunningGateway {
   stop(reason: string): Promise<void>;
 }
 
-/** Adapters that exist in this build, by protocol. MySQL, SSH and HTTP plug in here too. */
+/** Adapters that exist in this build, by protocol. */
 const ADAPTERS: ReadonlyMap<string, ProtocolAdapter> = new Map([
   [postgresAdapter.protocol, postgresAdapter],
+  [mysqlAdapter.protocol, mysqlAdapter],
   [httpAdapter.protocol, httpAdapter],
   [sshAdapter.protocol, sshAdapter],
 ]);

@@ -8,6 +8,7 @@ import type { Decision } from '../core/decision.ts';
 import { actionFromText } from '../policy/action-from-text.ts';
 import { decide } from '../policy/decide.ts';
 import { explainSsh } from '../policy/explain-ssh.ts';
+import { shownMysqlAction } from '../sql/mysql/redact.ts';
 import { shownAction } from '../sql/postgres/redact.ts';
 import type { CompiledPolicies } from '../policy/compile.ts';
 
@@ -41,5 +42,5 @@ export async function testPolicy(config: Config, policies: CompiledPolicies, req
   const decision = decide(policies, identity, { name: connection.name, type: connection.type }, action);
   const explanation = action.kind === 'ssh' ? explainSsh(policies, identity, connection.name, action) : [];
   // Explained without a credential's literals: the answer is printed and may be logged.
-  return { identity, action: action.kind === 'sql' ? shownAction(action) : action, decision, explanation };
+  return { identity, action: action.kind === 'sql' ? (action.dialect === 'mysql' ? shownMysqlAction(action) : shownAction(action)) : action, decision, explanation };
 }

@@ -15,12 +15,16 @@ export interface AnalyzeOptions {
   readonly searchPath?: readonly string[];
   /** The database's functions: user-defined functions count by their volatility. Without it they are `unknown`. */
   readonly catalog?: FunctionCatalog;
+  /** MySQL: the session's sql_mode as `SELECT @@sql_mode` shows it (ANSI_QUOTES and NO_BACKSLASH_ESCAPES change how text reads). */
+  readonly sqlMode?: string;
 }
 
 export interface LineageOptions {
   readonly searchPath: readonly string[];
   /** Also trace what the statements write (for statements that may write: it costs a second walk). */
   readonly writes: boolean;
+  /** MySQL: the session's sql_mode, as for AnalyzeOptions. */
+  readonly sqlMode?: string;
 }
 
 /** Masking's view of a whole text, every statement of it. */

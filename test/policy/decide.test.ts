@@ -365,7 +365,7 @@ void describe('decide: statements not understood fail closed', () => {
   const who = identity('x');
 
   void it('a syntax error, EXECUTE or MySQL text matches no constrained rule', async () => {
-    for (const [conn, text] of [['prod-db', 'selec 1'], ['prod-db', 'execute p(1)'], ['legacy-db', 'select 1']] as const) {
+    for (const [conn, text] of [['prod-db', 'selec 1'], ['prod-db', 'execute p(1)'], ['legacy-db', 'call p()']] as const) {
       const d = decide(readOnly, who, { name: conn, type: 'postgres' }, await actionFor(conn, text));
       assert.equal(d.verdict, 'deny', text);
       assert.match(d.reason, /^no policy rule matches unknown \(/);

@@ -35,7 +35,7 @@ import { FramingError, type FrameReader } from './codec/framing.ts';
 import { bind, describe, parse, query, TERMINATE } from './codec/frontend-encode.ts';
 import { decodeFrontend, MalformedMessage, type FrontendMessage } from './codec/frontend.ts';
 import { gatewayErrorFields, refusalFields, SqlState } from './errors.ts';
-import { Forwarder } from './forwarder.ts';
+import { Forwarder } from '../../pipeline/forwarder.ts';
 import { UpstreamWriter } from './upstream-writer.ts';
 import { PendingQueue, type Pending } from './pending.ts';
 import { formatParams, mustPersist, recorded, StatementRecord } from './record.ts';

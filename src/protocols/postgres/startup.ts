@@ -2,7 +2,6 @@
 // parameters it asks for (each then decided, startup-decide.ts), which encodings are
 // refused, which protocol options we ignore.
 // https://www.postgresql.org/docs/current/protocol-message-formats.html#PROTOCOL-MESSAGE-FORMATS-STARTUPMESSAGE
-import { isIP } from 'node:net';
 import { GatewayError } from '../../core/errors.ts';
 import { OptionsSyntaxError, parseOptions } from './startup-options.ts';
 
@@ -64,16 +63,4 @@ export function unsafeEncoding(params: ReadonlyMap<string, string>): string | un
 /** `_pq_.` protocol extensions: none is implemented, each is reported back as unrecognised. */
 export function protocolOptions(params: ReadonlyMap<string, string>): string[] {
   return [...params.keys()].filter((k) => k.startsWith('_pq_.'));
-}
-
-export function isLoopback(address: string | null): boolean {
-  if (address === null) return false;
-  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (isIP(a) === 4) return a.startsWith('127.');
-  return a === '::1';
-}
-
-export function clientAddress(address: string | undefined): string | null {
-  if (address === undefined) return null;
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

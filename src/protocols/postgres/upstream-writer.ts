@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import type { GateDecision, Permit } from '../../pipeline/permit.ts';
 import { Frontend } from './codec/constants.ts';
-import { Forwarder } from './forwarder.ts';
+import { Forwarder } from '../../pipeline/forwarder.ts';
 
 /** Frame types that make the server prepare or run a statement, by their first byte. */
 const DECIDED_ONLY = new Uint8Array(256);

@@ -1,6 +1,7 @@
-// Writes relayed messages to a socket, coalescing messages that sit next to each other in
-// the chunk they arrived in into one view: a chunk of DataRows leaves as one write, not one
-// write per row, and nothing is copied. Messages of our own (a masked DataRow, a notice) are
+// Writes relayed messages (PostgreSQL frames, MySQL packets) to a socket, coalescing those
+// that sit next to each other in the chunk they arrived in into one view: a chunk of rows
+// leaves as one write, not one write per row, and nothing is copied. Messages of our own (a
+// masked row, a notice) are
 // queued behind the views in order and leave with them in one write at flush: a result whose
 // every row is rewritten costs one socket write per chunk, not one per row.
 import type { Duplex } from 'node:stream';
