@@ -102,6 +102,8 @@ export class AuditLog implements AuditSink {
   /** Batches posted and not yet settled, and the last one (batches settle in order). */
   #unsettled = 0;
   #lastWrite: Promise<void> | undefined;
+  /** A barrier's batch waiting for the write in flight (shared by the barriers asked for meanwhile). */
+  #afterWrite: Promise<void> | undefined;
   readonly #witnesses: readonly Witness[];
   /** The newest record committed and the newest one signed, as this process has seen them. */
   #headSeq: number;
@@ -239,7 +241,19 @@ export class AuditLog implements AuditSink {
    * What the data path's durability rule waits for (docs/audit.md).
    */
   barrier(): Promise<void> | undefined {
-    if (this.#pending.length > 0) this.#flushNow();
+    if (this.#pending.length > 0) {
+      // Group commit: while a write is in flight, what is appended meanwhile waits for it and
+      // goes as one batch, instead of one transaction per waiting statement.
+      if (this.#unsettled === 0 || this.#lastWrite === undefined) this.#flushNow();
+      else {
+        this.#afterWrite ??= this.#lastWrite.then(() => {
+          this.#afterWrite = undefined;
+          if (this.#pending.length > 0) this.#flushNow();
+          return this.#lastWrite;
+        });
+        return this.#afterWrite;
+      }
+    }
     return this.#unsettled > 0 ? this.#lastWrite : undefined;
   }
 

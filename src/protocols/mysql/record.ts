@@ -5,7 +5,7 @@ import type { SqlAction } from '../../core/action.ts';
 import type { Decision } from '../../core/decision.ts';
 import { ruleLabel } from '../../pipeline/review-runner.ts';
 import type { ErrPacket } from './codec/responses.ts';
-import type { MaskedColumn } from './masking/result.ts';
+import type { MaskedColumn } from '../../masking/result-columns.ts';
 
 /** One statement from decision to completion; one object shape throughout. */
 export class StatementRecord {

@@ -12,6 +12,7 @@ import { GatewayError, isGatewayError } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import type { AdapterContext } from '../../pipeline/adapter.ts';
 import { bindListener, clientAddress, isLoopback, type Endpoint } from '../../pipeline/listen.ts';
+import { ListenerLifecycle } from '../../pipeline/listener-lifecycle.ts';
 import type { SessionRecording } from '../../recorder/recorder.ts';
 import { Cap, Status, UTF8MB4_GENERAL_CI } from './codec/constants.ts';
 import { framePacket, FramingError } from './codec/framing.ts';
@@ -20,7 +21,8 @@ import { encodeErr, encodeOk } from './codec/responses.ts';
 import { MalformedPacket } from './codec/wire.ts';
 import { receiveToken } from './agent-auth.ts';
 import { errFor, gatewayErr } from './errors.ts';
-import { PacketSource, StreamClosed } from './packet-source.ts';
+import { PacketSource } from './packet-source.ts';
+import { StreamClosed } from '../../pipeline/socket-source.ts';
 import { MysqlSession } from './session.ts';
 import { ThreadRegistry } from './threads.ts';
 import { connectUpstream, RELAYED_CAPABILITIES, type Upstream } from './upstream.ts';
@@ -73,22 +75,20 @@ export class MysqlListener {
   readonly #settings: ListenerSettings;
   readonly #server: Server;
   readonly #threads = new ThreadRegistry();
-  readonly #sessions = new Set<MysqlSession>();
-  readonly #handshakes = new Set<Socket>();
-  readonly #probes = new Set<Promise<void>>();
+  /** Logins in progress, start-up probes, sessions, and the drain at shutdown. */
+  readonly #life: ListenerLifecycle<MysqlSession>;
   /** By connection name; the greeting shows the first one learned (clients name the connection after it). */
   readonly #faces = new Map<string, ServerFace>();
   readonly #relations = new RelationCache();
   /** Whether any policy masks columns (its own or built-in credential masks): only then is the relation catalog read. */
   readonly #columnMasks: boolean;
-  #sessionEnded: (() => void) | undefined;
-  #closing = false;
 
   constructor(ctx: AdapterContext, settings: ListenerSettings) {
     this.#ctx = ctx;
     this.#settings = settings;
     this.#columnMasks = ctx.config.policies.some((p) => p.masks.some((m) => m.column !== undefined) || CREDENTIAL_COLUMNS.mysql.columns.some((c) => !p.reveal_credentials.includes(c.column)));
     this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
+    this.#life = new ListenerLifecycle(this.#server, ctx.logger);
   }
 
   listen(address: string): Promise<Endpoint> {
@@ -96,7 +96,7 @@ export class MysqlListener {
   }
 
   get activeSessions(): number {
-    return this.#sessions.size;
+    return this.#life.activeSessions;
   }
 
   /** One login per MySQL connection in the background: learns the server version the greeting shows. */
@@ -109,27 +109,12 @@ export class MysqlListener {
         },
         (err: unknown) => this.#ctx.logger.info(isGatewayError(err) ? { connection: c.name, reason: err.message } : { connection: c.name, err }, 'could not log in upstream at start; the server version is learned at the first session'),
       );
-      this.#probes.add(probe);
-      void probe.finally(() => this.#probes.delete(probe));
+      this.#life.probe(probe);
     }
   }
 
-  async close(deadline: number): Promise<void> {
-    this.#closing = true;
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const socket of this.#handshakes) socket.destroy();
-    while (this.#sessions.size > 0 && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        this.#sessionEnded = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    for (const session of [...this.#sessions]) session.terminate();
-    await Promise.all(this.#probes);
-    await closed;
+  close(deadline: number): Promise<void> {
+    return this.#life.close(deadline);
   }
 
   #face(): ServerFace {
@@ -140,18 +125,11 @@ export class MysqlListener {
   #accept(socket: Socket): void {
     socket.setNoDelay(true);
     socket.on('error', (err) => this.#ctx.logger.debug({ err }, 'client socket error during login'));
-    if (this.#closing) {
+    if (this.#life.closing) {
       socket.end(framePacket(encodeErr(gatewayErr(new GatewayError('PCS_MYSQL_SHUTTING_DOWN'))), 0));
       return;
     }
-    this.#handshakes.add(socket);
-    const timer = setTimeout(() => socket.destroy(), LOGIN_TIMEOUT_MS);
-    this.#handshake(socket)
-      .catch((err: unknown) => this.#ctx.logger.error({ err }, 'mysql handshake failed unexpectedly'))
-      .finally(() => {
-        clearTimeout(timer);
-        this.#handshakes.delete(socket);
-      });
+    this.#life.handshake(socket, LOGIN_TIMEOUT_MS, 'mysql handshake', () => this.#handshake(socket));
   }
 
   async #handshake(raw: Socket): Promise<void> {
@@ -216,7 +194,7 @@ export class MysqlListener {
       recording = this.#ctx.recorder.start({ connection: connection.name, protocol: 'mysql', subject: identity.subject, clientAddr });
       const caps = response.capabilities & offered;
       const upstream = await this.#dial(connection, caps, response.charset, response.maxPacketSize || 16 * 1024 * 1024);
-      if (this.#closing) {
+      if (this.#life.closing) {
         upstream.socket.destroy();
         recording.end('terminated');
         return fail(new GatewayError('PCS_MYSQL_SHUTTING_DOWN'));
@@ -289,13 +267,12 @@ export class MysqlListener {
       threads: this.#threads,
       logger: this.#ctx.logger,
       onEnd: (s) => {
-        this.#sessions.delete(s);
         this.#threads.release(id);
         this.#ctx.metrics.sessions.dec({ protocol: 'mysql' });
-        this.#sessionEnded?.();
+        this.#life.ended(s);
       },
     });
-    this.#sessions.add(session);
+    this.#life.opened(session);
     this.#ctx.logger.info({ session: ref.id, subject: identity.subject, connection: ref.connection.name, client: clientAddr }, 'mysql session opened');
     session.start();
   }

@@ -13,7 +13,8 @@ import { decodeAuthSwitch, decodeGreeting, encodeHandshakeResponse, encodeSslReq
 import { readErr } from './codec/responses.ts';
 import { encodeQuery } from './codec/commands.ts';
 import { ResponseTracker } from './codec/response-tracker.ts';
-import { PacketSource, StreamClosed } from './packet-source.ts';
+import { PacketSource } from './packet-source.ts';
+import { StreamClosed } from '../../pipeline/socket-source.ts';
 import { cachingSha2Password, clearPassword, nativePassword, rsaPassword } from './upstream-auth.ts';
 
 const CONNECT_TIMEOUT_MS = 10_000;

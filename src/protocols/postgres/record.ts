@@ -4,7 +4,7 @@ import type { SqlAction } from '../../core/action.ts';
 import type { Decision } from '../../core/decision.ts';
 import { ruleLabel as labelOf } from '../../pipeline/review-runner.ts';
 import { postgresDialect } from '../../sql/postgres/dialect.ts';
-import type { MaskedColumn } from './masking/result.ts';
+import type { MaskedColumn } from '../../masking/result-columns.ts';
 
 /** Longest parameter value kept, in bytes of the value (the recorder truncates again). */
 const MAX_PARAM_BYTES = 4096;

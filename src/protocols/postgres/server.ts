@@ -13,6 +13,7 @@ import { GatewayError, isGatewayError } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import type { AdapterContext } from '../../pipeline/adapter.ts';
 import { bindListener, clientAddress, isLoopback, type Endpoint } from '../../pipeline/listen.ts';
+import { ListenerLifecycle } from '../../pipeline/listener-lifecycle.ts';
 import type { SessionRef } from '../../pipeline/gate.ts';
 import { authenticationCleartextPassword, authenticationOk, backendKeyData, errorResponse, negotiateProtocolVersion, readyForQuery } from './codec/backend-encode.ts';
 import { Frontend, TxStatus } from './codec/constants.ts';
@@ -21,7 +22,8 @@ import { FrameReader, FramingError } from './codec/framing.ts';
 import { decodeStartup, MalformedMessage, type StartupPacket } from './codec/frontend.ts';
 import { CancelRegistry, sendCancel } from './cancel.ts';
 import { errorFrame, gatewayErrorFields } from './errors.ts';
-import { FrameSource, StreamClosed } from './frame-source.ts';
+import { FrameSource } from './frame-source.ts';
+import { StreamClosed } from '../../pipeline/socket-source.ts';
 import { PgSession, type SessionObserver } from './session.ts';
 import { protocolOptions, startupSettings, unsafeEncoding } from './startup.ts';
 import { decideStartup } from './startup-decide.ts';
@@ -58,14 +60,11 @@ export class PgListener {
   readonly #cancel = new CancelRegistry();
   readonly #catalogs = new CatalogCache();
   readonly #relations = new RelationCache();
-  readonly #sessions = new Set<PgSession>();
-  readonly #handshakes = new Set<Socket>();
+  /** Logins in progress, start-up probes, sessions, and the drain at shutdown. */
+  readonly #life: ListenerLifecycle<PgSession>;
   readonly #roles: UpstreamRoleCheck;
-  /** Start-up probes still logging in (closed with the listener). */
-  readonly #probes = new Set<Promise<void>>();
   /** Whether any policy masks columns (its own or built-in credential masks): only then is the relation catalog read. */
   readonly #columnMasks: boolean;
-  #sessionEnded: (() => void) | undefined;
   /** The audit log's and the recorder's commit of what they hold: what a write's answer waits for. */
   readonly #durable = (recording: boolean): Promise<void> | undefined => {
     const audit = this.#ctx.gate.durable();
@@ -73,7 +72,6 @@ export class PgListener {
     if (audit === undefined) return recorded;
     return recorded === undefined ? audit : Promise.all([audit, recorded]).then(() => undefined);
   };
-  #closing = false;
 
   constructor(ctx: AdapterContext, settings: ListenerSettings) {
     this.#ctx = ctx;
@@ -81,6 +79,7 @@ export class PgListener {
     this.#settings = settings;
     this.#roles = new UpstreamRoleCheck(ctx.logger);
     this.#server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
+    this.#life = new ListenerLifecycle(this.#server, ctx.logger);
   }
 
   /** Binds to a `listen.*` address; resolves with the bound one. */
@@ -103,54 +102,31 @@ export class PgListener {
         },
         (err: unknown) => this.#ctx.logger.info(isGatewayError(err) ? { connection: c.name, reason: err.message } : { connection: c.name, err }, 'could not log in upstream at start; the role is checked at the first session'),
       );
-      this.#probes.add(probe);
-      void probe.finally(() => this.#probes.delete(probe));
+      this.#life.probe(probe);
     }
   }
 
   get activeSessions(): number {
-    return this.#sessions.size;
+    return this.#life.activeSessions;
   }
 
-  async close(deadline: number): Promise<void> {
-    this.#closing = true;
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const socket of this.#handshakes) socket.destroy();
-    while (this.#sessions.size > 0 && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        this.#sessionEnded = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    for (const session of [...this.#sessions]) session.terminate();
-    await Promise.all(this.#probes);
-    await closed;
+  close(deadline: number): Promise<void> {
+    return this.#life.close(deadline);
   }
 
   #accept(socket: Socket): void {
     socket.setNoDelay(true);
-    if (this.#closing) {
+    if (this.#life.closing) {
       socket.end(errorResponse(gatewayErrorFields(new GatewayError('PCS_PG_SHUTTING_DOWN'), 'FATAL')));
       return;
     }
-    this.#handshakes.add(socket);
     socket.on('error', (err) => this.#ctx.logger.debug({ err }, 'client socket error during startup'));
-    const timer = setTimeout(() => socket.destroy(), STARTUP_TIMEOUT_MS);
-    this.#handshake(socket).then(
-      () => undefined,
-      (err: unknown) => this.#ctx.logger.error({ err }, 'postgres handshake failed unexpectedly'),
-    ).finally(() => {
-      clearTimeout(timer);
-      this.#handshakes.delete(socket);
-    });
+    this.#life.handshake(socket, STARTUP_TIMEOUT_MS, 'postgres handshake', () => this.#handshake(socket));
   }
 
   async #handshake(raw: Socket): Promise<void> {
     const clientAddr = clientAddress(raw.remoteAddress);
-    const source = new FrameSource(raw, PRE_AUTH_MAX_MESSAGE, undefined, PRE_AUTH_MAX_BUFFERED);
+    const source = new FrameSource(raw, PRE_AUTH_MAX_MESSAGE, PRE_AUTH_MAX_BUFFERED);
     let socket: Socket = raw;
     let tls = false;
     // Started once the client is authenticated; ended here unless the session takes it over.
@@ -249,7 +225,7 @@ export class PgListener {
         socket.end(err.frame, () => socket.destroy());
         return;
       }
-      if (this.#closing) {
+      if (this.#life.closing) {
         upstream.socket.destroy();
         recording.end('terminated');
         return fail(new GatewayError('PCS_PG_SHUTTING_DOWN'));
@@ -313,7 +289,7 @@ export class PgListener {
   async attach(client: Duplex, identity: Identity, connectionName: string, via: { readonly protocol: string; readonly clientAddr?: string; readonly recording: SessionRecording; readonly observer: SessionObserver }): Promise<void> {
     const connection = this.#ctx.config.connections.find((c): c is PostgresConnection => c.type === 'postgres' && c.name === connectionName);
     if (connection === undefined) throw new GatewayError('PCS_CONNECTION_UNKNOWN', { connection: connectionName });
-    if (this.#closing) throw new GatewayError('PCS_PG_SHUTTING_DOWN');
+    if (this.#life.closing) throw new GatewayError('PCS_PG_SHUTTING_DOWN');
     client.pause();
     const upstream = await this.#dial(connection, new Map());
     const ref = { connection: { name: connection.name, type: 'postgres' }, protocol: via.protocol, ...(via.clientAddr !== undefined ? { clientAddr: via.clientAddr } : {}) };
@@ -349,13 +325,12 @@ export class PgListener {
       durable: this.#durable,
       logger: this.#ctx.logger,
       onEnd: (s) => {
-        this.#sessions.delete(s);
         this.#cancel.release(key.pid);
         this.#ctx.metrics.sessions.dec({ protocol: 'postgres' });
-        this.#sessionEnded?.();
+        this.#life.ended(s);
       },
     });
-    this.#sessions.add(session);
+    this.#life.opened(session);
     this.#ctx.logger.info({ session: recording.id, subject: identity.subject, connection: ref.connection.name, client: clientAddr }, 'postgres session opened');
     session.start();
   }

@@ -30,7 +30,7 @@ import { MessageWriter } from './codec/writer.ts';
 import { copyData } from './codec/backend-encode.ts';
 import { maskMessage } from './masking/messages.ts';
 import { ResultSlot, type DescribeTarget, type MaskContext, type StatementShape } from './masking/slot.ts';
-import { Backend, Frontend } from './codec/constants.ts';
+import { Backend, Frontend, TxStatus } from './codec/constants.ts';
 import { FramingError, type FrameReader } from './codec/framing.ts';
 import { bind, describe, parse, query, TERMINATE } from './codec/frontend-encode.ts';
 import { decodeFrontend, MalformedMessage, type FrontendMessage } from './codec/frontend.ts';
@@ -179,6 +179,14 @@ export class PgSession {
   /** A write was answered: hold the answer for its audited decision ('audit'), or for that and its recording event ('all'). */
   #mustPersist: false | 'audit' | 'all' = false;
   #awaitingRecords = false;
+  /**
+   * The server's transaction status at its last ReadyForQuery. Inside a transaction block an
+   * answer is not held: nothing is committed until the block ends, and the answer that ends it
+   * waits for the records of every statement in it.
+   */
+  #txIdle = true;
+  /** A ReadyForQuery was just queued for the client: the point where answers are held. */
+  #atReady = false;
 
   constructor(opts: SessionOptions) {
     this.#client = opts.client;
@@ -359,7 +367,7 @@ export class PgSession {
     record.review = review;
     record.persist = mustPersist(action);
     // Its decision's commit starts now, while the server works: the answer waits less.
-    if (record.persist) this.#persisting ??= this.#durable?.(false);
+    if (record.persist && this.#txIdle) this.#persisting ??= this.#durable?.(false);
     this.#pending.push('query', null, record, mask === undefined ? null : new ResultSlot(mask));
     this.#toUp.forward(frame, permit);
     this.#afterSegment();
@@ -544,8 +552,12 @@ export class PgSession {
         const frame = this.#upReader.next();
         if (frame === null) break;
         this.#upFrame(frame);
-        // A statement that may have changed something was answered: its answer leaves once its records are committed.
-        if (this.#mustPersist && this.#holdForRecords()) return;
+        // A statement that may have changed something was answered and no transaction is open
+        // (its effects are committed): the answer leaves once its records are committed too.
+        if (this.#atReady) {
+          this.#atReady = false;
+          if (this.#mustPersist && this.#txIdle && this.#holdForRecords()) return;
+        }
       }
     } catch (err) {
       this.#internalError(err);
@@ -666,6 +678,8 @@ export class PgSession {
       case Backend.ReadyForQuery:
         if (head?.kind === 'query' || head?.kind === 'sync') this.#complete();
         this.#copyIn = false;
+        this.#txIdle = frame[5] === TxStatus.Idle;
+        this.#atReady = true;
         break;
       case Backend.CopyInResponse:
         this.#copyIn = true;

@@ -1,5 +1,6 @@
 // The durability rule under kill -9: the gateway runs as its own process, four writers insert
-// one row per statement (two with literal values, two with bound parameters), and the
+// one row per statement (two with literal values, two with bound parameters), two more insert
+// two rows per transaction block (acknowledged by COMMIT), and the
 // gateway is killed with SIGKILL three times mid-load. Every INSERT a writer saw acknowledged
 // must be in the database and in the store the gateway left behind: in the audit log (its
 // decision, with the text) or in the session recording (with its parameters).
@@ -90,17 +91,29 @@ policies:
       child = await startGateway();
       const running = child;
       let stop = false;
-      const writers = [0, 1, 2, 3].map(async (w) => {
+      const writers = [0, 1, 2, 3, 4, 5].map(async (w) => {
         const c = new pg.Client({ host: '127.0.0.1', port, database: 'app-db', user: 'agent', password: token });
         c.on('error', () => undefined);
+        const insert = async (id: number, extended: boolean): Promise<void> => {
+          if (extended) await c.query('INSERT INTO t VALUES ($1, $2)', [id, w]);
+          else await c.query(`INSERT INTO t VALUES (${id}, ${w})`);
+        };
         try {
           await c.connect();
           while (!stop) {
-            const id = next++;
             const extended = w % 2 === 1;
-            if (extended) await c.query('INSERT INTO t VALUES ($1, $2)', [id, w]);
-            else await c.query(`INSERT INTO t VALUES (${id}, ${w})`);
-            acked.push({ id, extended });
+            if (w < 4) {
+              const id = next++;
+              await insert(id, extended);
+              acked.push({ id, extended });
+              continue;
+            }
+            // Writers 4 and 5: two INSERTs in a transaction block, acknowledged by COMMIT.
+            const ids = [next++, next++];
+            await c.query('BEGIN');
+            for (const id of ids) await insert(id, extended);
+            await c.query('COMMIT');
+            for (const id of ids) acked.push({ id, extended });
           }
         } catch {
           // The gateway died under this writer: what it did not see acknowledged does not count.

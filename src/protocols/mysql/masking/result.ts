@@ -7,19 +7,11 @@
 import type { MaskSpec } from '../../../core/decision.ts';
 import type { MaskPlan } from '../../../masking/plan.ts';
 import { MASK_STRENGTH } from '../../../masking/scanner.ts';
+import { derivedMask, maskedColumns, maskWithOrigin, type MaskedColumn } from '../../../masking/result-columns.ts';
 import type { ColumnMask, StatementMasking } from '../../../masking/statement.ts';
 import type { ColumnDefinition } from '../codec/columns.ts';
 import { ColumnType } from '../codec/constants.ts';
 import { MalformedPacket, PayloadReader, PayloadWriter } from '../codec/wire.ts';
-
-/** What the recording says about a masked column. */
-export interface MaskedColumn {
-  readonly index: number;
-  readonly name: string;
-  readonly with: MaskSpec['with'];
-  readonly rule: string;
-  readonly why: string;
-}
 
 /** What a statement's results are masked with, from its decision. */
 export interface MaskContext {
@@ -44,15 +36,6 @@ const FIXED_LENGTH: Partial<Record<number, number>> = {
   [ColumnType.NULL]: 0,
 };
 
-/** `partial` keeps a piece of the value: only for a column read as it is, else `redact`. */
-const REDACT_DERIVED = new WeakMap<MaskSpec, MaskSpec>();
-function derivedRule(rule: MaskSpec): MaskSpec {
-  if (rule.with !== 'partial') return rule;
-  let r = REDACT_DERIVED.get(rule);
-  if (r === undefined) REDACT_DERIVED.set(rule, (r = Object.freeze({ ...rule, with: 'redact' as const })));
-  return r;
-}
-
 /**
  * The mask of each column. Lineage that does not line up with the columns the server sends
  * masks every column (failClosed); a column definition's origin adds masks lineage missed,
@@ -68,18 +51,13 @@ export function columnMasks(ctx: MaskContext, columns: readonly ColumnDefinition
   const lined = outputs !== undefined && outputs.length === columns.length;
   for (let i = 0; i < columns.length; i++) {
     const c = columns[i] as ColumnDefinition;
-    let mask = lined ? outputs[i] : stmt.failClosed;
+    const mask = lined ? outputs[i] : stmt.failClosed;
     if (c.orgTable !== '' && c.orgName !== '') {
       const schema = c.schema !== '' ? c.schema : strongestSchema(plan, c, columns, database);
-      const rule = plan.columnMask(schema, c.orgTable, c.orgName);
-      if (rule !== undefined && (mask === undefined || MASK_STRENGTH[rule.with] > MASK_STRENGTH[mask.rule.with])) {
-        mask = { rule, why: `origin ${schema}.${c.orgTable}.${c.orgName}${mask === undefined ? ' (missed by lineage)' : ''}`, source: { schema, table: c.orgTable, column: c.orgName } };
-      }
-      if (mask !== undefined && mask.rule.with === 'partial' && !(mask.source?.schema === schema && mask.source.table === c.orgTable && mask.source.column === c.orgName)) mask = { ...mask, rule: derivedRule(mask.rule) };
-      out[i] = mask;
+      out[i] = maskWithOrigin(plan, mask, { schema, table: c.orgTable, column: c.orgName });
       continue;
     }
-    out[i] = mask === undefined ? undefined : { ...mask, rule: derivedRule(mask.rule) };
+    out[i] = derivedMask(mask);
   }
   return out;
 }
@@ -129,7 +107,7 @@ export class RowMasker {
       return (v: Buffer) => plan.maskBytes(rule, v);
     });
     this.#scan = columns.map((c, i) => plan.scanner !== undefined && masks[i] === undefined && (!binary || STRING_TYPES.has(c.type)));
-    this.masked = masks.flatMap((m, i) => (m === undefined ? [] : [{ index: i, name: columns[i]?.name ?? '?', with: m.rule.with, rule: m.rule.source ?? 'mask', why: m.why }]));
+    this.masked = maskedColumns(masks, (i) => columns[i]?.name);
     this.idle = this.masked.length === 0 && !this.#scan.some(Boolean);
   }
 

@@ -2,31 +2,12 @@
 // (types, formats, and the origin of plain column references) and the plan's detectors, a
 // per-column decision made once; then each DataRow is rewritten only where a value changes.
 // A result set with nothing to mask is never looked at row by row.
-import type { MaskSpec } from '../../../core/decision.ts';
 import type { MaskPlan } from '../../../masking/plan.ts';
-import { MASK_STRENGTH } from '../../../masking/scanner.ts';
+import { derivedMask, maskedColumns, maskWithOrigin, type MaskedColumn } from '../../../masking/result-columns.ts';
 import type { FieldDescription } from '../codec/backend-read.ts';
 import type { RelationSnapshot } from './relations.ts';
 import type { ColumnMask, StatementMasking } from '../../../masking/statement.ts';
 import { scannable, valueMasker, type ValueMasker } from './values.ts';
-
-/** What the recording says about a masked column. */
-export interface MaskedColumn {
-  readonly index: number;
-  readonly name: string;
-  readonly with: MaskSpec['with'];
-  readonly rule: string;
-  readonly why: string;
-}
-
-/** Where a masked value did not come straight from the protected column, `partial` would keep a piece of something else (the tail of `encode(ssn, 'base64')`): redact instead. */
-const REDACT_DERIVED = new WeakMap<MaskSpec, MaskSpec>();
-function derivedRule(rule: MaskSpec): MaskSpec {
-  if (rule.with !== 'partial') return rule;
-  let r = REDACT_DERIVED.get(rule);
-  if (r === undefined) REDACT_DERIVED.set(rule, (r = Object.freeze({ ...rule, with: 'redact' as const })));
-  return r;
-}
 
 /**
  * The mask of each field. `stmt` undefined: only detectors apply. Lineage that does not line
@@ -47,19 +28,11 @@ export function columnMasks(stmt: StatementMasking | undefined, plan: MaskPlan, 
       if (info === undefined || column === undefined) {
         if (stmt.failClosed !== undefined) mask ??= { rule: stmt.failClosed.rule, why: `origin: relation ${field.tableOid} is not in the catalog` };
       } else if (!info.view) {
-        const rule = plan.columnMask(info.schema, info.relation, column);
-        if (rule !== undefined && (mask === undefined || MASK_STRENGTH[rule.with] > MASK_STRENGTH[mask.rule.with])) {
-          mask = { rule, why: `origin ${info.schema}.${info.relation}.${column}${mask === undefined ? ' (missed by lineage)' : ''}`, source: { schema: info.schema, table: info.relation, column } };
-        }
-        // `partial` keeps the value's shape only for a plain reference to the protected column.
-        if (mask !== undefined && mask.rule.with === 'partial' && !(mask.source?.schema === info.schema && mask.source.table === info.relation && mask.source.column === column)) {
-          mask = { ...mask, rule: derivedRule(mask.rule) };
-        }
-        out[i] = mask;
+        out[i] = maskWithOrigin(plan, mask, { schema: info.schema, table: info.relation, column });
         continue;
       }
     }
-    out[i] = mask === undefined ? undefined : { ...mask, rule: derivedRule(mask.rule) };
+    out[i] = derivedMask(mask);
   }
   return out;
 }
@@ -84,7 +57,7 @@ export class ResultMasker {
     const scanner = plan.scanner;
     this.#maskers = masks.map((m, i) => (m === undefined ? undefined : valueMasker(plan, m.rule, fields[i]?.typeOid ?? 0, formats[i] ?? 0)));
     this.#scan = fields.map((f, i) => scanner !== undefined && masks[i] === undefined && scannable(f.typeOid, formats[i] ?? 0));
-    this.masked = masks.flatMap((m, i) => (m === undefined ? [] : [{ index: i, name: fields[i]?.name ?? '?', with: m.rule.with, rule: m.rule.source ?? 'mask', why: m.why }]));
+    this.masked = maskedColumns(masks, (i) => fields[i]?.name);
     this.idle = this.masked.length === 0 && !this.#scan.some(Boolean);
     this.#extra = this.#maskers.find((m) => m !== undefined);
   }
