@@ -57,7 +57,8 @@ export class Upstream {
   }
 
   /** Sends a decided request upstream; only the gate or an approved review gives the permit. */
-  async forward(permit: Permit, method: string, path: string, search: string, agentHeaders: IncomingHttpHeaders, body: Buffer, res: ServerResponse, plan: MaskPlan | undefined, recordLimit: number): Promise<ProxyResult> {
+  /** `committed`: the commit of the request's records (pipeline/durability.ts); the answer waits for it. */
+  async forward(permit: Permit, method: string, path: string, search: string, agentHeaders: IncomingHttpHeaders, body: Buffer, res: ServerResponse, plan: MaskPlan | undefined, recordLimit: number, committed?: Promise<void>): Promise<ProxyResult> {
     void permit;
     const name = this.#connection.name;
     const url = this.url(path, search);
@@ -83,6 +84,8 @@ export class Upstream {
     }
     // A token the upstream no longer takes: drop it so the next request fetches a new one.
     if (answer.statusCode === 401) this.#credential.invalidate();
+    // The durability rule: nothing of the answer leaves before the request's decision is committed.
+    if (committed !== undefined) await committed;
 
     const out: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(answer.headers)) {

@@ -6,6 +6,7 @@ import type { Decision } from '../../core/decision.ts';
 import { ruleLabel } from '../../pipeline/review-runner.ts';
 import type { ErrPacket } from './codec/responses.ts';
 import type { MaskedColumn } from '../../masking/result-columns.ts';
+import { changesSomething } from '../../pipeline/durability.ts';
 
 /** One statement from decision to completion; one object shape throughout. */
 export class StatementRecord {
@@ -16,6 +17,8 @@ export class StatementRecord {
   /** A prepared statement's execute: its parameter values as text. */
   readonly params: (string | null)[] | null;
   readonly started: number;
+  /** Its answer waits for its records (pipeline/durability.ts): anything but a plain read, and what was not analysed here. */
+  readonly persist: boolean;
   rows: number | null = null;
   affected: number | null = null;
   error: ErrPacket | null = null;
@@ -31,6 +34,7 @@ export class StatementRecord {
     this.decision = decision;
     this.protocol = protocol;
     this.started = performance.now();
+    this.persist = typeof action === 'string' || changesSomething(action);
   }
 
   toEvent(): { kind: 'statement' | 'denied'; data: Record<string, unknown> } {

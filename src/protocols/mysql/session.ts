@@ -22,7 +22,8 @@ import { decodeColumnDefinition } from './codec/columns.ts';
 import { readExecuteParams } from './codec/execute-params.ts';
 import { readTextRow } from './codec/rows.ts';
 import { commandName, decodeCommand, encodeKill, encodeQuery } from './codec/commands.ts';
-import { Cap, Com, ErrNo, Header } from './codec/constants.ts';
+import { Cap, Com, ErrNo, Header, Status } from './codec/constants.ts';
+import { RecordsOwed, type DurableCommit } from '../../pipeline/durability.ts';
 import { framePacket, FramingError, PacketReader, packetCount, type Packet } from './codec/framing.ts';
 import { encodeErr, encodeOk, readErr, type ErrPacket } from './codec/responses.ts';
 import { MalformedPacket } from './codec/wire.ts';
@@ -91,6 +92,8 @@ export interface SessionOptions extends StatementGateOptions {
   readonly threads: ThreadRegistry;
   readonly logger: Logger;
   readonly onEnd: (session: MysqlSession) => void;
+  /** Commits what the audit log and the recorder hold; without it, answers are not held for their records. */
+  readonly durable?: DurableCommit;
 }
 
 export class MysqlSession {
@@ -123,6 +126,14 @@ export class MysqlSession {
   #waitingUpDrain = false;
   #waitingClientDrain = false;
   #ended = false;
+  /** What the next answer outside a transaction waits for (pipeline/durability.ts). */
+  readonly #owed: RecordsOwed;
+  /** The answer queued for the client waits for the store's commit; the server is not read meanwhile. */
+  #awaitingRecords = false;
+  /** The server's IN_TRANS flag at its last OK/EOF: inside a transaction nothing is committed, so nothing is held. */
+  #inTrans = false;
+  /** A response of a statement was completed in this read: the point where answers are held. */
+  #answered = false;
   #bytesIn = 0;
   #statementsRecorded = 0;
 
@@ -145,6 +156,7 @@ export class MysqlSession {
     this.#threads = opts.threads;
     this.#logger = opts.logger;
     this.#onEnd = opts.onEnd;
+    this.#owed = new RecordsOwed(opts.durable);
   }
 
   get id(): string {
@@ -191,7 +203,7 @@ export class MysqlSession {
     if (this.#ended) return;
     this.#up.cork();
     try {
-      while (!this.#holding && this.#held === undefined && !this.#ended) {
+      while (!this.#holding && this.#held === undefined && !this.#awaitingRecords && !this.#ended) {
         const p = this.#clientReader.next();
         if (p === null) break;
         if (this.#infile) {
@@ -210,7 +222,7 @@ export class MysqlSession {
       this.#toClient.flush();
     }
     if (this.#ended) return;
-    if (this.#holding || this.#held !== undefined) this.#client.pause();
+    if (this.#holding || this.#held !== undefined || this.#awaitingRecords) this.#client.pause();
     else if (this.#up.writableNeedDrain && !this.#waitingUpDrain) {
       this.#waitingUpDrain = true;
       this.#client.pause();
@@ -222,7 +234,7 @@ export class MysqlSession {
   }
 
   #resumeClient(): void {
-    if (this.#ended || this.#holding || this.#held !== undefined || this.#waitingUpDrain) return;
+    if (this.#ended || this.#holding || this.#held !== undefined || this.#waitingUpDrain || this.#awaitingRecords) return;
     this.#client.resume();
     // Commands that arrived while the client was held wait in the reader.
     if (this.#clientReader.buffered > 0) this.#pumpClient();
@@ -278,6 +290,8 @@ export class MysqlSession {
     record.review = review;
     this.#pending.push(expect(shape, this.#deprecateEof, shape === 'prepare' ? null : record, { infileOk: shape === 'result' && loadsLocalFile(action), ...(shape === 'prepare' ? { prepared: { action, decision: permit, mask } } : mask !== undefined ? { mask } : {}) }));
     if (shape === 'prepare') this.#recordNow(record);
+    // Its decision's commit starts now, while the server works: the answer waits less.
+    else if (record.persist && !this.#inTrans) this.#owed.startEarly();
     this.#toUp.forward(raw, permit);
     if (loadsLocalFile(action)) return;
     if (this.#sql.stale) this.#readState();
@@ -511,12 +525,23 @@ export class MysqlSession {
   readonly #onUpData = (chunk: Buffer): void => {
     if (this.#ended) return;
     this.#upReader.push(chunk);
+    this.#readUp();
+  };
+
+  #readUp(): void {
+    if (this.#ended || this.#awaitingRecords) return;
     let resume = false;
     try {
       for (;;) {
         const p = this.#upReader.next();
         if (p === null) break;
         if (this.#serverPacket(p)) resume = true;
+        if (this.#answered) {
+          this.#answered = false;
+          // A statement that may have changed something was answered outside a transaction
+          // (its effects are committed): the answer leaves once its records are committed too.
+          if (this.#owed.owing && !this.#inTrans && this.#holdForRecords()) return;
+        }
       }
       this.#flushLocal();
     } catch (err) {
@@ -525,7 +550,7 @@ export class MysqlSession {
       return;
     } finally {
       this.#toUp.flush();
-      this.#toClient.flush();
+      if (!this.#awaitingRecords) this.#toClient.flush();
     }
     if (this.#client.writableNeedDrain && !this.#waitingClientDrain) {
       this.#waitingClientDrain = true;
@@ -536,7 +561,25 @@ export class MysqlSession {
       });
     }
     if (resume) this.#resumeClient();
-  };
+  }
+
+  /** The durability rule: what is queued for the client stays, and neither side is read, until the store has committed. True when it waits. */
+  #holdForRecords(): boolean {
+    const committed = this.#owed.settle();
+    if (committed === undefined) return false;
+    this.#awaitingRecords = true;
+    this.#up.pause();
+    this.#client.pause();
+    void committed.then(() => {
+      this.#awaitingRecords = false;
+      if (this.#ended) return;
+      this.#toClient.flush();
+      if (!this.#waitingClientDrain) this.#up.resume();
+      this.#readUp();
+      this.#resumeClient();
+    });
+    return true;
+  }
 
   /** One server packet; true when the client may be read again (the session state is known). */
   #serverPacket(p: Packet): boolean {
@@ -618,12 +661,16 @@ export class MysqlSession {
       this.#recording.event('denied', { text: '(LOCAL INFILE request of the server)', params: null, verdict: 'deny', rule: null, reason: 'the statement was not decided as LOAD DATA LOCAL', sqlstate: '42000' });
     }
     if (e.prepared !== undefined && t.statement !== undefined && t.error === undefined) this.#prepared.set(t.statement, { ...e.prepared, params: t.params, types: [], longData: new Set() });
+    if (t.status !== undefined && e.internal === undefined) this.#inTrans = (t.status & Status.IN_TRANS) !== 0;
     if (e.record !== null) {
       e.record.rows = t.resultSets > 0 ? t.rows : null;
       e.record.affected = t.resultSets === 0 && t.error === undefined ? t.affected : null;
       e.record.error = t.error ?? null;
       this.#recordNow(e.record);
+      if (e.record.persist) this.#owed.owe(e.record.params !== null);
     }
+    // COMMIT itself changes nothing, but its answer is where the transaction's records are owed.
+    if (e.internal === undefined) this.#answered = true;
     if (e.internal !== undefined) {
       e.internal(t.error === undefined ? (e.rows ?? []) : undefined);
       this.#internalInFlight--;

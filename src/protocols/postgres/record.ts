@@ -1,6 +1,5 @@
 // What the recording keeps of a statement: its text, its parameters as text (binary ones
 // hex-prefixed, never decoded as text), the decision, and what the server answered.
-import type { SqlAction } from '../../core/action.ts';
 import type { Decision } from '../../core/decision.ts';
 import { ruleLabel as labelOf } from '../../pipeline/review-runner.ts';
 import { postgresDialect } from '../../sql/postgres/dialect.ts';
@@ -117,9 +116,4 @@ export class StatementRecord {
       },
     };
   }
-}
-
-/** Whether a statement's answer waits for its records: anything but a plain read. */
-export function mustPersist(action: SqlAction | undefined): boolean {
-  return action === undefined || action.statements.some((s) => s.effect !== 'read');
 }

@@ -38,7 +38,8 @@ import { gatewayErrorFields, refusalFields, SqlState } from './errors.ts';
 import { Forwarder } from '../../pipeline/forwarder.ts';
 import { UpstreamWriter } from './upstream-writer.ts';
 import { PendingQueue, type Pending } from './pending.ts';
-import { formatParams, mustPersist, recorded, StatementRecord } from './record.ts';
+import { formatParams, recorded, StatementRecord } from './record.ts';
+import { changesSomething, RecordsOwed, type DurableCommit } from '../../pipeline/durability.ts';
 import type { ReviewService } from '../../reviews/service.ts';
 import { reasonFromText, type Review } from '../../reviews/review.ts';
 import { runReview, type ReviewOutcome, type ReviewRequest } from '../../pipeline/review-runner.ts';
@@ -90,7 +91,7 @@ interface PortalInfo {
   readonly statement: StatementShape | undefined;
   /** The approved review this portal runs under. */
   readonly review: string | null;
-  /** Its answer waits for its records (record.ts, mustPersist). */
+  /** Its answer waits for its records (pipeline/durability.ts, changesSomething). */
   readonly persist: boolean;
 }
 
@@ -127,7 +128,7 @@ export interface SessionOptions extends Omit<StatementGateOptions, 'catalog'> {
    * Commits what the audit log (and, with `recording`, the recorder) holds now; undefined when
    * nothing is waiting. Without it, answers are not held for their records.
    */
-  readonly durable?: (recording: boolean) => Promise<void> | undefined;
+  readonly durable?: DurableCommit;
 }
 
 /** What an executor learns beside the wire: which result columns are masked, and that a statement is held. */
@@ -172,12 +173,8 @@ export class PgSession {
   #bytesIn = 0;
   #bytesOut = 0;
   #statementsRecorded = 0;
-  /** The commit of what the audit log and the recorder hold (SessionOptions.durable). */
-  readonly #durable: ((recording: boolean) => Promise<void> | undefined) | undefined;
-  /** A commit started when a write was forwarded, waited for with its answer. */
-  #persisting: Promise<void> | undefined = undefined;
-  /** A write was answered: hold the answer for its audited decision ('audit'), or for that and its recording event ('all'). */
-  #mustPersist: false | 'audit' | 'all' = false;
+  /** What the next answer that leaves a transaction waits for (pipeline/durability.ts). */
+  readonly #owed: RecordsOwed;
   #awaitingRecords = false;
   /**
    * The server's transaction status at its last ReadyForQuery. Inside a transaction block an
@@ -205,7 +202,7 @@ export class PgSession {
     this.#recording = opts.recording;
     this.#logger = opts.logger;
     this.#onEnd = opts.onEnd;
-    this.#durable = opts.durable;
+    this.#owed = new RecordsOwed(opts.durable);
   }
 
   get id(): string {
@@ -365,9 +362,9 @@ export class PgSession {
     this.#sql.allowed(action, mask, permit);
     const record = new StatementRecord(sql, null, permit, false);
     record.review = review;
-    record.persist = mustPersist(action);
+    record.persist = changesSomething(action);
     // Its decision's commit starts now, while the server works: the answer waits less.
-    if (record.persist && this.#txIdle) this.#persisting ??= this.#durable?.(false);
+    if (record.persist && this.#txIdle) this.#owed.startEarly();
     this.#pending.push('query', null, record, mask === undefined ? null : new ResultSlot(mask));
     this.#toUp.forward(frame, permit);
     this.#afterSegment();
@@ -427,7 +424,7 @@ export class PgSession {
     // A statement we did not see parsed was made with SQL PREPARE, decided when it ran.
     const mask = prepared === undefined ? this.#sql.sqlPreparedMask(statement) : prepared.mask;
     const slot = mask === undefined ? null : new ResultSlot(mask, resultFormats);
-    this.#portals.set(portal, prepared === undefined ? { text: `(prepared statement "${statement}")`, decision: null, params, slot, statement: undefined, review, persist: true } : { text: prepared.text, decision: prepared.decision, params, slot, statement: prepared, review, persist: mustPersist(prepared.action) });
+    this.#portals.set(portal, prepared === undefined ? { text: `(prepared statement "${statement}")`, decision: null, params, slot, statement: undefined, review, persist: true } : { text: prepared.text, decision: prepared.decision, params, slot, statement: prepared, review, persist: changesSomething(prepared.action) });
     this.#pending.push('bind');
     this.#toUp.forward(frame, permit);
   }
@@ -533,7 +530,7 @@ export class PgSession {
     this.#recording.event(kind, data);
     this.#statementsRecorded++;
     // A statement's text is in its audited decision; bound parameters only in this event.
-    if (record.persist && kind === 'statement') this.#mustPersist = record.params === null ? (this.#mustPersist === 'all' ? 'all' : 'audit') : 'all';
+    if (record.persist && kind === 'statement') this.#owed.owe(record.params !== null);
   }
 
   // ---- upstream -> client ----
@@ -556,7 +553,7 @@ export class PgSession {
         // (its effects are committed): the answer leaves once its records are committed too.
         if (this.#atReady) {
           this.#atReady = false;
-          if (this.#mustPersist && this.#txIdle && this.#holdForRecords()) return;
+          if (this.#owed.owing && this.#txIdle && this.#holdForRecords()) return;
         }
       }
     } catch (err) {
@@ -577,16 +574,11 @@ export class PgSession {
    * have committed what they hold. True when it has to wait.
    */
   #holdForRecords(): boolean {
-    const recording = this.#mustPersist === 'all';
-    this.#mustPersist = false;
-    const started = this.#persisting;
-    this.#persisting = undefined;
-    const barrier = this.#durable?.(recording);
-    const waits = [started, barrier].filter((p): p is Promise<void> => p !== undefined);
-    if (waits.length === 0) return false;
+    const committed = this.#owed.settle();
+    if (committed === undefined) return false;
     this.#awaitingRecords = true;
     this.#up.pause();
-    void Promise.all(waits).then(() => {
+    void committed.then(() => {
       this.#awaitingRecords = false;
       if (this.#ended) return;
       this.#client.cork();

@@ -8,6 +8,7 @@ import type { SshAction } from '../../core/action.ts';
 import { isGatewayError } from '../../core/errors.ts';
 import type { MaskPlan } from '../../masking/plan.ts';
 import { textMasker, type StreamMasker } from '../../masking/text-stream.ts';
+import { durableCommit, RecordsOwed } from '../../pipeline/durability.ts';
 import type { Refusal } from '../../pipeline/executor.ts';
 import type { Permit } from '../../pipeline/permit.ts';
 import { ruleLabel, runReview, type ReviewRequest } from '../../pipeline/review-runner.ts';
@@ -78,6 +79,8 @@ export async function runExec(s: SshClientSession, channel: ExecChannel, command
   // Column and json rules say nothing about command output: only detectors apply.
   const plan = decision.masks.length > 0 ? s.ctx.masks.plan(decision.masks) : undefined;
   const masking = plan?.scanner !== undefined ? plan : undefined;
+  const owed = new RecordsOwed(durableCommit(s.ctx.gate, s.ctx.recorder));
+  owed.startEarly();
   execOn(up, permit, command, pty ? { pty: { term: pty.term, cols: pty.cols, rows: pty.rows } } : {}, (err, stream) => {
     if (err) {
       hooks.failed?.('PCS_SSH_EXEC_FAILED', `the upstream host of connection ${s.connection.name} did not run the command (${err.message})`);
@@ -101,12 +104,20 @@ export async function runExec(s: SshClientSession, channel: ExecChannel, command
       signal = sig ?? null;
     });
     const finish = (): void => {
-      if (signal !== null) channel.exit(signal, false, '');
-      else channel.exit(exit ?? 0);
-      channel.end();
       // Lines (or key blocks) the detectors changed, stdout and stderr together; never the values.
       const summary = masked === undefined ? {} : { masked: { detector_hits: masked.out.stats.detectorHits + masked.err.stats.detectorHits } };
       s.recording.event('exec', { ...base, exit, signal, bytes_in: bytesIn, bytes_out: bytesOut, duration_ms: Math.round(performance.now() - started), ...(review !== null ? { review } : {}), ...summary });
+      const answer = (): void => {
+        if (signal !== null) channel.exit(signal, false, '');
+        else channel.exit(exit ?? 0);
+        channel.end();
+      };
+      // The durability rule: any command may change something, so its exit status (what tells
+      // the agent it ran) leaves once its decision and this record are committed.
+      owed.owe(true);
+      const committed = owed.settle();
+      if (committed === undefined) answer();
+      else void committed.then(answer);
     };
     // Masked output may still hold a last line (and stderr may end after the channel closes):
     // the exit status goes once both remainders were written.
