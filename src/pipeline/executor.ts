@@ -162,13 +162,16 @@ export interface Executors {
 
 /**
  * The caller's recording as an adapter's session sees it: the session's events go into it,
- * and the session's end becomes a `connection-closed` event instead of the recording's end.
+ * and the session's end becomes a `connection-closed` event instead of the recording's end
+ * (`connection` null: an end not worth an event, such as one in-memory exchange per call).
  */
-export function sharedRecording(recording: SessionRecording, connection: string): SessionRecording {
+export function sharedRecording(recording: SessionRecording, connection: string | null): SessionRecording {
   return {
     id: recording.id,
     event: (kind, data) => recording.event(kind, data),
-    end: (status, summary) => recording.event('connection-closed', { connection, status, ...summary }),
+    end: (status, summary) => {
+      if (connection !== null) recording.event('connection-closed', { connection, status, ...summary });
+    },
   };
 }
 

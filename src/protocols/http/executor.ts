@@ -5,7 +5,7 @@
 // (masked) answer, or the gateway's own answer reported as a refusal or a failure.
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { GatewayError } from '../../core/errors.ts';
-import type { Executed, ExecutionScope, HttpCall, HttpExecutor, HttpRun } from '../../pipeline/executor.ts';
+import { sharedRecording, type Executed, type ExecutionScope, type HttpCall, type HttpExecutor, type HttpRun } from '../../pipeline/executor.ts';
 import { duplexPair } from '../../util/duplex-pair.ts';
 import type { HttpConnection } from './router.ts';
 import type { HttpListener } from './server.ts';
@@ -38,7 +38,7 @@ export class HttpRequestExecutor implements HttpExecutor {
       let answered: { err: GatewayError; reviewId: string | undefined } | undefined;
       const [ours, theirs] = duplexPair();
       // One in-memory connection per call: its end is not an event worth recording.
-      this.#listener.attach(theirs, scope.identity, { id: scope.recording.id, event: (kind, data) => scope.recording.event(kind, data), end: () => undefined }, (err, reviewId) => (answered ??= { err, reviewId }));
+      this.#listener.attach(theirs, scope.identity, sharedRecording(scope.recording, null), (err, reviewId) => (answered ??= { err, reviewId }));
       // Node takes any Duplex from createConnection; its types say Socket.
       const req = httpRequest({ method: call.method.toUpperCase(), path: `${prefix}${call.path}`, headers, createConnection: () => ours as never });
       const onAbort = (): void => {

@@ -13,6 +13,7 @@ import { FrameReader } from './codec/framing.ts';
 import { bindParams, copyFail, describe, execute, parse, query, SYNC, TERMINATE } from './codec/frontend-encode.ts';
 import type { PgListener } from './server.ts';
 import { typedValue, typeName } from './typed-values.ts';
+import { Deferred } from '../../util/deferred.ts';
 
 /** Largest answer message accepted from the session (a DataRow of a wide row included). */
 const MAX_ANSWER = 1 << 30;
@@ -70,11 +71,8 @@ class Channel implements SqlSession {
   /** Calls run one at a time, in order, as on a wire session. */
   #queue: Promise<unknown> = Promise.resolve();
   #call: Call | undefined;
-  #readyWaiter: { resolve: () => void; reject: (err: Error) => void } | undefined;
   /** Settled by the first ReadyForQuery, which may come before anyone asks. */
-  readonly #ready = new Promise<void>((resolve, reject) => {
-    this.#readyWaiter = { resolve, reject };
-  });
+  readonly #ready = new Deferred();
   #startupError: Record<number, string> | undefined;
   #closed = false;
 
@@ -85,14 +83,14 @@ class Channel implements SqlSession {
       for (let frame = this.#reader.next(); frame !== null; frame = this.#reader.next()) this.#onFrame(frame);
     });
     // Nobody awaits readiness when the attach itself failed.
-    this.#ready.catch(() => undefined);
+    this.#ready.promise.catch(() => undefined);
     stream.on('close', () => this.#gone());
     stream.on('error', () => this.#gone());
   }
 
   /** Resolves at the session's first ReadyForQuery (after AuthenticationOk and the parameters). */
   ready(): Promise<void> {
-    return this.#ready;
+    return this.#ready.promise;
   }
 
   query(sql: string, params: readonly (string | null)[] | undefined, opts: SqlQueryOptions): Promise<Executed<SqlRun>> {
@@ -146,10 +144,7 @@ class Channel implements SqlSession {
     const call = this.#call;
     const type = frame[0];
     if (call === undefined) {
-      if (type === Backend.ReadyForQuery) {
-        this.#readyWaiter?.resolve();
-        this.#readyWaiter = undefined;
-      }
+      if (type === Backend.ReadyForQuery) this.#ready.resolve();
       else if (type === Backend.ErrorResponse) this.#startupError = fieldsOf(frame);
       return;
     }
@@ -215,10 +210,9 @@ class Channel implements SqlSession {
   }
 
   #gone(): void {
-    if (this.#readyWaiter !== undefined) {
+    if (!this.#ready.settled) {
       const e = this.#startupError;
-      this.#readyWaiter.reject(e !== undefined ? new GatewayError('PCS_EXECUTOR_FAILED', { protocol: 'postgres', reason: e[ErrorField.Message] ?? 'the session ended' }) : new GatewayError('PCS_EXECUTOR_CLOSED', { protocol: 'postgres' }));
-      this.#readyWaiter = undefined;
+      this.#ready.reject(e !== undefined ? new GatewayError('PCS_EXECUTOR_FAILED', { protocol: 'postgres', reason: e[ErrorField.Message] ?? 'the session ended' }) : new GatewayError('PCS_EXECUTOR_CLOSED', { protocol: 'postgres' }));
     }
     const call = this.#call;
     this.#call = undefined;
