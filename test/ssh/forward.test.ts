@@ -11,18 +11,13 @@ import { startSshTestGateway, type TestGateway } from '../support/gateway.ts';
 import { withToken, type ClientProcess } from '../support/ssh-client.ts';
 import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
 import { storeDb } from '../support/store-db.ts';
+import { freePort } from '../support/ports.ts';
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as { port: number }).port;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  const port = await listen(s);
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 /** Sends `text` to 127.0.0.1:port and resolves with what came back before the other side ended. */
 function exchange(port: number, text: string): Promise<string> {

@@ -7,9 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'ssh2';
-import { runCli } from '../support/cli.ts';
-import { writeTestConfig } from '../support/gateway.ts';
-import { killUnderLoad, storeLeftBehind } from '../support/kill9.ts';
+import { killUnderLoad, storeLeftBehind, writerSetup } from '../support/kill9.ts';
 import { freePort } from '../support/ports.ts';
 import { sshConnectionYaml, startSshd, type TestSshd } from '../support/sshd.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -52,23 +50,7 @@ describe('ssh: no acknowledged exec is lost to kill -9', () => {
     file = join(sshd.dir, 'lines.txt');
     dir = tempDir('pcs-kill9-ssh-');
     port = await freePort();
-    cfg = writeTestConfig(
-      dir,
-      `
-connections:
-  - ${sshConnectionYaml('build-box', sshd)}
-policies:
-  - name: writers
-    subjects: { groups: [writers] }
-    connections: ["*"]
-    rules:
-      - { match: { ssh: { op: [exec] } }, then: allow }
-`,
-      `{ api: "127.0.0.1:0", ssh: "127.0.0.1:${port}" }`,
-    );
-    const issued = await runCli(['token', 'issue', '--subject', 'writer-bot', '--group', 'writers', '--ttl', '1h', '--config', cfg]);
-    assert.equal(issued.code, 0, issued.stderr);
-    token = issued.stdout.trim();
+    ({ config: cfg, token } = await writerSetup(dir, sshConnectionYaml('build-box', sshd), `{ api: "127.0.0.1:0", ssh: "127.0.0.1:${port}" }`, '{ match: { ssh: { op: [exec] } }, then: allow }'));
   });
 
   after(async () => {
@@ -93,6 +75,8 @@ policies:
     await killUnderLoad({
       config: cfg,
       kills: KILLS,
+      // An exec is a channel and a process on the host: slower than a statement.
+      loadMs: 3_000,
       ready: async () => {
         const c = await connect(port, token);
         c.end();

@@ -4,13 +4,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { BIN } from './cli.ts';
+import { BIN, runCli } from './cli.ts';
+import { writeTestConfig } from './gateway.ts';
 
 export interface KillRun {
   readonly config: string;
   /** Resolves once the gateway serves (polled until it does, 30 s at most). */
   readonly ready: () => Promise<void>;
   readonly kills: number;
+  /** How long each gateway runs under load before its kill (the rounds add 300 ms each); default 700 ms. */
+  readonly loadMs?: number;
   /** One writer: loops until `stopped()`, calling `ack` for what it saw acknowledged; a failure ends it quietly. */
   readonly writers: readonly ((stopped: () => boolean) => Promise<void>)[];
 }
@@ -23,7 +26,7 @@ export async function killUnderLoad(run: KillRun): Promise<void> {
       await waitReady(run.ready, child);
       let stop = false;
       const writers = run.writers.map((w) => w(() => stop).catch(() => undefined));
-      await new Promise((r) => setTimeout(r, 700 + round * 300));
+      await new Promise((r) => setTimeout(r, (run.loadMs ?? 700) + round * 300));
       child.kill('SIGKILL');
       stop = true;
       await exited(child);
@@ -63,4 +66,28 @@ export function storeLeftBehind(dir: string): { readonly decisions: Record<strin
   } finally {
     store.close();
   }
+}
+
+/**
+ * A config in `dir` with `connection` (one YAML flow mapping), a `writers` policy that allows
+ * everything (the rule under test is not policy), `listen` as given; and a token for it.
+ */
+export async function writerSetup(dir: string, connection: string, listen: string, rule = '{ then: allow }'): Promise<{ readonly config: string; readonly token: string }> {
+  const config = writeTestConfig(
+    dir,
+    `
+connections:
+  - ${connection}
+policies:
+  - name: writers
+    subjects: { groups: [writers] }
+    connections: ["*"]
+    rules:
+      - ${rule}
+`,
+    listen,
+  );
+  const issued = await runCli(['token', 'issue', '--subject', 'writer-bot', '--group', 'writers', '--ttl', '1h', '--config', config]);
+  if (issued.code !== 0) throw new Error(`token issue failed: ${issued.stderr}`);
+  return { config, token: issued.stdout.trim() };
 }

@@ -2,11 +2,12 @@
 // temp dir, and `/usr/sbin/sshd -D` as a child process on a free 127.0.0.1 port. Key auth only.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from './tmp.ts';
+import { freePort } from './ports.ts';
 
 export const SSHD = '/usr/sbin/sshd';
 
@@ -151,16 +152,6 @@ async function writeConfig(file: string, lines: readonly string[]): Promise<void
   penaltiesOption = withPenalties;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 // Listening is not enough: the banner comes from the forked, re-executed per-connection sshd,
 // so seeing it proves the whole accept path works.

@@ -6,9 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { runCli } from '../../support/cli.ts';
-import { writeTestConfig } from '../../support/gateway.ts';
-import { killUnderLoad, storeLeftBehind } from '../../support/kill9.ts';
+import { killUnderLoad, storeLeftBehind, writerSetup } from '../../support/kill9.ts';
 import { freePort } from '../../support/ports.ts';
 import { tempDir } from '../../support/tmp.ts';
 
@@ -37,23 +35,7 @@ describe('http: no acknowledged change is lost to kill -9', () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     dir = tempDir('pcs-kill9-http-');
-    cfg = writeTestConfig(
-      dir,
-      `
-connections:
-  - { name: items-api, type: http, upstream: { url: "${url}" } }
-policies:
-  - name: writers
-    subjects: { groups: [writers] }
-    connections: ["*"]
-    rules:
-      - { then: allow }
-`,
-      `{ api: "127.0.0.1:0", http: "127.0.0.1:${port}" }`,
-    );
-    const issued = await runCli(['token', 'issue', '--subject', 'writer-bot', '--group', 'writers', '--ttl', '1h', '--config', cfg]);
-    assert.equal(issued.code, 0, issued.stderr);
-    token = issued.stdout.trim();
+    ({ config: cfg, token } = await writerSetup(dir, `{ name: items-api, type: http, upstream: { url: "${url}" } }`, `{ api: "127.0.0.1:0", http: "127.0.0.1:${port}" }`));
   });
 
   after(async () => {

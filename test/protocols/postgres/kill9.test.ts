@@ -7,9 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { runCli } from '../../support/cli.ts';
-import { writeTestConfig } from '../../support/gateway.ts';
-import { killUnderLoad, storeLeftBehind } from '../../support/kill9.ts';
+import { killUnderLoad, storeLeftBehind, writerSetup } from '../../support/kill9.ts';
 import { freePort } from '../../support/ports.ts';
 import { tempDir } from '../../support/tmp.ts';
 import { adminSql, createDatabase, dropDatabase } from './support.ts';
@@ -28,23 +26,7 @@ describe('postgres: no acknowledged write is lost to kill -9', () => {
     await adminSql('CREATE TABLE t (id int PRIMARY KEY, writer int)', db);
     dir = tempDir('pcs-kill9-');
     port = await freePort();
-    cfg = writeTestConfig(
-      dir,
-      `
-connections:
-  - { name: app-db, type: postgres, upstream: { host: 127.0.0.1, port: 5432, database: ${db}, user: postgres, tls: disable } }
-policies:
-  - name: writers
-    subjects: { groups: [writers] }
-    connections: ["*"]
-    rules:
-      - { then: allow }
-`,
-      `{ api: "127.0.0.1:0", postgres: "127.0.0.1:${port}" }`,
-    );
-    const issued = await runCli(['token', 'issue', '--subject', 'writer-bot', '--group', 'writers', '--ttl', '1h', '--config', cfg]);
-    assert.equal(issued.code, 0, issued.stderr);
-    token = issued.stdout.trim();
+    ({ config: cfg, token } = await writerSetup(dir, `{ name: app-db, type: postgres, upstream: { host: 127.0.0.1, port: 5432, database: ${db}, user: postgres, tls: disable } }`, `{ api: "127.0.0.1:0", postgres: "127.0.0.1:${port}" }`));
   });
 
   after(async () => {

@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,19 +11,13 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { testSecret } from '../../support/secrets.ts';
 import { startPgGateway, type PgGateway } from './support.ts';
+import { freePort } from '../../support/ports.ts';
 
 const run = promisify(execFile);
 const BIN = '/usr/lib/postgresql/15/bin';
 const PASSWORD = testSecret('upstream-pg');
 const WRONG = testSecret('upstream-pg-wrong');
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 /** Runs a command as the postgres user (initdb refuses root). */
 function asPostgres(cmd: string, args: string[], input?: string): Promise<{ stdout: string }> {
