@@ -21,7 +21,7 @@ import { Lru } from '../../util/lru.ts';
 import { keyToText, textToKey, type Normalised } from '../normalised.ts';
 import { normaliseSql } from './normalize.ts';
 import { clearParsedTrees, loadPostgresParser, parsePostgres, postgresParserLoaded, type Parsed } from './parse.ts';
-import { carriesCredential, redactLiterals } from './redact.ts';
+import { carriesCredential, mayCarryCredential, redactBareSecrets, redactLiterals, type CredentialRange } from './redact.ts';
 import { StatementWalker } from './walk.ts';
 
 const DEFAULT_SEARCH_PATH: readonly string[] = ['public'];
@@ -157,7 +157,7 @@ export function clearSqlAnalysisCache(): void {
 
 function materialise(sql: string, shapes: readonly Shape[], mapping: Normalised, searchPath: readonly string[], catalog: FunctionCatalog | undefined): SqlAction {
   const statements: SqlStatement[] = [];
-  let credentials: [number, number][] | undefined;
+  let credentials: CredentialRange[] | undefined;
   for (const shape of shapes) {
     let effect = shape.effect;
     for (const call of shape.calls) {
@@ -166,9 +166,15 @@ function materialise(sql: string, shapes: readonly Shape[], mapping: Normalised,
     }
     const text = mapping.literals.length === 0 ? sql.slice(shape.start, shape.end) : sql.slice(keyToText(mapping, shape.start), keyToText(mapping, shape.end));
     statements.push(Object.freeze({ command: shape.command, effect, relations: shape.relations, functions: shape.functions, text, ...shape.extra }));
-    if (shape.extra.credential === true) (credentials ??= []).push(mapping.literals.length === 0 ? [shape.start, shape.end] : [keyToText(mapping, shape.start), keyToText(mapping, shape.end)]);
+    // The tree vouches for credential statements; DO blocks, bodies and unparsed text go by their words.
+    const byWords = shape.extra.credential === true ? undefined : mayCarryCredential(shape.command, text);
+    if (shape.extra.credential === true || byWords !== undefined) {
+      const [from, to] = mapping.literals.length === 0 ? [shape.start, shape.end] : [keyToText(mapping, shape.start), keyToText(mapping, shape.end)];
+      (credentials ??= []).push([from, to, byWords?.code === true]);
+    }
   }
-  const redacted = credentials === undefined ? {} : { redacted: redactLiterals(sql, credentials) };
+  const unparsed = credentials !== undefined && statements.some((s) => s.command === 'unknown');
+  const redacted = credentials === undefined ? {} : { redacted: unparsed ? redactBareSecrets(redactLiterals(sql, credentials)) : redactLiterals(sql, credentials) };
   return Object.freeze({ kind: 'sql', dialect: 'postgres', text: sql, statements: Object.freeze(statements), ...redacted });
 }
 

@@ -41,9 +41,26 @@ export function carriesCredential(type: string, functions: Iterable<string>): bo
  * REDACTED_LITERAL. When the lexer rejects the text the whole text is withheld: a literal it
  * cannot find is a literal it cannot remove.
  */
-export function redactLiterals(text: string, ranges: readonly (readonly [number, number])[]): string {
+export function redactLiterals(text: string, ranges: readonly CredentialRange[]): string {
+  return redactIn(text, ranges) ?? WITHHELD;
+}
+
+/** A word right after PASSWORD or IDENTIFIED BY that is not a quoted literal (only in text that does not parse). */
+const BARE_SECRET = /\b(password|identified\s+by)(\s+)(?!'|\$|NULL\b)([^\s;,()]+)/gi;
+
+/** `text` (already without its literals) without the bare words a statement that does not parse may give as a password. */
+export function redactBareSecrets(text: string): string {
+  return text.replace(BARE_SECRET, (_m, word: string, space: string) => `${word}${space}***`);
+}
+
+/** [start, end) of a statement whose literals go; `code`: its dollar-quoted literals are code to keep (a DO block, a function). */
+export type CredentialRange = readonly [number, number, boolean?];
+
+const WITHHELD = '(statement withheld: it carries a credential and could not be scanned)';
+
+function redactIn(text: string, ranges: readonly CredentialRange[]): string | undefined {
   const literals = scanStringLiterals(text);
-  if (literals === undefined) return '(statement withheld: it carries a credential and could not be scanned)';
+  if (literals === undefined) return undefined;
   const bytes = Buffer.from(text);
   const ascii = bytes.length === text.length;
   const toChar = (offset: number): number => (ascii ? offset : bytes.subarray(0, offset).toString().length);
@@ -52,11 +69,44 @@ export function redactLiterals(text: string, ranges: readonly (readonly [number,
   for (const [byteStart, byteEnd] of literals) {
     const start = toChar(byteStart);
     const end = toChar(byteEnd);
-    if (!ranges.some(([from, to]) => start >= from && end <= to)) continue;
-    out += text.slice(copied, start) + REDACTED_LITERAL;
+    const range = ranges.find(([from, to]) => start >= from && end <= to);
+    if (range === undefined) continue;
+    out += text.slice(copied, start) + (range[2] === true ? redactBody(text.slice(start, end)) : REDACTED_LITERAL);
     copied = end;
   }
   return out + text.slice(copied);
+}
+
+/**
+ * A literal of a DO block or a function definition. The dollar-quoted one is its body: the
+ * literals inside it are removed and the code kept, so an approver still reads it. Inside,
+ * every literal goes whole (a nested dollar quote may be a password as well as code), and a
+ * body that does not scan goes whole.
+ */
+function redactBody(literal: string): string {
+  const tag = /^\$[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*\$|^\$\$/u.exec(literal)?.[0];
+  if (tag === undefined || !literal.endsWith(tag) || literal.length < tag.length * 2) return REDACTED_LITERAL;
+  const body = literal.slice(tag.length, literal.length - tag.length);
+  const inner = redactIn(body, [[0, body.length]]);
+  return inner === undefined ? REDACTED_LITERAL : `${tag}${inner}${tag}`;
+}
+
+/**
+ * Words that say a statement the parse tree does not vouch for (a DO block, a function's body,
+ * a statement that does not parse) may carry a credential: its literals are removed too.
+ */
+const CREDENTIAL_WORDS = /\b(?:password|passwd|identified|conninfo|dblink\w*|user\s+mapping|secret|sslkey|sslpassword)\b/i;
+/** Statements whose literals are code the tree does not show: DO, CREATE FUNCTION/PROCEDURE, anything unparsed. */
+const OPAQUE_CODE = /^\s*(?:do\b|create\s+(?:or\s+replace\s+)?(?:function|procedure)\b)/i;
+
+/**
+ * Whether a statement the tree did not mark may still carry a credential, by its words:
+ * undefined when not, else whether its dollar-quoted literals are code (DO, a function).
+ */
+export function mayCarryCredential(command: string, text: string): { readonly code: boolean } | undefined {
+  if (!CREDENTIAL_WORDS.test(text)) return undefined;
+  if (command === 'do' || OPAQUE_CODE.test(text)) return { code: true };
+  return command === 'unknown' ? { code: false } : undefined;
 }
 
 /** The action as it may be shown (policy test output): its texts with the credential statements' literals removed. */

@@ -45,3 +45,33 @@ describe('statements carrying credentials', () => {
     assert.equal(analyzePostgres("select dblink_connect('two')").redacted, "select dblink_connect('***')");
   });
 });
+
+// DO blocks, function bodies and text that does not parse: the tree cannot vouch for them, so
+// their words decide. A body's code is kept without its literals; a nested dollar quote, which
+// may be the password itself, goes whole; a bare word after PASSWORD in unparsed text goes too.
+const BY_WORDS: ReadonlyArray<readonly [string, string]> = [
+  ["DO $$ BEGIN EXECUTE 'ALTER ROLE app PASSWORD ''s3cret'''; END $$", "DO $$ BEGIN EXECUTE '***'; END $$"],
+  ["DO $b$ DECLARE pw text := 'hunter2'; BEGIN EXECUTE format('ALTER ROLE %I PASSWORD %L', 'app', pw); END $b$", "DO $b$ DECLARE pw text := '***'; BEGIN EXECUTE format('***', '***', pw); END $b$"],
+  ["DO $$ BEGIN ALTER ROLE app PASSWORD $p$in-dollars$p$; END $$", "DO $$ BEGIN ALTER ROLE app PASSWORD '***'; END $$"],
+  ["CREATE OR REPLACE FUNCTION rotate() RETURNS void LANGUAGE sql AS $f$ ALTER ROLE app PASSWORD 'inbody' $f$", "CREATE OR REPLACE FUNCTION rotate() RETURNS void LANGUAGE sql AS $f$ ALTER ROLE app PASSWORD '***' $f$"],
+  ["CREATE PROCEDURE p() LANGUAGE plpgsql AS 'BEGIN PERFORM dblink_connect(''password=x''); END'", "CREATE PROCEDURE p() LANGUAGE plpgsql AS '***'"],
+  ["ALTER ROLE app PASSWORD 'x1' VALID UNTIL 'infinity' garbage", "ALTER ROLE app PASSWORD '***' VALID UNTIL '***' garbage"],
+  ['ALTER ROLE app PASSWORD hunter2 garbage(', 'ALTER ROLE app PASSWORD *** garbage('],
+  ["CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'u', password 'pw'", "CREATE USER MAPPING FOR app SERVER s OPTIONS (user '***', password '***'"],
+];
+
+describe('statements whose words say they may carry credentials', () => {
+  for (const [text, redacted] of BY_WORDS) {
+    it(text, () => {
+      const action = analyzePostgres(text);
+      assert.equal(action.redacted, redacted);
+      assert.equal(action.text, text, 'the text forwarded is untouched');
+    });
+  }
+
+  it('leaves DO blocks and unparsed text without such words alone', () => {
+    for (const text of ["DO $$ BEGIN RAISE NOTICE 'hello'; END $$", "selec 'typo'", "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$"]) {
+      assert.equal(analyzePostgres(text).redacted, undefined, text);
+    }
+  });
+});
