@@ -27,6 +27,7 @@ import { StreamClosed } from '../../pipeline/socket-source.ts';
 import { MysqlSession } from './session.ts';
 import { ThreadRegistry } from './threads.ts';
 import { connectUpstream, RELAYED_CAPABILITIES, type Upstream } from './upstream.ts';
+import { prefixedStream } from './prefixed-stream.ts';
 import { COLUMNS_QUERY, RelationCache, relationSnapshot, VIEWS_QUERY } from './masking/relations.ts';
 import { CREDENTIAL_COLUMNS } from '../../core/credential-columns.ts';
 
@@ -165,8 +166,6 @@ export class MysqlListener {
       let payload = await next();
       if (isSslRequest(payload)) {
         if (this.#settings.tls === null) return fail(new GatewayError('PCS_MYSQL_PROTOCOL_VIOLATION', { detail: 'SSLRequest, but the gateway did not offer TLS' }));
-        // Bytes pipelined behind the SSLRequest would be read outside TLS.
-        if (source.reader.buffered > 0) return fail(new GatewayError('PCS_MYSQL_PROTOCOL_VIOLATION', { detail: 'unexpected data after SSLRequest' }));
         socket = await this.#startTls(socket, source);
         tls = true;
         payload = await next();
@@ -227,7 +226,9 @@ export class MysqlListener {
 
   async #startTls(socket: Socket, source: PacketSource): Promise<Socket> {
     source.detach();
-    const secure = new TLSSocket(socket, { isServer: true, secureContext: this.#settings.tls ?? undefined });
+    // Bytes read behind the SSLRequest (a ClientHello in the same chunk) go to TLS first, never to the packet reader.
+    const early = source.reader.buffered > 0 ? source.reader.drain() : undefined;
+    const secure = new TLSSocket(early === undefined ? socket : prefixedStream(socket, early), { isServer: true, secureContext: this.#settings.tls ?? undefined });
     await new Promise<void>((resolve, reject) => {
       secure.once('secure', resolve);
       secure.once('error', reject);
@@ -235,6 +236,8 @@ export class MysqlListener {
     });
     secure.on('error', (err) => this.#ctx.logger.debug({ err }, 'client TLS socket error'));
     source.replaceSocket(secure);
+    // replaceSocket paused the socket it left, which the prefixed stream under TLS still reads.
+    if (early !== undefined) socket.resume();
     return secure;
   }
 

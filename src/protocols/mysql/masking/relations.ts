@@ -1,7 +1,9 @@
 // The upstream's relations as masking's lineage needs them (columns in order, which ones are
 // views), read with the gateway's own login from information_schema, cached per connection.
-// A view's definition is not read (MySQL views are not expanded: their columns are opaque and
-// fail closed). DDL through a session marks the snapshot stale; the next login re-reads it.
+// A view's definition is read too (VIEW_DEFINITION, the server's canonical text, names
+// qualified), so that lineage follows a view's columns to its base columns; a definition the
+// login may not see (empty without SHOW VIEW) leaves the view opaque, which fails closed.
+// DDL through a session marks the snapshot stale; the next login re-reads it.
 import type { MaskingRelations } from '../../../masking/statement.ts';
 import { createRelationCatalog, type CatalogColumnRow } from '../../../sql/relation-catalog.ts';
 import { readTextRow } from '../codec/rows.ts';
@@ -9,7 +11,7 @@ import { readTextRow } from '../codec/rows.ts';
 /** Schemas of the server itself are left out, but `mysql`: the built-in credential masks trace through it. */
 export const COLUMNS_QUERY =
   "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION FROM information_schema.COLUMNS WHERE TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'sys')";
-export const VIEWS_QUERY = "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'sys')";
+export const VIEWS_QUERY = "SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'sys')";
 
 export interface RelationSnapshot extends MaskingRelations {
   readonly loadedAt: number;
@@ -24,8 +26,8 @@ export function relationSnapshot(columnRows: readonly Buffer[], viewRows: readon
     columns.push({ schema, relation, column, position: Number(position ?? 0) });
   }
   const views = viewRows.flatMap((row) => {
-    const [schema, relation] = readTextRow(row, 2);
-    return schema == null || relation == null ? [] : [{ schema, relation, definition: undefined }];
+    const [schema, relation, definition] = readTextRow(row, 3);
+    return schema == null || relation == null ? [] : [{ schema, relation, definition: definition == null || definition === '' ? undefined : definition }];
   });
   return Object.freeze({ catalog: createRelationCatalog(columns, views), loadedAt: now });
 }
