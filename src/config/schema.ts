@@ -33,6 +33,8 @@ const listen = z.strictObject({
   mysql: hostPort.optional(),
   ssh: hostPort.optional(),
   http: hostPort.optional(),
+  /** Where relays dial in (TLS, HTTP/2 over it; docs/relay.md). Needs `relay_tls`. */
+  relay: hostPort.optional(),
 });
 
 // Algorithms a JWT may be signed with. `none` and the HMAC family are absent on purpose:
@@ -94,6 +96,8 @@ const postgresConnection = z.strictObject({
   name,
   type: z.literal('postgres'),
   description: z.string().optional(),
+  /** Reach the upstream through this relay (docs/relay.md) instead of dialling it directly. */
+  relay: name.optional(),
   upstream: z.strictObject({
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535).default(5432),
@@ -114,6 +118,8 @@ const mysqlConnection = z.strictObject({
   name,
   type: z.literal('mysql'),
   description: z.string().optional(),
+  /** Reach the upstream through this relay (docs/relay.md) instead of dialling it directly. */
+  relay: name.optional(),
   upstream: z.strictObject({
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535).default(3306),
@@ -129,6 +135,8 @@ const sshConnection = z.strictObject({
   name,
   type: z.literal('ssh'),
   description: z.string().optional(),
+  /** Reach the upstream through this relay (docs/relay.md) instead of dialling it directly. */
+  relay: name.optional(),
   upstream: z.strictObject({
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535).default(22),
@@ -545,6 +553,13 @@ export const configSchema = z
             max_message_size: z.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
           })
           .default({ require_tls: false, cleartext_password: 'loopback', max_message_size: 64 * 1024 * 1024 }),
+        /** The relay listener (docs/relay.md). */
+        relay: z
+          .strictObject({
+            /** PEM files relays verify the gateway with. Absent: a self-signed pair under data_dir/tls (relays pin its SHA-256). */
+            tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+          })
+          .optional(),
         /** The MySQL/MariaDB listener (docs/mysql.md). */
         mysql: z
           .strictObject({

@@ -34,6 +34,11 @@ export const ERROR_CODES = {
   PCS_STORE_MIGRATION_FAILED: { status: 500, message: 'store migration {migration} failed: {cause}' },
 
   PCS_LISTEN_FAILED: { status: 500, message: 'cannot listen on {address}: {cause}' },
+  PCS_RELAY_OFFLINE: { status: 503, message: 'connection {connection} goes through relay {relay}, which is not connected to the gateway; try again when it is up or tell an administrator' },
+  PCS_RELAY_LOST: { status: 502, message: 'relay {relay} dropped the tunnel of connection {connection} ({cause}); open a new session' },
+  PCS_RELAY_REFUSED: { status: 502, message: 'relay {relay} refused to open {target} for connection {connection}: {reason}' },
+  PCS_RELAY_UNKNOWN: { status: 404, message: 'no relay is named {relay}' },
+  PCS_RELAY_EXISTS: { status: 409, message: 'a relay named {relay} is already registered' },
   PCS_DEMO_DB_FAILED: { status: 500, message: 'the embedded demo database in {data_dir} could not start: {cause}' },
 
   PCS_EXECUTOR_CLOSED: { status: 503, message: 'the {protocol} session of this call has ended; open a new one' },

@@ -8,6 +8,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { CredentialStore } from '../vault/credentials.ts';
 import type { CommandExecutor, Executors, HttpExecutor, SqlExecutor } from './executor.ts';
+import type { Dialer } from './dialer.ts';
 import type { Gate } from './gate.ts';
 import type { Recorder } from '../recorder/recorder.ts';
 
@@ -25,6 +26,8 @@ export interface AdapterContext {
   /** Every adapter's executors, for adapters that serve calls on other connections (MCP). */
   readonly executors: Executors;
   readonly metrics: Metrics;
+  /** How upstreams are reached: directly, or through a relay (docs/relay.md). */
+  readonly dialer: Dialer;
   readonly logger: Logger;
 }
 

@@ -2,7 +2,7 @@
 // session relays: the agent's login and the gateway's own upstream login. Each protocol's
 // codec brings the reader that cuts the bytes; this part only waits for them. The relay itself
 // never awaits: it runs on 'data' events (each adapter's session.ts).
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 export class StreamClosed extends Error {
   constructor(what: string) {
@@ -21,7 +21,7 @@ type Waiter = { resolve: () => void; reject: (err: Error) => void };
 
 export class SocketSource<R extends ChunkReader> {
   readonly reader: R;
-  #socket: Socket;
+  #socket: Duplex;
   #waiter: Waiter | undefined;
   #failure: Error | undefined;
   /** Stop reading the socket while more than this is buffered (undefined: no cap). */
@@ -35,19 +35,19 @@ export class SocketSource<R extends ChunkReader> {
   readonly #onEnd = (): void => this.#fail(new StreamClosed('the peer closed the connection'));
   readonly #onError = (err: Error): void => this.#fail(err);
 
-  constructor(socket: Socket, reader: R, maxBuffered?: number) {
+  constructor(socket: Duplex, reader: R, maxBuffered?: number) {
     this.reader = reader;
     this.#socket = socket;
     this.#maxBuffered = maxBuffered;
     this.#attach();
   }
 
-  get socket(): Socket {
+  get socket(): Duplex {
     return this.#socket;
   }
 
   /** Switch to another socket over the same connection (after a TLS upgrade). */
-  replaceSocket(socket: Socket): void {
+  replaceSocket(socket: Duplex): void {
     this.detach();
     this.#failure = undefined;
     this.#socket = socket;

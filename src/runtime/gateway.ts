@@ -10,6 +10,10 @@ import type { ApiAnswerObserver } from '../api/context.ts';
 import { buildApi } from '../api/server.ts';
 import { Gate } from '../pipeline/gate.ts';
 import { listenFailed, splitHostPort } from '../pipeline/listen.ts';
+import { makeDialer } from '../pipeline/dialer.ts';
+import { loadListenerTls } from '../pipeline/listener-tls.ts';
+import { GatewayError } from '../core/errors.ts';
+import { startRelayListener } from '../relay/listener.ts';
 import type { AdapterExecutors, ProtocolAdapter, RunningListener } from '../pipeline/adapter.ts';
 import type { CommandExecutor, Executors, HttpExecutor, SqlExecutor } from '../pipeline/executor.ts';
 import { postgresAdapter } from '../protocols/postgres/adapter.ts';
@@ -98,8 +102,15 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger, opts: G
       embedded = await startEmbeddedPostgres(config.embedded_postgres, logger);
     }
 
+    // Relays before the listeners that dial through them; without listen.relay every relay is offline.
+    if (config.listen.relay !== undefined) {
+      const tls = await loadListenerTls(config.protocols.relay?.tls, config.data_dir, logger, 'relay');
+      listeners.set('relay', await startRelayListener({ listen: config.listen.relay, tls, relays: services.relays, audit: services.audit, logger: logger.child({ component: 'relay' }) }));
+    }
+    const dialer = makeDialer(config.listen.relay !== undefined ? services.relays.registry : undefined, (t) => new GatewayError('PCS_RELAY_OFFLINE', { relay: t.relay ?? '', connection: t.connection }));
+
     // Executors first: a listener that serves calls on other connections (MCP) uses them.
-    const base = { config, gate, credentials: services.credentials, masks: services.masks, reviews: services.reviews, recorder, metrics };
+    const base = { config, gate, credentials: services.credentials, masks: services.masks, reviews: services.reviews, recorder, metrics, dialer };
     const sql = new Map<'postgres' | 'mysql', SqlExecutor>();
     let command: CommandExecutor | undefined;
     let http: HttpExecutor | undefined;

@@ -1,6 +1,7 @@
 // Opens the pipeline's shared services from a validated configuration. The gateway (`start`)
 // and the local CLI commands (`token issue`, `credential set`, `audit verify`...) both use it,
 // so they see the same store, keys and audit chain.
+import { RelayService } from '../relay/service.ts';
 import { join } from 'node:path';
 import { auditCheckpointSettings, type Config } from '../config/schema.ts';
 import { AuditLog } from '../audit/audit-log.ts';
@@ -33,6 +34,8 @@ export interface Services {
   /** Public keys registered for subjects (SSH logins by key). */
   readonly sshKeys: SshKeyService;
   readonly credentials: CredentialStore;
+  /** Relays: registrations and the tunnels connected now (docs/relay.md). */
+  readonly relays: RelayService;
   readonly policies: CompiledPolicies;
   /** Mask plans with the deployment's hash key (configured, or derived from the master key). */
   readonly masks: MaskPlanner;
@@ -63,6 +66,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
     const saml = new SamlExchange({ idps: config.identity.saml, localIssuer, audit, logger });
     const sshKeys = await SshKeyService.open({ store, audit, logger: logger.child({ component: 'ssh-keys' }), issuer: localIssuer.issuer });
     const credentials = new CredentialStore(store, vault, audit);
+    const relays = new RelayService(store, audit);
     const policies = compilePolicies(config.policies);
     const masks = new MaskPlanner(resolveMaskHashKey(config.masking?.hash_key, master.key));
     const notifier = new Notifier({ config: config.notifications, logger: logger.child({ component: 'notify' }), audit });
@@ -79,6 +83,7 @@ export async function openServices(config: Config, logger: Logger): Promise<Serv
       saml,
       sshKeys,
       credentials,
+      relays,
       policies,
       masks,
       notifier,

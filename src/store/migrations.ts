@@ -169,6 +169,24 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('ssh_keys_subject').on('ssh_keys').columns(['subject', 'created_at']).execute();
     },
   },
+
+  // Relays (docs/relay.md): revoked rows are kept, so uniqueness is among the live ones.
+  '0005_relays': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('relays')
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('secret_hash', 'text')
+        .addColumn('public_key', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('enrolled_at', 'bigint')
+        .addColumn('revoked_at', 'bigint')
+        .addColumn('revoked_by', 'text')
+        .execute();
+      await db.schema.createIndex('relays_live_name').on('relays').column('name').unique().where(sql.ref('revoked_at'), 'is', null).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

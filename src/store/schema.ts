@@ -126,6 +126,20 @@ export interface SshKeyTable {
   revoked_by: string | null;
 }
 
+export interface RelayTable {
+  /** Several rows may share a name; at most one is not revoked. */
+  name: string;
+  /** SHA-256 (hex) of the one-time enrolment secret; null once spent. */
+  secret_hash: string | null;
+  /** Ed25519 public key, SPKI DER base64; null until enrolled. */
+  public_key: string | null;
+  created_at: number;
+  created_by: string;
+  enrolled_at: number | null;
+  revoked_at: number | null;
+  revoked_by: string | null;
+}
+
 export interface AuditTable {
   seq: number;
   at: number;
@@ -154,6 +168,7 @@ export interface Database {
   reviews: ReviewTable;
   review_votes: ReviewVoteTable;
   ssh_keys: SshKeyTable;
+  relays: RelayTable;
   audit: AuditTable;
   audit_checkpoints: AuditCheckpointTable;
 }

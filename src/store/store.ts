@@ -9,6 +9,7 @@ import type { CredentialRepository } from './repositories/credentials.ts';
 import type { MetaRepository } from './repositories/meta.ts';
 import type { RecordingRepository } from './repositories/recordings.ts';
 import type { ReviewRepository } from './repositories/reviews.ts';
+import type { RelayRepository } from './repositories/relays.ts';
 import type { SshKeyRepository } from './repositories/ssh-keys.ts';
 import type { TokenRepository } from './repositories/tokens.ts';
 import { openSqliteStore } from './sqlite/store.ts';
@@ -24,6 +25,7 @@ export interface Store {
   readonly credentials: CredentialRepository;
   readonly tokens: TokenRepository;
   readonly sshKeys: SshKeyRepository;
+  readonly relays: RelayRepository;
   readonly reviews: ReviewRepository;
   readonly audit: AuditRepository;
   readonly recordings: RecordingRepository;

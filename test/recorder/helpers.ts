@@ -98,6 +98,7 @@ export function flakyStore(store: Store): { store: Store; state: { failing: bool
     meta: store.meta,
     connections: store.connections,
     credentials: store.credentials,
+    relays: store.relays,
     tokens: store.tokens,
     sshKeys: store.sshKeys,
     reviews: store.reviews,

@@ -4,14 +4,13 @@
 // ignored silently, as PostgreSQL does (no oracle for guessing keys).
 // https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-CANCELING-REQUESTS
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { cancelRequest, sslRequest } from './codec/frontend-encode.ts';
+import type { Duplex } from 'node:stream';
+import type { DialTarget, Dialer } from '../../pipeline/dialer.ts';
 import type { UpstreamKey, UpstreamTlsMode } from './upstream.ts';
 
-export interface CancelTarget {
-  readonly host: string;
-  readonly port: number;
+export interface CancelTarget extends DialTarget {
   readonly tls: UpstreamTlsMode;
   readonly key: UpstreamKey;
 }
@@ -49,33 +48,37 @@ export class CancelRegistry {
 }
 
 /** Sends the upstream's CancelRequest on a new connection; failures are swallowed (best effort, like libpq). */
-export function sendCancel(target: CancelTarget): Promise<void> {
+export async function sendCancel(dialer: Dialer, target: CancelTarget): Promise<void> {
+  let socket: Duplex;
+  try {
+    socket = await dialer.dial(target);
+  } catch {
+    return;
+  }
   return new Promise((resolve) => {
-    const socket = netConnect({ host: target.host, port: target.port });
     const done = (): void => {
+      clearTimeout(timer);
       socket.destroy();
       resolve();
     };
-    socket.setTimeout(CANCEL_TIMEOUT_MS, done);
+    const timer = setTimeout(done, CANCEL_TIMEOUT_MS);
     socket.once('error', done);
     socket.once('close', done);
-    socket.once('connect', () => {
-      if (target.tls === 'disable') {
+    if (target.tls === 'disable') {
+      socket.end(cancelRequest(target.key.pid, target.key.secret));
+      return;
+    }
+    // The server may require TLS for every connection: ask, and cancel in clear if refused.
+    socket.write(sslRequest());
+    socket.once('data', (answer: Buffer) => {
+      if (answer[0] !== 0x53 /* S */) {
         socket.end(cancelRequest(target.key.pid, target.key.secret));
         return;
       }
-      // The server may require TLS for every connection: ask, and cancel in clear if refused.
-      socket.write(sslRequest());
-      socket.once('data', (answer: Buffer) => {
-        if (answer[0] !== 0x53 /* S */) {
-          socket.end(cancelRequest(target.key.pid, target.key.secret));
-          return;
-        }
-        const secured = tlsConnect({ socket, rejectUnauthorized: false });
-        secured.once('error', done);
-        secured.once('secureConnect', () => secured.end(cancelRequest(target.key.pid, target.key.secret)));
-        secured.once('close', done);
-      });
+      const secured = tlsConnect({ socket, rejectUnauthorized: false });
+      secured.once('error', done);
+      secured.once('secureConnect', () => secured.end(cancelRequest(target.key.pid, target.key.secret)));
+      secured.once('close', done);
     });
   });
 }

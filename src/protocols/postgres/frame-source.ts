@@ -1,10 +1,10 @@
 // PostgreSQL frames from a socket, awaited during startup and login (pipeline/socket-source.ts).
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { SocketSource } from '../../pipeline/socket-source.ts';
 import { FrameReader } from './codec/framing.ts';
 
 export class FrameSource extends SocketSource<FrameReader> {
-  constructor(socket: Socket, maxLength: number, maxBuffered?: number) {
+  constructor(socket: Duplex, maxLength: number, maxBuffered?: number) {
     super(socket, new FrameReader(maxLength), maxBuffered);
   }
 

@@ -158,7 +158,7 @@ export class PgListener {
             break;
           case 'CancelRequest': {
             const target = this.#cancel.lookup(packet.pid, packet.secret);
-            if (target !== undefined) await sendCancel(target);
+            if (target !== undefined) await sendCancel(this.#ctx.dialer, target);
             socket.destroy();
             return;
           }
@@ -267,7 +267,8 @@ export class PgListener {
     const vaulted = await this.#ctx.credentials.reveal(connection.name);
     const u = connection.upstream;
     const upstream = await connectUpstream(
-      { connection: connection.name, host: u.host, port: u.port, database: u.database, user: u.user, password: vaulted?.secret ?? inlineSecret(connection), tls: u.tls, ...(u.ca !== undefined ? { ca: u.ca } : {}) },
+      this.#ctx.dialer,
+      { connection: connection.name, host: u.host, port: u.port, database: u.database, user: u.user, password: vaulted?.secret ?? inlineSecret(connection), tls: u.tls, ...(u.ca !== undefined ? { ca: u.ca } : {}), ...(connection.relay !== undefined ? { relay: connection.relay } : {}) },
       settings,
       { readCatalog: this.#catalogs.needsRefresh(connection.name), readRelations: this.#columnMasks && this.#relations.needsRefresh(connection.name), readRole: this.#roles.needed(connection.name) },
     );
@@ -295,7 +296,7 @@ export class PgListener {
 
   #open(socket: Duplex, reader: FrameReader, upstream: Upstream, identity: Identity, ref: Omit<SessionRef, 'id'>, clientAddr: string | null, recording: SessionRecording, reason: string | null, observer?: SessionObserver): void {
     const u = upstream;
-    const key = this.#cancel.register({ host: u.socket.remoteAddress ?? '127.0.0.1', port: u.socket.remotePort ?? 5432, tls: u.tls ? 'require' : 'disable', key: u.key ?? { pid: 0, secret: Buffer.alloc(4) } });
+    const key = this.#cancel.register({ connection: u.dialled.connection, host: u.dialled.host, port: u.dialled.port, relay: u.dialled.relay, tls: u.tls ? 'require' : 'disable', key: u.key ?? { pid: 0, secret: Buffer.alloc(4) } });
     socket.cork();
     socket.write(authenticationOk());
     for (const status of u.parameterStatus) socket.write(status);

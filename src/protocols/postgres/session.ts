@@ -141,7 +141,7 @@ export type EndReason = 'closed' | 'error' | 'terminated';
 
 export class PgSession {
   readonly #client: Duplex;
-  readonly #up: Socket;
+  readonly #up: Duplex;
   readonly #clientReader: FrameReader;
   readonly #upReader: FrameReader;
   readonly #toUp: UpstreamWriter;
@@ -747,11 +747,17 @@ export class PgSession {
     if (this.#ended) return;
     this.#toClient.flush();
     this.#recording.event('error', { kind: 'upstream-closed', message: 'the database server closed the connection' });
-    this.#client.end();
+    // A tunnel that dropped (docs/relay.md) says so; a server that closed says nothing, as before.
+    if (this.#upFailure !== undefined) this.#client.end(errorResponse(gatewayErrorFields(this.#upFailure, 'FATAL')));
+    else this.#client.end();
     this.#end('error');
   };
 
+  /** Why the upstream stream failed, when the dialer said (a relay tunnel that dropped). */
+  #upFailure: GatewayError | undefined;
+
   readonly #onSocketError = (err: Error): void => {
+    if (err instanceof GatewayError) this.#upFailure = err;
     this.#logger.debug({ err, session: this.id }, 'socket error');
   };
 

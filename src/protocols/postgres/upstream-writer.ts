@@ -4,7 +4,7 @@
 // Close of what was decided, COPY data) are relayed, and a statement-carrying frame offered as
 // one is refused at run time. The gateway's own messages (stand-ins, internal queries) are
 // written as they are.
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { GateDecision, Permit } from '../../pipeline/permit.ts';
 import { Frontend } from './codec/constants.ts';
 import { Forwarder } from '../../pipeline/forwarder.ts';
@@ -22,7 +22,7 @@ export class UndecidedFrame extends Error {
 export class UpstreamWriter {
   readonly #out: Forwarder;
 
-  constructor(socket: Socket) {
+  constructor(socket: Duplex) {
     this.#out = new Forwarder(socket);
   }
 

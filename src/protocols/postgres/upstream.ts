@@ -2,12 +2,14 @@
 // connection's own user and database, login with the vaulted credential, then one query for
 // the search_path the analyser resolves unqualified names with. The result is a socket ready
 // for relaying, plus what the client must be told (ParameterStatus frames).
-import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { FunctionCatalogRow } from '../../sql/postgres/function-catalog.ts';
 import { FUNCTION_CATALOG_SQL } from './catalog-cache.ts';
 import { GatewayError } from '../../core/errors.ts';
+import type { DialTarget, Dialer } from '../../pipeline/dialer.ts';
 import { Backend, DEFAULT_MAX_MESSAGE_SIZE } from './codec/constants.ts';
 import { readAuthentication, readBackendKeyData, readErrorFields, readTextRow } from './codec/backend-read.ts';
 import { RELATION_CATALOG_SQL, relationSnapshot, type RelationSnapshot } from './masking/relations.ts';
@@ -29,6 +31,8 @@ export interface UpstreamTarget {
   readonly tls: UpstreamTlsMode;
   /** CA file for verify-full (system CAs when absent). */
   readonly ca?: string;
+  /** The relay the connection goes through (docs/relay.md); absent: direct. */
+  readonly relay?: string;
 }
 
 export interface UpstreamKey {
@@ -37,7 +41,7 @@ export interface UpstreamKey {
 }
 
 export interface Upstream {
-  readonly socket: Socket;
+  readonly socket: Duplex;
   /** Bytes the server sent after the login exchange and not yet consumed. */
   readonly reader: FrameReader;
   /** ParameterStatus frames to relay to the client, as received. */
@@ -51,6 +55,8 @@ export interface Upstream {
   /** Whether the upstream role is a superuser, when the login was asked (undefined also when it could not be read). */
   readonly superuser: boolean | undefined;
   readonly tls: boolean;
+  /** Where it was dialled (a cancel request goes the same way). */
+  readonly dialled: DialTarget;
 }
 
 export interface LoginOptions {
@@ -95,11 +101,11 @@ function isParameterError(code: string, message: string): boolean {
 }
 
 /** Opens and logs in; throws GatewayErrors that are safe for the agent (no server text). */
-export async function connectUpstream(target: UpstreamTarget, clientParams: ReadonlyMap<string, string>, opts: LoginOptions = { readCatalog: false }): Promise<Upstream> {
-  let socket: Socket | undefined;
+export async function connectUpstream(dialer: Dialer, target: UpstreamTarget, clientParams: ReadonlyMap<string, string>, opts: LoginOptions = { readCatalog: false }): Promise<Upstream> {
+  let socket: Duplex | undefined;
   const timer = setTimeout(() => socket?.destroy(new Error('timed out')), CONNECT_TIMEOUT_MS);
   try {
-    socket = await dial(target);
+    socket = await dialer.dial(dialledOf(target));
     const { socket: secured, source, tls } = await secure(socket, target);
     socket = secured;
     return await login(secured, source, target, clientParams, tls, opts);
@@ -114,6 +120,8 @@ export async function connectUpstream(target: UpstreamTarget, clientParams: Read
   }
 }
 
+const dialledOf = (t: UpstreamTarget): DialTarget => ({ connection: t.connection, host: t.host, port: t.port, relay: t.relay });
+
 /** A short cause from the socket layer (ECONNREFUSED...), never a server message. */
 function causeOf(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -121,19 +129,7 @@ function causeOf(err: unknown): string {
   return err instanceof Error && /timed out/.test(err.message) ? 'timed out' : 'connection lost';
 }
 
-function dial(target: UpstreamTarget): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = netConnect({ host: target.host, port: target.port });
-    s.setNoDelay(true);
-    s.once('connect', () => {
-      s.off('error', reject);
-      resolve(s);
-    });
-    s.once('error', reject);
-  });
-}
-
-async function secure(socket: Socket, target: UpstreamTarget): Promise<{ socket: Socket; source: FrameSource; tls: boolean }> {
+async function secure(socket: Duplex, target: UpstreamTarget): Promise<{ socket: Duplex; source: FrameSource; tls: boolean }> {
   const source = new FrameSource(socket, DEFAULT_MAX_MESSAGE_SIZE);
   if (target.tls === 'disable') return { socket, source, tls: false };
   socket.write(sslRequest());
@@ -166,7 +162,7 @@ async function secure(socket: Socket, target: UpstreamTarget): Promise<{ socket:
   return { socket: secured, source, tls: true };
 }
 
-async function login(socket: Socket, source: FrameSource, target: UpstreamTarget, clientParams: ReadonlyMap<string, string>, tls: boolean, opts: LoginOptions): Promise<Upstream> {
+async function login(socket: Duplex, source: FrameSource, target: UpstreamTarget, clientParams: ReadonlyMap<string, string>, tls: boolean, opts: LoginOptions): Promise<Upstream> {
   const params = new Map<string, string>([['user', target.user], ['database', target.database]]);
   for (const [k, v] of clientParams) params.set(k, v);
   socket.write(startupMessage(params));
@@ -204,7 +200,7 @@ async function login(socket: Socket, source: FrameSource, target: UpstreamTarget
         const role = opts.readRole === true ? (await readRows(socket, source, ROLE_SQL))[0]?.[0] : undefined;
         const superuser = role === 't' ? true : role === 'f' ? false : undefined;
         source.detach();
-        return { socket, reader: source.reader, parameterStatus, key, searchPath, functions, relations, superuser, tls };
+        return { socket, reader: source.reader, parameterStatus, key, searchPath, functions, relations, superuser, tls, dialled: dialledOf(target) };
       }
       default:
         // NoticeResponse, NegotiateProtocolVersion: nothing to act on before the session.
@@ -218,7 +214,7 @@ async function login(socket: Socket, source: FrameSource, target: UpstreamTarget
  * the search_path (`current_schemas(false)`: `$user` expanded, missing schemas left out) and
  * the function catalog. An error yields no rows: the defaults then apply (fail closed).
  */
-async function readRows(socket: Socket, source: FrameSource, sql: string): Promise<(string | null)[][]> {
+async function readRows(socket: Duplex, source: FrameSource, sql: string): Promise<(string | null)[][]> {
   socket.write(query(sql));
   const rows: (string | null)[][] = [];
   for (;;) {
@@ -233,7 +229,7 @@ async function readRows(socket: Socket, source: FrameSource, sql: string): Promi
   }
 }
 
-async function readRelations(socket: Socket, source: FrameSource, searchPath: readonly string[]): Promise<RelationSnapshot | undefined> {
+async function readRelations(socket: Duplex, source: FrameSource, searchPath: readonly string[]): Promise<RelationSnapshot | undefined> {
   const rows = await readRows(socket, source, RELATION_CATALOG_SQL);
   // No rows at all means the query failed (every database has catalog tables): keep none.
   return rows.length === 0 ? undefined : relationSnapshot(rows, searchPath);

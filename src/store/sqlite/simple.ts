@@ -5,9 +5,10 @@ import type { Kysely, Selectable } from 'kysely';
 import type { ConnectionRepository, StoredConnection } from '../repositories/connections.ts';
 import type { CredentialInfoRow, CredentialRepository, SealedCredential } from '../repositories/credentials.ts';
 import type { MetaRepository } from '../repositories/meta.ts';
+import type { RelayRepository, StoredRelay } from '../repositories/relays.ts';
 import type { SshKeyRepository, StoredSshKey } from '../repositories/ssh-keys.ts';
 import type { StoredToken, TokenRepository } from '../repositories/tokens.ts';
-import type { Database, SshKeyTable, TokenTable } from '../schema.ts';
+import type { Database, RelayTable, SshKeyTable, TokenTable } from '../schema.ts';
 
 // bigint columns come back as numbers from SQLite and as strings from PostgreSQL: Number() them.
 const num = (v: number): number => Number(v);
@@ -193,5 +194,59 @@ export class KyselySshKeys implements SshKeyRepository {
     if (filter.subject !== undefined) q = q.where('subject', '=', filter.subject);
     if (!filter.includeRevoked) q = q.where('revoked_at', 'is', null);
     return (await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(filter.limit).execute()).map(toSshKey);
+  }
+}
+
+const toRelay = (r: Selectable<RelayTable>): StoredRelay => ({
+  name: r.name,
+  secretHash: r.secret_hash,
+  publicKey: r.public_key,
+  createdAt: num(r.created_at),
+  createdBy: r.created_by,
+  enrolledAt: numOrNull(r.enrolled_at),
+  revokedAt: numOrNull(r.revoked_at),
+  revokedBy: r.revoked_by,
+});
+
+export class KyselyRelays implements RelayRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async all(): Promise<StoredRelay[]> {
+    return (await this.db.selectFrom('relays').selectAll().orderBy('created_at').orderBy('name').execute()).map(toRelay);
+  }
+
+  async live(name: string): Promise<StoredRelay | undefined> {
+    const row = await this.db.selectFrom('relays').selectAll().where('name', '=', name).where('revoked_at', 'is', null).executeTakeFirst();
+    return row === undefined ? undefined : toRelay(row);
+  }
+
+  async insert(r: StoredRelay): Promise<boolean> {
+    try {
+      await this.db
+        .insertInto('relays')
+        .values({ name: r.name, secret_hash: r.secretHash, public_key: r.publicKey, created_at: r.createdAt, created_by: r.createdBy, enrolled_at: r.enrolledAt, revoked_at: r.revokedAt, revoked_by: r.revokedBy })
+        .execute();
+      return true;
+    } catch (err) {
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    }
+  }
+
+  async enrol(name: string, secretHash: string, publicKey: string, at: number): Promise<boolean> {
+    // One statement, so two relays racing with the same secret cannot both win it.
+    const res = await this.db
+      .updateTable('relays')
+      .set({ secret_hash: null, public_key: publicKey, enrolled_at: at })
+      .where('name', '=', name)
+      .where('revoked_at', 'is', null)
+      .where('secret_hash', '=', secretHash)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async revoke(name: string, at: number, by: string): Promise<boolean> {
+    const res = await this.db.updateTable('relays').set({ revoked_at: at, revoked_by: by }).where('name', '=', name).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
   }
 }

@@ -14,7 +14,7 @@ import { SqliteAudit } from './audit.ts';
 import { configureSqlite } from './connection.ts';
 import { SqliteRecordings } from './recordings.ts';
 import { KyselyReviews } from './reviews.ts';
-import { KyselyConnections, KyselyCredentials, KyselyMeta, KyselySshKeys, KyselyTokens } from './simple.ts';
+import { KyselyConnections, KyselyCredentials, KyselyMeta, KyselyRelays, KyselySshKeys, KyselyTokens } from './simple.ts';
 import { WriterThread } from './writer-thread.ts';
 
 export interface SqliteParts {
@@ -40,6 +40,7 @@ export class SqliteStore implements Store {
   readonly credentials: KyselyCredentials;
   readonly tokens: KyselyTokens;
   readonly sshKeys: KyselySshKeys;
+  readonly relays: KyselyRelays;
   readonly reviews: KyselyReviews;
   readonly audit: SqliteAudit;
   readonly recordings: SqliteRecordings;
@@ -55,6 +56,7 @@ export class SqliteStore implements Store {
     this.credentials = new KyselyCredentials(parts.db);
     this.tokens = new KyselyTokens(parts.db);
     this.sshKeys = new KyselySshKeys(parts.db);
+    this.relays = new KyselyRelays(parts.db);
     this.reviews = new KyselyReviews(parts.db);
     this.audit = new SqliteAudit(parts.db, parts.sqlite, parts.writer);
     this.recordings = new SqliteRecordings(parts.db, parts.sqlite, parts.writer);
