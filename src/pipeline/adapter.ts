@@ -11,6 +11,7 @@ import type { CommandExecutor, Executors, HttpExecutor, SqlExecutor } from './ex
 import type { Dialer } from './dialer.ts';
 import type { Gate } from './gate.ts';
 import type { Recorder } from '../recorder/recorder.ts';
+import type { DurableCommit } from './durability.ts';
 
 export interface AdapterContext {
   readonly config: Config;
@@ -23,6 +24,8 @@ export interface AdapterContext {
   /** Reviews: held and deferred actions, approvals to use. */
   readonly reviews: ReviewService;
   readonly recorder: Recorder;
+  /** The commit of what the audit log and the recorder hold: what an answer that may have changed something waits for (durability.ts). */
+  readonly durable: DurableCommit;
   /** Every adapter's executors, for adapters that serve calls on other connections (MCP). */
   readonly executors: Executors;
   readonly metrics: Metrics;

@@ -22,9 +22,27 @@ export function durableCommit(gate: Gate, recorder: Recorder): DurableCommit {
   };
 }
 
-/** Whether a statement's answer waits for its records: anything but a plain read. */
+/**
+ * When a statement's answer waits for its records: `none` for a plain read; `at-commit` for
+ * what the database commits with its transaction (DML, DDL, GRANT: held where the transaction
+ * ends); `now` for effects outside any transaction (`admin`: files, other backends, the server's
+ * configuration; `unknown`: anything, a dblink call included), held at their own answer.
+ */
+export type Durability = 'none' | 'at-commit' | 'now';
+
+export function durabilityOf(action: SqlAction | undefined): Durability {
+  if (action === undefined) return 'now';
+  let d: Durability = 'none';
+  for (const s of action.statements) {
+    if (s.effect === 'admin' || s.effect === 'unknown') return 'now';
+    if (s.effect !== 'read') d = 'at-commit';
+  }
+  return d;
+}
+
+/** Whether a statement's answer waits for its records at all: anything but a plain read. */
 export function changesSomething(action: SqlAction | undefined): boolean {
-  return action === undefined || action.statements.some((s) => s.effect !== 'read');
+  return durabilityOf(action) !== 'none';
 }
 
 /**
@@ -34,6 +52,8 @@ export function changesSomething(action: SqlAction | undefined): boolean {
  */
 export class RecordsOwed {
   #owed: false | 'audit' | 'all' = false;
+  /** Something owed took effect outside the transaction: the next answer waits, transaction or not. */
+  #urgent = false;
   /** A commit started early (when the request was forwarded), waited for with the answer. */
   #started: Promise<void> | undefined;
   readonly #commit: DurableCommit | undefined;
@@ -47,9 +67,15 @@ export class RecordsOwed {
     return this.#owed !== false;
   }
 
-  /** A changing request was recorded; `inRecording`: something of it is only in the recording event. */
-  owe(inRecording: boolean): void {
+  /** Set when what is owed took effect outside any transaction (Durability `now`). */
+  get urgent(): boolean {
+    return this.#urgent;
+  }
+
+  /** A changing request was recorded; `inRecording`: something of it is only in the recording event; `now`: it took effect outside the transaction. */
+  owe(inRecording: boolean, now = false): void {
     this.#owed = inRecording || this.#owed === 'all' ? 'all' : 'audit';
+    if (now) this.#urgent = true;
   }
 
   /** Start committing the decisions now, while the upstream works: the answer then waits less. */
@@ -62,6 +88,7 @@ export class RecordsOwed {
     if (this.#owed === false) return undefined;
     const recording = this.#owed === 'all';
     this.#owed = false;
+    this.#urgent = false;
     const started = this.#started;
     this.#started = undefined;
     const barrier = this.#commit?.(recording);

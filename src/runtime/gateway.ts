@@ -26,6 +26,7 @@ import type { EmbeddedPostgres } from './embedded-postgres.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { Metrics } from '../telemetry/metrics.ts';
 import { openServices, type Services } from './services.ts';
+import { durableCommit } from '../pipeline/durability.ts';
 
 export interface Endpoint {
   readonly host: string;
@@ -110,7 +111,7 @@ export async function startGateway(loaded: LoadedConfig, logger: Logger, opts: G
     const dialer = makeDialer(config.listen.relay !== undefined ? services.relays.registry : undefined, (t) => new GatewayError('PCS_RELAY_OFFLINE', { relay: t.relay ?? '', connection: t.connection }));
 
     // Executors first: a listener that serves calls on other connections (MCP) uses them.
-    const base = { config, gate, credentials: services.credentials, masks: services.masks, reviews: services.reviews, recorder, metrics, dialer };
+    const base = { config, gate, credentials: services.credentials, masks: services.masks, reviews: services.reviews, recorder, durable: durableCommit(gate, recorder), metrics, dialer };
     const sql = new Map<'postgres' | 'mysql', SqlExecutor>();
     let command: CommandExecutor | undefined;
     let http: HttpExecutor | undefined;

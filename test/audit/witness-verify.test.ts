@@ -1,12 +1,16 @@
 // `audit verify --witness FILE` with a real file witness: a gateway signs heads into the file
 // while it works; the intact chain agrees with it; after the newest records (and their
 // checkpoints) are cut from the store, the chain alone still verifies, but the witness shows
-// the truncation, by line, with exit 1; a witness line with a forged signature is named too.
+// the truncation, by line, with exit 1, and the gateway's start-up check records it as an
+// `audit.witness_mismatch` event; a witness line with a forged signature is named too.
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
+import { loadConfig } from '../../src/config/load.ts';
+import { startGateway } from '../../src/runtime/gateway.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 import { runCli } from '../support/cli.ts';
 import { startTestGateway } from '../support/gateway.ts';
 import { tempDir } from '../support/tmp.ts';
@@ -43,10 +47,20 @@ audit:
     assert.match(cut.stdout, /witness DISAGREES/);
     assert.match(cut.stdout, /store_behind: /);
 
+    // The gateway's own start-up check sees it too, and records it in the (cut) chain.
+    const again = await startGateway(loadConfig(t.configFile), createLogger('silent'));
+    const mismatches = await again.services.audit.list({ type: 'audit.witness_mismatch' });
+    await again.stop('test done');
+    assert.equal(mismatches.length, 1, JSON.stringify(mismatches));
+    assert.equal((mismatches[0]?.data as { problem?: string }).problem, 'store_behind');
+
     const json = await runCli(['audit', 'verify', '--json', '--witness', heads, '--config', t.configFile]);
     const parsed = JSON.parse(json.stdout) as { witness: { ok: boolean; problems: { problem: string; line: number }[] } };
     assert.equal(parsed.witness.ok, false);
-    assert.ok(parsed.witness.problems.every((p) => p.problem === 'store_behind' && p.line >= 1));
+    // The restart wrote new records where the cut ones were: the witness now sees them rewritten.
+    assert.ok(parsed.witness.problems.length > 0);
+    assert.ok(parsed.witness.problems.every((p) => (p.problem === 'store_behind' || p.problem === 'hash_differs') && p.line >= 1), JSON.stringify(parsed.witness.problems));
+    assert.ok(parsed.witness.problems.some((p) => p.problem === 'hash_differs'));
 
     // A line someone appended with the real key id but a made-up signature.
     const real = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;

@@ -7,6 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Store } from '../../store/store.ts';
 import { checkpointSignatureValid } from '../checkpoint.ts';
 import { publicKeyId } from '../signing-key.ts';
+import { compareHead } from './compare.ts';
 import { parseWitnessLine, type WitnessHead } from './witness.ts';
 
 export interface WitnessProblem {
@@ -58,16 +59,8 @@ export async function checkWitnessFile(store: Pick<Store, 'audit'>, path: string
       continue;
     }
     lastWitnessSeq = Math.max(lastWitnessSeq, head.seq);
-    if (head.seq > storeSeq) {
-      problems.push({ line, seq: head.seq, problem: 'store_behind', detail: `the chain ends at record ${storeSeq}, but the witness saw record ${head.seq} signed (line ${line}): records after ${storeSeq} were removed` });
-      continue;
-    }
-    const [row] = await store.audit.records({ after: head.seq - 1, limit: 1 });
-    if (!row || Number(row.seq) !== head.seq) {
-      problems.push({ line, seq: head.seq, problem: 'record_missing', detail: `record ${head.seq}, which the witness saw signed (line ${line}), is missing from the chain` });
-    } else if (row.hash !== head.hash) {
-      problems.push({ line, seq: head.seq, problem: 'hash_differs', detail: `record ${head.seq} has another hash than the witness saw (line ${line}): it was rewritten` });
-    }
+    const disagreement = await compareHead(store.audit, head, storeSeq);
+    if (disagreement !== undefined) problems.push({ line, seq: head.seq, problem: disagreement.problem, detail: `line ${line}: ${disagreement.detail}` });
   }
   return { ok: problems.length === 0, heads: heads.length, unchecked, lastWitnessSeq, storeSeq, problems };
 }

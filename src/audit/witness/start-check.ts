@@ -6,12 +6,13 @@ import type { KeyObject } from 'node:crypto';
 import type { AuditRepository } from '../../store/repositories/audit.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { checkpointSignatureValid } from '../checkpoint.ts';
+import { compareHead, type HeadDisagreement } from './compare.ts';
 import { isReadable, type Witness, type WitnessHead } from './witness.ts';
 
 /** What a witness says against the store: the data of an `audit.witness_mismatch` event. */
 export interface WitnessMismatch {
   readonly witness: string;
-  readonly problem: 'store_behind' | 'hash_differs' | 'forged_line';
+  readonly problem: HeadDisagreement['problem'] | 'forged_line';
   readonly witness_seq: number;
   readonly store_seq: number;
   readonly detail: string;
@@ -44,16 +45,8 @@ export async function checkWitnesses(repo: AuditRepository, witnesses: readonly 
     }
     if (!head) continue;
     w.holdAbove(head.seq);
-    if (head.seq > storeHead.seq) {
-      found.push({ witness: w.name, problem: 'store_behind', witness_seq: head.seq, store_seq: storeHead.seq, detail: `store ends at seq ${storeHead.seq}, witness saw seq ${head.seq}` });
-      continue;
-    }
-    const [row] = await repo.records({ after: head.seq - 1, limit: 1 });
-    if (!row || Number(row.seq) !== head.seq) {
-      found.push({ witness: w.name, problem: 'store_behind', witness_seq: head.seq, store_seq: storeHead.seq, detail: `record ${head.seq}, which the witness saw, is missing from the store` });
-    } else if (row.hash !== head.hash) {
-      found.push({ witness: w.name, problem: 'hash_differs', witness_seq: head.seq, store_seq: storeHead.seq, detail: `record ${head.seq} has another hash than the witness saw: it was rewritten` });
-    }
+    const disagreement = await compareHead(repo, head, storeHead.seq);
+    if (disagreement !== undefined) found.push({ witness: w.name, problem: disagreement.problem, witness_seq: head.seq, store_seq: storeHead.seq, detail: disagreement.detail });
   }
   for (const m of found) logger.error({ ...m }, `audit witness does not match the store: ${m.detail}`);
   return found;

@@ -15,7 +15,6 @@ import { GatewayError, isGatewayError } from '../../core/errors.ts';
 import type { Identity } from '../../core/identity.ts';
 import type { AdapterContext } from '../../pipeline/adapter.ts';
 import { bindListener, type Endpoint } from '../../pipeline/listen.ts';
-import { durableCommit, type DurableCommit } from '../../pipeline/durability.ts';
 import type { SessionRef } from '../../pipeline/gate.ts';
 import { ruleLabel, runReview, type ReviewRequest } from '../../pipeline/review-runner.ts';
 import type { Gated, Permit } from '../../pipeline/permit.ts';
@@ -62,14 +61,11 @@ export class HttpListener {
   readonly #router: Router;
   readonly #upstreams = new Map<string, Upstream>();
   readonly #sockets = new Map<Socket, SocketState>();
-  /** The audit log's and the recorder's commit of what they hold: what a changing request's answer waits for. */
-  readonly #durable: DurableCommit;
   #inFlight = 0;
   #closing = false;
 
   constructor(ctx: AdapterContext, settings: HttpListenerSettings) {
     this.#ctx = ctx;
-    this.#durable = durableCommit(ctx.gate, ctx.recorder);
     this.#settings = settings;
     this.#router = new Router(ctx.config.connections);
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
@@ -183,7 +179,7 @@ export class HttpListener {
     try {
       const plan = decision.masks.length > 0 ? this.#ctx.masks.plan(decision.masks) : undefined;
       // A request that may change something: its decision's commit starts now, while the upstream works.
-      const committed = SAFE_METHODS.has(checked.method) ? undefined : this.#durable(false);
+      const committed = SAFE_METHODS.has(checked.method) ? undefined : this.#ctx.durable(false);
       result = await upstream.forward(permit, checked.method, route.path, checked.search, checked.headers, checked.body, res, plan, this.#settings.recordBody, committed);
     } finally {
       upstream.inFlight--;

@@ -13,7 +13,6 @@ import type { Identity } from '../../core/identity.ts';
 import type { AdapterContext } from '../../pipeline/adapter.ts';
 import { bindListener, clientAddress, isLoopback, type Endpoint } from '../../pipeline/listen.ts';
 import { ListenerLifecycle } from '../../pipeline/listener-lifecycle.ts';
-import { durableCommit, type DurableCommit } from '../../pipeline/durability.ts';
 import type { SessionRecording } from '../../recorder/recorder.ts';
 import { Cap, Status, UTF8MB4_GENERAL_CI } from './codec/constants.ts';
 import { framePacket, FramingError } from './codec/framing.ts';
@@ -84,8 +83,6 @@ export class MysqlListener {
   readonly #relations = new RelationCache();
   /** Whether any policy masks columns (its own or built-in credential masks): only then is the relation catalog read. */
   readonly #columnMasks: boolean;
-  /** The audit log's and the recorder's commit of what they hold: what a write's answer waits for. */
-  readonly #durable: DurableCommit;
 
   constructor(ctx: AdapterContext, settings: ListenerSettings) {
     this.#ctx = ctx;
@@ -93,7 +90,6 @@ export class MysqlListener {
     this.#columnMasks = ctx.config.policies.some((p) => p.masks.some((m) => m.column !== undefined) || CREDENTIAL_COLUMNS.mysql.columns.some((c) => !p.reveal_credentials.includes(c.column)));
     this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
     this.#life = new ListenerLifecycle(this.#server, ctx.logger);
-    this.#durable = durableCommit(ctx.gate, ctx.recorder);
   }
 
   listen(address: string): Promise<Endpoint> {
@@ -273,7 +269,7 @@ export class MysqlListener {
       recording,
       threads: this.#threads,
       logger: this.#ctx.logger,
-      durable: this.#durable,
+      durable: this.#ctx.durable,
       onEnd: (s) => {
         this.#threads.release(id);
         this.#ctx.metrics.sessions.dec({ protocol: 'mysql' });

@@ -22,7 +22,7 @@ import { decodeColumnDefinition } from './codec/columns.ts';
 import { readExecuteParams } from './codec/execute-params.ts';
 import { readTextRow } from './codec/rows.ts';
 import { commandName, decodeCommand, encodeKill, encodeQuery } from './codec/commands.ts';
-import { Cap, Com, ErrNo, Header, Status } from './codec/constants.ts';
+import { Cap, Com, ErrNo, Header } from './codec/constants.ts';
 import { RecordsOwed, type DurableCommit } from '../../pipeline/durability.ts';
 import { framePacket, FramingError, PacketReader, packetCount, type Packet } from './codec/framing.ts';
 import { encodeErr, encodeOk, readErr, type ErrPacket } from './codec/responses.ts';
@@ -130,8 +130,6 @@ export class MysqlSession {
   readonly #owed: RecordsOwed;
   /** The answer queued for the client waits for the store's commit; the server is not read meanwhile. */
   #awaitingRecords = false;
-  /** The server's IN_TRANS flag at its last OK/EOF: inside a transaction nothing is committed, so nothing is held. */
-  #inTrans = false;
   /** A response of a statement was completed in this read: the point where answers are held. */
   #answered = false;
   #bytesIn = 0;
@@ -291,7 +289,7 @@ export class MysqlSession {
     this.#pending.push(expect(shape, this.#deprecateEof, shape === 'prepare' ? null : record, { infileOk: shape === 'result' && loadsLocalFile(action), ...(shape === 'prepare' ? { prepared: { action, decision: permit, mask } } : mask !== undefined ? { mask } : {}) }));
     if (shape === 'prepare') this.#recordNow(record);
     // Its decision's commit starts now, while the server works: the answer waits less.
-    else if (record.persist && !this.#inTrans) this.#owed.startEarly();
+    else if (record.persist) this.#owed.startEarly();
     this.#toUp.forward(raw, permit);
     if (loadsLocalFile(action)) return;
     if (this.#sql.stale) this.#readState();
@@ -538,9 +536,10 @@ export class MysqlSession {
         if (this.#serverPacket(p)) resume = true;
         if (this.#answered) {
           this.#answered = false;
-          // A statement that may have changed something was answered outside a transaction
-          // (its effects are committed): the answer leaves once its records are committed too.
-          if (this.#owed.owing && !this.#inTrans && this.#holdForRecords()) return;
+          // A statement that may have changed something was answered: the answer leaves once its
+          // records are committed. Even inside a transaction: a write to a non-transactional
+          // table (MyISAM, Aria, MEMORY) is done at once, and the session cannot tell which.
+          if (this.#owed.owing && this.#holdForRecords()) return;
         }
       }
       this.#flushLocal();
@@ -661,7 +660,6 @@ export class MysqlSession {
       this.#recording.event('denied', { text: '(LOCAL INFILE request of the server)', params: null, verdict: 'deny', rule: null, reason: 'the statement was not decided as LOAD DATA LOCAL', sqlstate: '42000' });
     }
     if (e.prepared !== undefined && t.statement !== undefined && t.error === undefined) this.#prepared.set(t.statement, { ...e.prepared, params: t.params, types: [], longData: new Set() });
-    if (t.status !== undefined && e.internal === undefined) this.#inTrans = (t.status & Status.IN_TRANS) !== 0;
     if (e.record !== null) {
       e.record.rows = t.resultSets > 0 ? t.rows : null;
       e.record.affected = t.resultSets === 0 && t.error === undefined ? t.affected : null;
@@ -669,7 +667,6 @@ export class MysqlSession {
       this.#recordNow(e.record);
       if (e.record.persist) this.#owed.owe(e.record.params !== null);
     }
-    // COMMIT itself changes nothing, but its answer is where the transaction's records are owed.
     if (e.internal === undefined) this.#answered = true;
     if (e.internal !== undefined) {
       e.internal(t.error === undefined ? (e.rows ?? []) : undefined);

@@ -4,6 +4,7 @@ import type { Decision } from '../../core/decision.ts';
 import { ruleLabel as labelOf } from '../../pipeline/review-runner.ts';
 import { postgresDialect } from '../../sql/postgres/dialect.ts';
 import type { MaskedColumn } from '../../masking/result-columns.ts';
+import type { Durability } from '../../pipeline/durability.ts';
 
 /** Longest parameter value kept, in bytes of the value (the recorder truncates again). */
 const MAX_PARAM_BYTES = 4096;
@@ -63,10 +64,11 @@ export class StatementRecord {
   /** A held statement that did not run: PCS_REVIEW_DENIED, PCS_REVIEW_EXPIRED, PCS_REVIEW_PENDING... */
   reviewOutcome: string | null = null;
   /**
-   * The statement may change something (not a read): its answer reaches the client only once
-   * its decision and this record are committed to the store (docs/audit.md, durability).
+   * When the statement's answer waits for its decision and this record to be committed to the
+   * store (pipeline/durability.ts, docs/audit.md "Durability"): never, where its transaction
+   * ends, or at its own answer.
    */
-  persist = false;
+  persist: Durability = 'none';
   /** Which columns were masked and why, and how many rows had a value changed; null when nothing was. */
   masking: { columns: MaskedColumn[]; rows_changed: number; notes: readonly string[] } | null = null;
 

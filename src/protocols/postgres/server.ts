@@ -14,7 +14,6 @@ import type { Identity } from '../../core/identity.ts';
 import type { AdapterContext } from '../../pipeline/adapter.ts';
 import { bindListener, clientAddress, isLoopback, type Endpoint } from '../../pipeline/listen.ts';
 import { ListenerLifecycle } from '../../pipeline/listener-lifecycle.ts';
-import { durableCommit, type DurableCommit } from '../../pipeline/durability.ts';
 import type { SessionRef } from '../../pipeline/gate.ts';
 import { authenticationCleartextPassword, authenticationOk, backendKeyData, errorResponse, negotiateProtocolVersion, readyForQuery } from './codec/backend-encode.ts';
 import { Frontend, TxStatus } from './codec/constants.ts';
@@ -66,8 +65,6 @@ export class PgListener {
   readonly #roles: UpstreamRoleCheck;
   /** Whether any policy masks columns (its own or built-in credential masks): only then is the relation catalog read. */
   readonly #columnMasks: boolean;
-  /** The audit log's and the recorder's commit of what they hold: what a write's answer waits for. */
-  readonly #durable: DurableCommit;
 
   constructor(ctx: AdapterContext, settings: ListenerSettings) {
     this.#ctx = ctx;
@@ -76,7 +73,6 @@ export class PgListener {
     this.#roles = new UpstreamRoleCheck(ctx.logger);
     this.#server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.#accept(socket));
     this.#life = new ListenerLifecycle(this.#server, ctx.logger);
-    this.#durable = durableCommit(ctx.gate, ctx.recorder);
   }
 
   /** Binds to a `listen.*` address; resolves with the bound one. */
@@ -320,7 +316,7 @@ export class PgListener {
       recording,
       reason,
       ...(observer !== undefined ? { observer } : {}),
-      durable: this.#durable,
+      durable: this.#ctx.durable,
       logger: this.#ctx.logger,
       onEnd: (s) => {
         this.#cancel.release(key.pid);

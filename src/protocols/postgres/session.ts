@@ -39,7 +39,7 @@ import { Forwarder } from '../../pipeline/forwarder.ts';
 import { UpstreamWriter } from './upstream-writer.ts';
 import { PendingQueue, type Pending } from './pending.ts';
 import { formatParams, recorded, StatementRecord } from './record.ts';
-import { changesSomething, RecordsOwed, type DurableCommit } from '../../pipeline/durability.ts';
+import { durabilityOf, RecordsOwed, type DurableCommit, type Durability } from '../../pipeline/durability.ts';
 import type { ReviewService } from '../../reviews/service.ts';
 import { reasonFromText, type Review } from '../../reviews/review.ts';
 import { runReview, type ReviewOutcome, type ReviewRequest } from '../../pipeline/review-runner.ts';
@@ -92,7 +92,7 @@ interface PortalInfo {
   /** The approved review this portal runs under. */
   readonly review: string | null;
   /** Its answer waits for its records (pipeline/durability.ts, changesSomething). */
-  readonly persist: boolean;
+  readonly persist: Durability;
 }
 
 /** A statement waiting for its review: the client is held until it is decided. */
@@ -292,7 +292,7 @@ export class PgSession {
         const record = portal === undefined ? null : new StatementRecord(portal.text, portal.params, portal.decision, true);
         if (record !== null) {
           record.review = portal?.review ?? null;
-          record.persist = portal?.persist ?? true;
+          record.persist = portal?.persist ?? 'now';
         }
         const slot = portal?.slot ?? null;
         if (slot !== null && slot.result === undefined && slot.fields === undefined) {
@@ -362,9 +362,9 @@ export class PgSession {
     this.#sql.allowed(action, mask, permit);
     const record = new StatementRecord(sql, null, permit, false);
     record.review = review;
-    record.persist = changesSomething(action);
+    record.persist = durabilityOf(action);
     // Its decision's commit starts now, while the server works: the answer waits less.
-    if (record.persist && this.#txIdle) this.#owed.startEarly();
+    if (record.persist === 'now' || (record.persist === 'at-commit' && this.#txIdle)) this.#owed.startEarly();
     this.#pending.push('query', null, record, mask === undefined ? null : new ResultSlot(mask));
     this.#toUp.forward(frame, permit);
     this.#afterSegment();
@@ -424,7 +424,7 @@ export class PgSession {
     // A statement we did not see parsed was made with SQL PREPARE, decided when it ran.
     const mask = prepared === undefined ? this.#sql.sqlPreparedMask(statement) : prepared.mask;
     const slot = mask === undefined ? null : new ResultSlot(mask, resultFormats);
-    this.#portals.set(portal, prepared === undefined ? { text: `(prepared statement "${statement}")`, decision: null, params, slot, statement: undefined, review, persist: true } : { text: prepared.text, decision: prepared.decision, params, slot, statement: prepared, review, persist: changesSomething(prepared.action) });
+    this.#portals.set(portal, prepared === undefined ? { text: `(prepared statement "${statement}")`, decision: null, params, slot, statement: undefined, review, persist: 'now' } : { text: prepared.text, decision: prepared.decision, params, slot, statement: prepared, review, persist: durabilityOf(prepared.action) });
     this.#pending.push('bind');
     this.#toUp.forward(frame, permit);
   }
@@ -530,7 +530,7 @@ export class PgSession {
     this.#recording.event(kind, data);
     this.#statementsRecorded++;
     // A statement's text is in its audited decision; bound parameters only in this event.
-    if (record.persist && kind === 'statement') this.#owed.owe(record.params !== null);
+    if (record.persist !== 'none' && kind === 'statement') this.#owed.owe(record.params !== null, record.persist === 'now');
   }
 
   // ---- upstream -> client ----
@@ -553,7 +553,7 @@ export class PgSession {
         // (its effects are committed): the answer leaves once its records are committed too.
         if (this.#atReady) {
           this.#atReady = false;
-          if (this.#owed.owing && this.#txIdle && this.#holdForRecords()) return;
+          if (this.#owed.owing && (this.#txIdle || this.#owed.urgent) && this.#holdForRecords()) return;
         }
       }
     } catch (err) {

@@ -8,7 +8,7 @@ import type { SshAction } from '../../core/action.ts';
 import { isGatewayError } from '../../core/errors.ts';
 import type { MaskPlan } from '../../masking/plan.ts';
 import { textMasker, type StreamMasker } from '../../masking/text-stream.ts';
-import { durableCommit, RecordsOwed } from '../../pipeline/durability.ts';
+import { RecordsOwed } from '../../pipeline/durability.ts';
 import type { Refusal } from '../../pipeline/executor.ts';
 import type { Permit } from '../../pipeline/permit.ts';
 import { ruleLabel, runReview, type ReviewRequest } from '../../pipeline/review-runner.ts';
@@ -79,7 +79,7 @@ export async function runExec(s: SshClientSession, channel: ExecChannel, command
   // Column and json rules say nothing about command output: only detectors apply.
   const plan = decision.masks.length > 0 ? s.ctx.masks.plan(decision.masks) : undefined;
   const masking = plan?.scanner !== undefined ? plan : undefined;
-  const owed = new RecordsOwed(durableCommit(s.ctx.gate, s.ctx.recorder));
+  const owed = new RecordsOwed(s.ctx.durable);
   owed.startEarly();
   execOn(up, permit, command, pty ? { pty: { term: pty.term, cols: pty.cols, rows: pty.rows } } : {}, (err, stream) => {
     if (err) {

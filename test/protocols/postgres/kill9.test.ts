@@ -1,10 +1,13 @@
 // The durability rule under kill -9 (test/support/kill9.ts): four writers insert one row per
 // statement (two with literal values, two with bound parameters), two more insert two rows per
-// transaction block (acknowledged by COMMIT), and the gateway is killed with SIGKILL three
+// transaction block (acknowledged by COMMIT), one COPYs to a file inside blocks it rolls back
+// (the file is written outside the transaction), and the gateway is killed with SIGKILL three
 // times mid-load. Every INSERT a writer saw acknowledged must be in the database and in the
 // store the gateway left behind: in the audit log (its decision, with the text) or in the
 // session recording (with its parameters).
 import assert from 'node:assert/strict';
+import { chmodSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { killUnderLoad, storeLeftBehind, writerSetup } from '../../support/kill9.ts';
@@ -35,6 +38,11 @@ describe('postgres: no acknowledged write is lost to kill -9', () => {
 
   it(`keeps the record of every acknowledged INSERT across ${KILLS} kills`, { timeout: 180_000 }, async (t) => {
     const acked: { id: number; extended: boolean }[] = [];
+    // Writer 6: COPY to a file inside a block that is rolled back. The file is written at once
+    // (an `admin` effect, outside the transaction): its answer must wait for its record anyway.
+    const copied: number[] = [];
+    const files = tempDir('pcs-kill9-copy-');
+    chmodSync(files, 0o777);
     let next = 1;
     const client = (): pg.Client => {
       const c = new pg.Client({ host: '127.0.0.1', port, database: 'app-db', user: 'agent', password: token });
@@ -50,6 +58,14 @@ describe('postgres: no acknowledged write is lost to kill -9', () => {
       };
       await c.connect();
       while (!stopped()) {
+        if (w === 6) {
+          const id = next++;
+          await c.query('BEGIN');
+          await c.query(`COPY (SELECT ${id}) TO '${join(files, `${id}.txt`)}'`);
+          copied.push(id);
+          await c.query('ROLLBACK');
+          continue;
+        }
         if (w < 4) {
           const id = next++;
           await insert(id);
@@ -72,7 +88,7 @@ describe('postgres: no acknowledged write is lost to kill -9', () => {
         await probe.connect();
         await probe.end();
       },
-      writers: [0, 1, 2, 3, 4, 5].map(writer),
+      writers: [0, 1, 2, 3, 4, 5, 6].map(writer),
     });
     assert.ok(acked.length > 100, `only ${acked.length} acknowledged statements: the load was too light to mean anything`);
 
@@ -88,7 +104,11 @@ describe('postgres: no acknowledged write is lost to kill -9', () => {
       const text = `INSERT INTO t VALUES (${id}, `;
       return !audited.some((a) => a.startsWith(text)) && !recordedTexts.some((r) => r.startsWith(text));
     });
-    t.diagnostic(`${acked.length} acknowledged INSERTs over ${KILLS} kills, ${lost.length} without a record`);
+    const copiedLost = copied.filter((id) => !audited.some((a) => a.startsWith(`COPY (SELECT ${id}) TO `)));
+    t.diagnostic(`${acked.length} acknowledged INSERTs over ${KILLS} kills, ${lost.length} without a record; ${copied.length} COPYs in rolled-back blocks, ${copiedLost.length} without a record`);
+    assert.ok(copied.length > 10, `only ${copied.length} acknowledged COPYs`);
+    assert.deepEqual(copied.filter((id) => !existsSync(join(files, `${id}.txt`))), [], 'every acknowledged COPY wrote its file');
+    assert.deepEqual(copiedLost.slice(0, 20), [], `${copiedLost.length} of ${copied.length} acknowledged COPYs have no record`);
     assert.deepEqual(acked.filter(({ id }) => !inDb.has(id)), [], 'every acknowledged row is in the database');
     assert.deepEqual(lost.slice(0, 20), [], `${lost.length} of ${acked.length} acknowledged statements have no record`);
   });

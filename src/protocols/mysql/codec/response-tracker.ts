@@ -63,8 +63,6 @@ export class ResponseTracker {
   resultSets = 0;
   /** An execute opened a cursor: rows come with COM_STMT_FETCH. */
   cursor = false;
-  /** The server status flags of the last OK or EOF read (IN_TRANS tells whether a transaction is open); undefined before one. */
-  status: number | undefined = undefined;
 
   constructor(shape: ResponseShape, deprecateEof: boolean) {
     this.#shape = shape;
@@ -113,7 +111,6 @@ export class ResponseTracker {
       case State.ColumnsEof: {
         if (payload[0] !== Header.EOF) throw new MalformedPacket('expected EOF after column definitions');
         const { status } = readEofStatus(payload);
-        this.status = status;
         if (status & Status.CURSOR_EXISTS && !(status & Status.LAST_ROW_SENT)) {
           this.cursor = true;
           this.#state = State.Done;
@@ -125,7 +122,6 @@ export class ResponseTracker {
       case State.Rows:
         if (isEnd(payload)) {
           const status = this.#deprecateEof ? readOkStatus(payload).status : readEofStatus(payload).status;
-          this.status = status;
           if (status & Status.CURSOR_EXISTS && this.#shape === 'result') this.cursor = true;
           this.#state = status & Status.MORE_RESULTS_EXISTS && this.#shape === 'result' ? State.First : State.Done;
           return;
@@ -179,7 +175,6 @@ export class ResponseTracker {
     if (head === Header.OK) {
       const ok = readOkStatus(payload);
       this.affected += ok.affectedRows;
-      this.status = ok.status;
       this.#state = ok.status & Status.MORE_RESULTS_EXISTS ? State.First : State.Done;
       return;
     }
