@@ -6,7 +6,8 @@
 // store the gateway left behind: in the audit log (its decision, with the text) or in the
 // session recording (with its parameters).
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
@@ -41,8 +42,10 @@ describe('postgres: no acknowledged write is lost to kill -9', () => {
     // Writer 6: COPY to a file inside a block that is rolled back. The file is written at once
     // (an `admin` effect, outside the transaction): its answer must wait for its record anyway.
     const copied: number[] = [];
-    const files = tempDir('pcs-kill9-copy-');
+    // The server writes the files as its own user: a folder it can reach (not below the test run's private one).
+    const files = mkdtempSync(join(tmpdir(), 'pcs-kill9-copy-'));
     chmodSync(files, 0o777);
+    t.after(() => rmSync(files, { recursive: true, force: true }));
     let next = 1;
     const client = (): pg.Client => {
       const c = new pg.Client({ host: '127.0.0.1', port, database: 'app-db', user: 'agent', password: token });
