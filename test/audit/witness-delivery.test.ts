@@ -52,74 +52,72 @@ async function receiver(statuses: number[], delayMs = 0): Promise<{ url: string;
   };
 }
 
+type Receiver = Awaited<ReturnType<typeof receiver>>;
+
+/** A webhook witness posting to a receiver with the statuses given; both are closed after `body`. */
+async function withWebhook(statuses: number[], opts: { delayMs?: number; timeoutMs?: number; retries: number; headers?: Record<string, string> }, body: (w: WebhookWitness, rx: Receiver) => Promise<void>): Promise<void> {
+  const rx = await receiver(statuses, opts.delayMs ?? 0);
+  const w = new WebhookWitness({ url: rx.url, timeoutMs: opts.timeoutMs ?? 2000, retries: opts.retries, headers: opts.headers ?? {}, logger });
+  try {
+    await body(w, rx);
+  } finally {
+    await w.close(Date.now() + 1000);
+    await rx.close();
+  }
+}
+
+const seqs = (rx: Receiver): number[] => rx.bodies.map((b) => (parseWitnessLine(b) as WitnessHead).seq);
+
 describe('webhook witness', () => {
   it('posts the witness line with the configured headers; the name shows the host only', async () => {
-    const rx = await receiver([200]);
-    const w = new WebhookWitness({ url: rx.url, timeoutMs: 2000, retries: 0, headers: { authorization: 'Bearer r' }, logger });
-    try {
+    await withWebhook([200], { retries: 0, headers: { authorization: 'Bearer r' } }, async (w, rx) => {
       assert.ok(!w.name.includes('token'), w.name);
       w.publish(head(7));
       await until(() => w.stats.delivered === 1);
-      const parsed = parseWitnessLine(rx.bodies[0] ?? '');
-      assert.deepEqual(parsed, head(7));
+      assert.deepEqual(parseWitnessLine(rx.bodies[0] ?? ''), head(7));
       assert.equal(rx.headers[0]?.['authorization'], 'Bearer r');
       assert.equal(rx.headers[0]?.['content-type'], 'application/json');
       // A head at or below the one delivered is never sent again.
       w.publish(head(7));
       w.publish(head(3));
       assert.equal(w.stats.skipped, 2);
-    } finally {
-      await w.close(Date.now() + 1000);
-      await rx.close();
-    }
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(rx.bodies.length, 1);
+    });
   });
 
-  it('retries a failing receiver and counts the retries; gives up after the last and counts a failure', async () => {
-    const rx = await receiver([503, 500, 200]);
-    const w = new WebhookWitness({ url: rx.url, timeoutMs: 2000, retries: 3, headers: {}, logger });
-    try {
+  it('retries a failing receiver and counts the retries', async () => {
+    await withWebhook([503, 500, 200], { retries: 3 }, async (w, rx) => {
       w.publish(head(1));
       await until(() => w.stats.delivered === 1);
-      assert.equal(rx.bodies.length, 3);
+      assert.deepEqual(seqs(rx), [1, 1, 1]);
       assert.equal(w.stats.retried, 2);
       assert.equal(w.stats.failed, 0);
-    } finally {
-      await w.close(Date.now() + 1000);
-      await rx.close();
-    }
-    const down = await receiver([500]);
-    const w2 = new WebhookWitness({ url: down.url, timeoutMs: 2000, retries: 1, headers: {}, logger });
-    try {
-      w2.publish(head(2));
-      await until(() => w2.stats.failed === 1);
-      assert.equal(down.bodies.length, 2);
-      assert.equal(w2.stats.delivered, 0);
-    } finally {
-      await w2.close(Date.now() + 1000);
-      await down.close();
-    }
+    });
+  });
+
+  it('gives up after the last retry and counts a failure', async () => {
+    await withWebhook([500], { retries: 1 }, async (w, rx) => {
+      w.publish(head(2));
+      await until(() => w.stats.failed === 1);
+      assert.equal(rx.bodies.length, 2);
+      assert.equal(w.stats.delivered, 0);
+    });
   });
 
   it('a head published while one is in flight replaces any head still waiting', async () => {
-    const rx = await receiver([200], 150);
-    const w = new WebhookWitness({ url: rx.url, timeoutMs: 2000, retries: 0, headers: {}, logger });
-    try {
+    await withWebhook([200], { retries: 0, delayMs: 150 }, async (w, rx) => {
       w.publish(head(1));
       w.publish(head(2)); // waits behind 1
       w.publish(head(3)); // replaces 2
       await until(() => w.stats.delivered === 2);
-      assert.deepEqual(rx.bodies.map((b) => (parseWitnessLine(b) as WitnessHead).seq), [1, 3]);
+      assert.deepEqual(seqs(rx), [1, 3]);
       assert.equal(w.stats.skipped, 1);
-    } finally {
-      await w.close(Date.now() + 1000);
-      await rx.close();
-    }
+    });
   });
 
-  it('times out an attempt that hangs, and close gives up at its deadline', async () => {
-    const rx = await receiver([200], 5000);
-    const w = new WebhookWitness({ url: rx.url, timeoutMs: 100, retries: 5, headers: {}, logger });
-    try {
+  it('times out an attempt that hangs, and close gives up at its deadline and sends nothing after', async () => {
+    await withWebhook([200], { retries: 5, delayMs: 5000, timeoutMs: 100 }, async (w, rx) => {
       w.publish(head(1));
       await until(() => w.stats.retried >= 1);
       const started = Date.now();
@@ -127,12 +125,10 @@ describe('webhook witness', () => {
       assert.ok(Date.now() - started < 2000, `close took ${Date.now() - started} ms`);
       assert.equal(w.stats.delivered, 0);
       const before = rx.bodies.length;
-      w.publish(head(2)); // after close: ignored
+      w.publish(head(2));
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(rx.bodies.length, before);
-    } finally {
-      await rx.close();
-    }
+    });
   });
 });
 

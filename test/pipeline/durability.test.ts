@@ -3,7 +3,7 @@
 // waited for with the answer, and nothing is held when nothing is owed or the rule is off.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { changesSomething, RecordsOwed, type DurableCommit } from '../../src/pipeline/durability.ts';
+import { changesSomething, durabilityOf, RecordsOwed, type DurableCommit } from '../../src/pipeline/durability.ts';
 import type { SqlAction } from '../../src/core/action.ts';
 
 function counting(): { commit: DurableCommit; calls: boolean[]; release: () => void } {
@@ -58,12 +58,31 @@ describe('RecordsOwed', () => {
   });
 });
 
-describe('changesSomething', () => {
+describe('durabilityOf and changesSomething', () => {
   const action = (...effects: string[]): SqlAction => ({ kind: 'sql', dialect: 'postgres', text: '', statements: effects.map((effect) => ({ command: 'x', effect, relations: [], functions: [], text: '' })) }) as unknown as SqlAction;
-  it('is false only for plain reads', () => {
+  it('waits for nothing on plain reads, at the commit for what the transaction commits, at once for effects outside it', () => {
+    assert.equal(durabilityOf(action('read')), 'none');
+    assert.equal(durabilityOf(action('read', 'write')), 'at-commit');
+    assert.equal(durabilityOf(action('ddl')), 'at-commit');
+    // One statement acting outside the transaction makes the whole request urgent, wherever it stands.
+    assert.equal(durabilityOf(action('write', 'admin')), 'now');
+    assert.equal(durabilityOf(action('unknown', 'read')), 'now');
+    assert.equal(durabilityOf(undefined), 'now');
     assert.equal(changesSomething(action('read')), false);
     assert.equal(changesSomething(action('read', 'write')), true);
-    assert.equal(changesSomething(action('unknown')), true);
     assert.equal(changesSomething(undefined), true);
+  });
+
+  it('an urgent debt stays urgent until it is settled, however it is owed after', () => {
+    const { commit } = counting();
+    const owed = new RecordsOwed(commit);
+    owed.owe(false);
+    assert.equal(owed.urgent, false);
+    owed.owe(false, true);
+    owed.owe(true);
+    assert.equal(owed.urgent, true);
+    assert.ok(owed.settle());
+    assert.equal(owed.urgent, false);
+    assert.equal(owed.owing, false);
   });
 });

@@ -91,7 +91,7 @@ interface PortalInfo {
   readonly statement: StatementShape | undefined;
   /** The approved review this portal runs under. */
   readonly review: string | null;
-  /** Its answer waits for its records (pipeline/durability.ts, changesSomething). */
+  /** When its answer waits for its records (pipeline/durability.ts, durabilityOf). */
   readonly persist: Durability;
 }
 
